@@ -1,0 +1,241 @@
+"""Read and validate the B12 composition table into ``Food`` values.
+
+pandas reads the CSV (every cell as text, so nothing is silently converted);
+each row is then checked and turned into a frozen
+:class:`planner.domain.model.Food`. Every problem is reported with the file,
+the line (the header is line 1) and the column, and the table is rejected as a
+whole: a half-valid table is never used.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import math
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from planner.domain.model import ALLERGENS
+from planner.domain.model import DIETS
+from planner.domain.model import EVIDENCE
+from planner.domain.model import MEALS
+from planner.domain.model import Food
+
+FOODS_DIR = Path(__file__).resolve().parent
+SHIPPED_TABLE = FOODS_DIR / "b12_foods.csv"
+GROUPS_FILE = FOODS_DIR / "groups.csv"
+
+COLUMNS = (
+    "food_id",
+    "name",
+    "group",
+    "b12_ug_per_100g",
+    "serving_g",
+    "serving_label",
+    "meals",
+    "diets",
+    "allergens",
+    "fortified",
+    "source",
+    "evidence",
+    "notes",
+)
+SOURCE_PREFIXES = ("usda-sr28:", "label:", "reference:", "fdc:", "user:")
+FOOD_ID = re.compile(r"^[a-z0-9_]+$")
+MAX_B12_UG_PER_100G = 10_000.0
+MAX_SERVING_G = 2_000.0
+
+
+class TableError(ValueError):
+    """The table cannot be used; ``errors`` lists every problem found."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        shown = errors[:20]
+        more = f"\n… and {len(errors) - 20} more" if len(errors) > 20 else ""
+        super().__init__("\n".join(shown) + more)
+
+
+@functools.cache
+def load_groups(path: Path = GROUPS_FILE) -> dict[str, dict]:
+    """Food groups: ``{group: {"label", "diets", "counts_as_source", "note"}}``."""
+    with open(path, newline="", encoding="utf-8") as f:
+        return {
+            row["group"]: {
+                "label": row["label"],
+                "diets": frozenset(row["diets"].split(";")),
+                "counts_as_source": row["counts_as_source"] == "true",
+                "note": row["note"],
+            }
+            for row in csv.DictReader(f)
+        }
+
+
+def read_table(path: str | Path) -> pd.DataFrame:
+    """The table as text cells; a missing, unreadable or empty file raises TableError."""
+    path = Path(path)
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except FileNotFoundError:
+        raise TableError([f"{path}: no such file"]) from None
+    except pd.errors.EmptyDataError:
+        raise TableError([f"{path}: the file is empty; expected a header row with "
+                          f"{', '.join(COLUMNS)}"]) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise TableError([f"{path}: not a readable UTF-8 CSV file ({e})"]) from None
+
+
+def _words(text: str) -> list[str]:
+    return [w.strip() for w in text.split(";") if w.strip()]
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+class _RowChecker:
+    """Checks one row, collecting messages that name file, line and column."""
+
+    def __init__(self, path: Path, line: int, row: dict, groups: dict):
+        self.path, self.line, self.row, self.groups = path, line, row, groups
+        self.errors: list[str] = []
+
+    def fail(self, column: str, message: str) -> None:
+        fid = self.row.get("food_id") or "?"
+        self.errors.append(
+            f"{self.path}, line {self.line} (food_id {fid!r}), column {column}: {message}"
+        )
+
+    def text(self, column: str, required: bool = True) -> str:
+        value = self.row[column].strip()
+        if required and not value:
+            self.fail(column, "is empty; a value is required")
+        return value
+
+    def number(self, column: str, low: float, high: float, low_ok: bool) -> float:
+        raw = self.text(column)
+        value = _number(raw) if raw else None
+        if raw and value is None:
+            self.fail(column, f"{raw!r} is not a number")
+        elif value is not None and (value < low or (value == low and not low_ok)):
+            bound = "0 or more" if low_ok else f"more than {low:g}"
+            self.fail(column, f"{raw} is out of range; it must be {bound}")
+        elif value is not None and value > high:
+            self.fail(column, f"{raw} is out of range; it must be at most {high:g}")
+        return value if value is not None else 0.0
+
+    def choices(self, column: str, allowed: Iterable[str], required: bool) -> frozenset:
+        words = _words(self.row[column])
+        unknown = [w for w in words if w not in allowed]
+        if unknown:
+            self.fail(column, f"unknown value(s) {', '.join(map(repr, unknown))}; "
+                              f"choose from {', '.join(allowed)}")
+        if required and not words:
+            self.fail(column, f"is empty; list one or more of {', '.join(allowed)} "
+                              "separated by ';'")
+        return frozenset(w for w in words if w in allowed)
+
+    def food(self) -> Food | None:
+        food_id = self.text("food_id")
+        if food_id and not FOOD_ID.match(food_id):
+            self.fail("food_id", f"{food_id!r} must use only a-z, 0-9 and _")
+        group = self.text("group")
+        if group and group not in self.groups:
+            self.fail("group", f"unknown group {group!r}; choose one of "
+                               f"{', '.join(self.groups)}")
+        b12 = self.number("b12_ug_per_100g", 0.0, MAX_B12_UG_PER_100G, low_ok=True)
+        serving = self.number("serving_g", 0.0, MAX_SERVING_G, low_ok=False)
+        meals = self.choices("meals", MEALS, required=True)
+        diets = self.choices("diets", DIETS, required=True)
+        allergens = self.choices("allergens", ALLERGENS, required=False)
+        if group in self.groups:
+            allowed = self.groups[group]["diets"]
+            wrong = sorted(diets - allowed, key=DIETS.index)
+            if wrong:
+                self.fail("diets", f"{', '.join(wrong)} does not fit group {group!r}; "
+                                   f"it allows {', '.join(sorted(allowed, key=DIETS.index))}")
+        fortified = self.text("fortified").lower()
+        if fortified and fortified not in ("true", "false"):
+            self.fail("fortified", f"{fortified!r} must be true or false")
+        source = self.text("source")
+        if source and not source.startswith(SOURCE_PREFIXES):
+            self.fail("source", f"{source!r} must start with one of "
+                                f"{', '.join(SOURCE_PREFIXES)}")
+        evidence = self.text("evidence")
+        if evidence and evidence not in EVIDENCE:
+            self.fail("evidence", f"{evidence!r} is not known; choose one of "
+                                  f"{', '.join(EVIDENCE)}")
+        name, label = self.text("name"), self.text("serving_label")
+        if self.errors:
+            return None
+        return Food(
+            food_id=food_id, name=name, group=group, b12_ug_per_100g=b12,
+            serving_g=serving, serving_label=label, meals=meals, diets=diets,
+            allergens=allergens, fortified=fortified == "true", source=source,
+            evidence=evidence, notes=self.row["notes"].strip(),
+            counts_as_source=self.groups[group]["counts_as_source"],
+        )
+
+
+def validate_frame(df: pd.DataFrame, path: str | Path) -> tuple[Food, ...]:
+    """Check every row of a table read by :func:`read_table`; return its foods."""
+    path = Path(path)
+    missing = [c for c in COLUMNS if c not in df.columns]
+    if missing:
+        raise TableError([f"{path}: missing column(s) {', '.join(missing)}; "
+                          f"the header must have {', '.join(COLUMNS)}"])
+    unknown = [c for c in df.columns if c not in COLUMNS]
+    if unknown:
+        raise TableError([f"{path}: unknown column(s) {', '.join(map(str, unknown))}; "
+                          f"allowed: {', '.join(COLUMNS)}"])
+    if df.empty:
+        raise TableError([f"{path}: the table has a header but no foods"])
+    groups = load_groups()
+    errors: list[str] = []
+    foods: list[Food] = []
+    first_line: dict[str, int] = {}
+    for offset, row in enumerate(df.to_dict("records")):
+        line = offset + 2  # the header is line 1
+        checker = _RowChecker(path, line, row, groups)
+        food = checker.food()
+        fid = row["food_id"].strip()
+        if fid in first_line:
+            checker.fail("food_id", f"duplicate id {fid!r}; first used on line "
+                                    f"{first_line[fid]}")
+            food = None
+        elif fid:
+            first_line[fid] = line
+        errors.extend(checker.errors)
+        if food is not None:
+            foods.append(food)
+    if errors:
+        raise TableError(errors)
+    return tuple(foods)
+
+
+def load_table(path: str | Path) -> tuple[Food, ...]:
+    """Read and validate one table file."""
+    return validate_frame(read_table(path), path)
+
+
+def layer(base: Iterable[Food], overlay: Iterable[Food]) -> tuple[Food, ...]:
+    """``base`` with ``overlay``'s rows added; a row with the same id replaces the base row."""
+    merged = {f.food_id: f for f in base}
+    merged.update((f.food_id, f) for f in overlay)
+    return tuple(merged.values())
+
+
+def load_foods(path: str | Path | None = None,
+               user_path: str | Path | None = None) -> tuple[Food, ...]:
+    """The shipped table (or ``path``), with a user table layered over it when given."""
+    foods = load_table(path or SHIPPED_TABLE)
+    if user_path:
+        foods = layer(foods, load_table(user_path))
+    return foods

@@ -1,0 +1,31 @@
+"""The ``b12planner`` command: Flask's CLI group over the app factory, plus ours."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import FlaskGroup
+
+
+def _create_app():
+    from planner import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def cli() -> None:
+    """B12 Planner: plan vitamin B12 intake, check the food table, send plans."""
+
+
+def register_commands(group: click.Group) -> None:
+    """Attach every project command; each module owns its command."""
+    from planner.commands import foods
+
+    group.add_command(foods.foods)
+
+
+register_commands(cli)
+
+
+def main() -> None:
+    cli(prog_name="b12planner")

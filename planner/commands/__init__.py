@@ -1,0 +1,1 @@
+"""Click commands of the ``b12planner`` CLI, one module per area."""

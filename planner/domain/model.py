@@ -1,0 +1,182 @@
+"""Value objects of the planning core: foods, profiles and their vocabularies.
+
+Everything here is a frozen dataclass or a tuple of allowed words. The core
+imports only the standard library; adapters (``foods.loader``, the web forms,
+the API) build these objects and the core never reads files or the clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MEALS = ("breakfast", "lunch", "dinner", "snack")
+DIETS = ("vegan", "vegetarian", "pescatarian", "omnivore")
+ALLERGENS = (
+    "milk",
+    "egg",
+    "fish",
+    "shellfish",
+    "gluten",
+    "soy",
+    "tree_nut",
+    "peanut",
+    "sesame",
+)
+EVIDENCE = ("measured", "label", "estimated")
+SEXES = ("female", "male", "unspecified")
+LIFE_STAGES = ("none", "pregnant", "lactating")
+GUIDELINES = ("us", "efsa", "dach", "nnr", "uk", "who")
+FREQUENCIES = ("daily", "weekly")
+MEDICATIONS = (
+    "metformin",
+    "ppi",
+    "h2_blocker",
+    "colchicine",
+    "nitrous_oxide",
+    "antiepileptic",
+    "long_term_antibiotics",
+)
+CONDITIONS = (
+    "pernicious_anemia",
+    "atrophic_gastritis",
+    "gastritis",
+    "low_stomach_acid",
+    "crohns_disease",
+    "ileal_resection",
+    "gastric_bypass",
+    "gastrectomy",
+    "celiac_disease",
+)
+SYMPTOMS = (
+    "tingling",
+    "numbness",
+    "burning_pain",
+    "fatigue",
+    "weakness",
+    "memory_problems",
+    "confusion",
+    "depression",
+    "irritability",
+    "sore_tongue",
+    "balance_problems",
+    "vision_problems",
+    "joint_pain",
+    "leg_pain",
+    "pale_skin",
+    "shortness_of_breath",
+)
+
+# Meal names by meals per day (product.md §4).
+MEAL_NAMES = {
+    2: ("breakfast", "dinner"),
+    3: ("breakfast", "lunch", "dinner"),
+    4: ("breakfast", "lunch", "dinner", "snack"),
+    5: ("breakfast", "lunch", "dinner", "snack", "snack_2"),
+}
+
+
+def meal_kind(meal: str) -> str:
+    """The column of the food table a meal name is matched against."""
+    return "snack" if meal.startswith("snack") else meal
+
+
+@dataclass(frozen=True)
+class Food:
+    """One row of the composition table.
+
+    ``b12_ug_per_100g`` is total vitamin B12 [µg per 100 g edible portion];
+    ``serving_g`` is one household serving [g].
+    """
+
+    food_id: str
+    name: str
+    group: str
+    b12_ug_per_100g: float
+    serving_g: float
+    serving_label: str
+    meals: frozenset[str]
+    diets: frozenset[str]
+    allergens: frozenset[str]
+    fortified: bool
+    source: str
+    evidence: str
+    notes: str = ""
+    counts_as_source: bool = True  # False for algae, tempeh: inactive analogues
+
+    @property
+    def b12_ug_per_serving(self) -> float:
+        """B12 in one serving [µg]."""
+        return self.b12_ug_per_100g * self.serving_g / 100.0
+
+    def to_dict(self) -> dict:
+        return {
+            "food_id": self.food_id,
+            "name": self.name,
+            "group": self.group,
+            "b12_ug_per_100g": self.b12_ug_per_100g,
+            "serving_g": self.serving_g,
+            "serving_label": self.serving_label,
+            "b12_ug_per_serving": round(self.b12_ug_per_serving, 3),
+            "meals": sorted(self.meals, key=MEALS.index),
+            "diets": sorted(self.diets, key=DIETS.index),
+            "allergens": sorted(self.allergens, key=ALLERGENS.index),
+            "fortified": self.fortified,
+            "source": self.source,
+            "evidence": self.evidence,
+            "notes": self.notes,
+            "counts_as_source": self.counts_as_source,
+        }
+
+
+@dataclass(frozen=True)
+class Supplement:
+    """A B12 supplement: ``dose_ug`` [µg] taken ``frequency`` (daily|weekly)."""
+
+    dose_ug: float
+    frequency: str
+
+    def to_dict(self) -> dict:
+        return {"dose_ug": self.dose_ug, "frequency": self.frequency}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A person's validated profile (product.md §4). Build it with
+    ``planner.domain.profile.parse_profile``, which checks every field."""
+
+    age_years: float
+    diet: str
+    sex: str = "unspecified"
+    life_stage: str = "none"
+    guideline: str = "us"
+    meals_per_day: int = 3
+    days: int = 7
+    allergies: tuple[str, ...] = ()
+    exclude_foods: tuple[str, ...] = ()
+    include_foods: tuple[str, ...] = ()
+    medications: tuple[str, ...] = ()
+    conditions: tuple[str, ...] = ()
+    symptoms: tuple[str, ...] = ()
+    supplement: Supplement | None = None
+
+    @property
+    def meal_names(self) -> tuple[str, ...]:
+        return MEAL_NAMES[self.meals_per_day]
+
+    def to_dict(self) -> dict:
+        return {
+            "age_years": self.age_years,
+            "sex": self.sex,
+            "life_stage": self.life_stage,
+            "diet": self.diet,
+            "guideline": self.guideline,
+            "meals_per_day": self.meals_per_day,
+            "days": self.days,
+            "allergies": list(self.allergies),
+            "exclude_foods": list(self.exclude_foods),
+            "include_foods": list(self.include_foods),
+            "medications": list(self.medications),
+            "conditions": list(self.conditions),
+            "symptoms": list(self.symptoms),
+            "supplement": self.supplement.to_dict() if self.supplement else None,
+        }
