@@ -10,27 +10,36 @@ from pathlib import Path
 
 from flask import Flask
 
-DEFAULTS = {
-    "FOODS_CSV": None,  # None: the shipped foods/b12_foods.csv
-    "USER_FOODS_CSV": None,  # optional table layered over it (same columns)
-}
+from planner.config import DEFAULTS  # noqa: F401  (re-exported; layers in planner.config)
+from planner.config import instance_path_for
+from planner.config import load_config
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the app: config, the food table (read once), blueprints, commands."""
     root = Path(__file__).resolve().parent.parent
     app = Flask(__name__, instance_relative_config=True,
+                instance_path=instance_path_for(test_config),
                 template_folder=str(root / "templates"))
-    app.config.from_mapping(DEFAULTS)
-    if test_config is None:
-        app.config.from_pyfile("config.py", silent=True)
-        app.config.from_prefixed_env("B12")
-    else:
-        app.config.from_mapping(test_config)
+    load_config(app, test_config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    register_security(app)
     register_foods(app)
+    register_errors(app)
     register_blueprints(app)
     return app
+
+
+def register_errors(app: Flask) -> None:
+    from planner import errors
+
+    errors.register_errors(app)
+
+
+def register_security(app: Flask) -> None:
+    from planner import security
+
+    security.register_security(app)
 
 
 def register_foods(app: Flask) -> None:
@@ -43,6 +52,8 @@ def register_foods(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from planner import api
     from planner import views
 
     app.register_blueprint(views.bp)
+    app.register_blueprint(api.bp)

@@ -44,7 +44,7 @@ def test_every_sr28_row_keeps_usdas_b12_value_exactly(raw_rows, sr28):
         assert ndb in sr28, f"{row['food_id']}: NDB {ndb} is not in SR28"
         usda = sr28[ndb]["b12_ug_per_100g"]
         assert usda != "", f"{row['food_id']}: SR28 has no B12 value for {ndb}"
-        assert float(row["b12_ug_per_100g"]) == float(usda), row["food_id"]
+        assert row["b12_ug_per_100g"] == usda, row["food_id"]
 
 
 def test_table_has_at_least_150_foods(foods):
