@@ -33,8 +33,8 @@ import unicodedata
 from collections.abc import Callable
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import datetime
-from datetime import timezone
 from typing import Any
 from typing import NamedTuple
 
@@ -136,8 +136,8 @@ def _retry_after_s(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return (when - datetime.now(timezone.utc)).total_seconds()
+        when = when.replace(tzinfo=UTC)
+    return (when - datetime.now(UTC)).total_seconds()
 
 
 # --- Network: get_* ----------------------------------------------------------
@@ -235,15 +235,17 @@ def _call(method: str, path: str, *, session: requests.Session | None,
           base_url: str | None, key: str | None, timeout: tuple[float, float],
           retry: Retry, params: dict | None = None, json_body: Any = None,
           not_found: str | None = None) -> Any:
-    """Send one API request with retries; return the decoded JSON body."""
+    """Send one API request, retrying 429 and 5xx; return the decoded JSON body."""
     url = api_url(base_url) + path  # named in errors; the key never is
-    query = {**(params or {}), "api_key": api_key(key)}
+    key = api_key(key)
+    query = {**(params or {}), "api_key": key}
     owned = requests.Session() if session is None else None
+    http = session or owned
     try:
-        http = session or owned
-        for attempt in range(1, retry.tries + 1):
-            response = _send(http, method, url, query, json_body, timeout)
-            if not _is_retryable(response.status_code) or attempt == retry.tries:
+        tries = max(1, retry.tries)
+        for attempt in range(1, tries + 1):
+            response = _send(http, method, url, query, json_body, timeout, key)
+            if not _is_retryable(response.status_code) or attempt == tries:
                 break
             retry.sleep(retry.wait_s(attempt, response.headers.get("Retry-After")))
         return _decode(response, url, attempt, not_found)
@@ -253,34 +255,34 @@ def _call(method: str, path: str, *, session: requests.Session | None,
 
 
 def _send(http: requests.Session, method: str, url: str, query: dict,
-          json_body: Any, timeout: tuple[float, float]) -> requests.Response:
+          json_body: Any, timeout: tuple[float, float], key: str) -> requests.Response:
     """One HTTP exchange; network failures become :class:`FdcUnavailable`."""
+    connect_s, read_s = timeout
     try:
         return http.request(method, url, params=query, json=json_body, timeout=timeout)
+    except requests.ConnectTimeout:
+        raise FdcUnavailable(
+            f"Cannot reach FoodData Central at {url}: no connection within "
+            f"{connect_s:g} s; check the network and {ENV_API_URL}") from None
     except requests.Timeout:
         raise FdcUnavailable(
-            f"FoodData Central at {url} did not answer within {timeout[1]:g} s "
-            f"(connect limit {timeout[0]:g} s); try again later"
-        ) from None
+            f"FoodData Central at {url} did not answer within {read_s:g} s; "
+            "try again later") from None
     except requests.ConnectionError as e:
         raise FdcUnavailable(
             f"Cannot reach FoodData Central at {url} ({_reason(e)}); check the "
-            f"network and {ENV_API_URL}"
-        ) from None
+            f"network and {ENV_API_URL}") from None
     except requests.RequestException as e:
+        said = str(e).replace(key, "***") if key else str(e)
         raise FdcUnavailable(
-            f"Cannot send a request to FoodData Central at {url}: {e}; check "
-            f"{ENV_API_URL}"
-        ) from None
+            f"Cannot send a request to FoodData Central at {url} ({said}); check "
+            f"{ENV_API_URL}") from None
 
 
 def _reason(error: Exception) -> str:
-    """The innermost cause of a connection error, without urllib3's noise."""
-    while error.__context__ is not None and error.__cause__ is None:
-        error = error.__context__
-    text = str(error.args[0] if error.args else error)
-    match = re.search(r"\[Errno -?\d+\] ([^')\]]+)", text)
-    return match.group(1).strip() if match else type(error).__name__
+    """The operating system's words for a connection failure ("Connection refused")."""
+    match = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(error))
+    return match.group(1).strip() if match else "connection failed"
 
 
 def _is_retryable(status: int) -> bool:
@@ -302,28 +304,27 @@ def _decode(response: requests.Response, url: str, tries: int,
     said = _provider_message(response)
     if status >= 500:
         raise FdcUnavailable(
-            f"FoodData Central at {url} answered HTTP {status} {said} on each of "
-            f"{tries} tries; try again later"
-        )
-    raise _http_error(status, url, said, not_found)(response=response)
+            f"FoodData Central at {url} answered HTTP {status} ({said}) on each of "
+            f"{tries} tries; try again later")
+    error, message = _http_error(status, url, said, not_found)
+    raise error(message, response=response)
 
 
 def _http_error(status: int, url: str, said: str,
-                not_found: str | None) -> Callable[..., FdcHTTPError]:
-    """A constructor for the error matching a 4xx ``status``."""
+                not_found: str | None) -> tuple[type[FdcHTTPError], str]:
+    """The error class and message for a 4xx ``status``."""
     if status == 404:
-        message = not_found or f"FoodData Central has nothing at {url}"
-        return lambda **kw: FdcNotFound(message, **kw)
+        return FdcNotFound, not_found or f"FoodData Central has nothing at {url}"
     if status in (401, 403):
-        return lambda **kw: FdcAuthError(
+        return FdcAuthError, (
             f"FoodData Central refused the API key (HTTP {status}: {said}); set "
-            f"{ENV_API_KEY} to a valid key (free at {API_KEY_SIGNUP})", **kw)
+            f"{ENV_API_KEY} to a valid key (free at {API_KEY_SIGNUP})")
     if status == 429:
-        return lambda **kw: FdcRateLimited(
+        return FdcRateLimited, (
             f"FoodData Central's rate limit was hit (HTTP 429: {said}); wait, or set "
-            f"{ENV_API_KEY} to your own key (DEMO_KEY allows few requests)", **kw)
-    return lambda **kw: FdcHTTPError(
-        f"FoodData Central refused the request to {url} (HTTP {status}: {said})", **kw)
+            f"{ENV_API_KEY} to your own key (DEMO_KEY allows only a few requests)")
+    return FdcHTTPError, (
+        f"FoodData Central refused the request to {url} (HTTP {status}: {said})")
 
 
 def _provider_message(response: requests.Response) -> str:
@@ -425,7 +426,7 @@ def parse_food(
                        else _default_diets(groups[group]["diets"], found_allergens),
                        DIETS),
         "allergens": _join(allergens if allergens is not None
-                           else GROUP_ALLERGENS[group] | found_allergens, ALLERGENS),
+                           else GROUP_ALLERGENS.get(group, frozenset()) | found_allergens, ALLERGENS),
         "fortified": _bool_text(is_fortified(b12, description, plant_based
                                              and groups[group]["counts_as_source"])),
         "source": f"fdc:{fdc_id}",
@@ -433,6 +434,19 @@ def parse_food(
         "notes": _notes(data, category, serving),
     }
     return {column: row[column] for column in COLUMNS}
+
+
+def same_food_sources(data: dict) -> frozenset[str]:
+    """Every table ``source`` that names this very FDC record.
+
+    Always ``fdc:<id>``; for an SR Legacy food also ``usda-sr28:<ndb>`` (5-digit
+    NDB number), the spelling the shipped table uses for the same SR28 row.
+    """
+    sources = {f"fdc:{_fdc_id(data)}"}
+    ndb = data.get("ndbNumber")
+    if data.get("dataType") == "SR Legacy" and str(ndb or "").isdigit():
+        sources.add(f"usda-sr28:{int(ndb):05d}")
+    return frozenset(sources)
 
 
 def _fdc_id(data: Any) -> int:
@@ -507,8 +521,8 @@ def _branded_serving(data: dict) -> Serving | None:
         return None
     grams_per_unit, shown = SERVING_UNITS[unit]
     household = str(data.get("householdServingFullText") or "").strip() or "1 serving"
-    note = f"serving {size:g} ml counted as {size * grams_per_unit:g} g" \
-        if shown == "ml" else ""
+    note = (f"serving {size:g} ml counted as {size * grams_per_unit:g} g (1 g per ml)"
+            if shown == "ml" else "")
     return Serving(size * grams_per_unit, f"{household} ({size:g} {shown})", note)
 
 
@@ -565,8 +579,13 @@ SHELLFISH_WORDS = (
     "mollusks", "crustaceans", "clam", "mussel", "oyster", "scallop", "shrimp",
     "prawn", "crab", "lobster", "crayfish", "squid", "octopus", "abalone",
 )
-PLANT_WORDS = ("soy", "almond", "coconut", "oat", "cashew", "pea", "plant", "dairy-free",
-               "non-dairy", "vegan")
+# Words that make a yogurt or a "milk" plant-based. Deliberately strict: a
+# dairy food guessed as plant-based would be offered to vegans.
+NON_DAIRY_WORDS = (
+    "soy", "dairy-free", "dairy free", "non-dairy", "nondairy", "plant-based",
+    "plant based", "vegan", "almondmilk", "oatmilk", "coconutmilk", "cashewmilk",
+    "almond milk", "oat milk", "coconut milk", "cashew milk",
+)
 PLANT_DRINK_WORDS = (
     "soymilk", "soy milk", "soy drink", "soy beverage", "almondmilk", "almond milk",
     "almond beverage", "oatmilk", "oat milk", "oat drink", "oat beverage", "rice milk",
@@ -574,16 +593,20 @@ PLANT_DRINK_WORDS = (
     "plant-based milk", "plant based milk",
 )
 MEAT_CATEGORIES = ("beef", "pork", "lamb", "veal", "game", "poultry", "chicken", "turkey")
+ORGAN_WORDS = ("liver", "kidney", "heart", "variety meats", "giblets", "tongue")
 
-# First matching rule wins; specific rules come before general ones.
+# The first matching rule wins, so specific rules come before general ones.
 GROUP_RULES: tuple[GroupRule, ...] = (
-    # Words in the description that settle the group in any category.
     GroupRule("nutritional_yeast", description=("nutritional yeast",)),
     GroupRule("yeast_extract", description=("yeast extract", "marmite", "vegemite")),
-    GroupRule("plant_yogurt", ("yogurt",), PLANT_WORDS),
+    # Categories of mixed or unclear foods: the user must choose (--group).
+    GroupRule(None, ("cereal grains", "baby foods", "fast foods", "restaurant",
+                     "meals, entrees", "soups, sauces", "baked products", "sweets",
+                     "snacks", "fats and oils", "mixed dishes")),
+    # Words in the description that settle the group in any other category.
+    GroupRule("plant_yogurt", ("yogurt",), NON_DAIRY_WORDS),
     GroupRule("plant_yogurt", description=("soy yogurt", "plant-based yogurt",
-                                           "coconut yogurt", "almond yogurt",
-                                           "oat yogurt", "vegan yogurt")),
+                                           "vegan yogurt", "dairy-free yogurt")),
     GroupRule("plant_drink", description=PLANT_DRINK_WORDS),
     GroupRule("tofu", description=("tofu",)),
     GroupRule("vegan_spread", description=("vegan spread", "vegan butter",
@@ -594,12 +617,7 @@ GROUP_RULES: tuple[GroupRule, ...] = (
     GroupRule("other_plant", description=("seaweed", "spirulina", "chlorella", "nori",
                                           "tempeh", "laver")),
     GroupRule("organ_meat", ("liver and organ",)),
-    GroupRule("organ_meat", MEAT_CATEGORIES, ("liver", "kidney", "heart", "variety meats",
-                                              "giblets", "tongue")),
-    # FDC categories whose foods this planner cannot place without the user.
-    GroupRule(None, ("cereal grains", "baby foods", "fast foods", "restaurant",
-                     "meals, entrees", "soups, sauces", "baked products", "sweets",
-                     "snacks", "fats and oils", "mixed dishes")),
+    GroupRule("organ_meat", MEAT_CATEGORIES, ORGAN_WORDS),
     # SR Legacy and Foundation categories.
     GroupRule("egg", ("dairy and egg",), ("egg",)),
     GroupRule("cheese", ("dairy and egg",), ("cheese",)),
@@ -615,11 +633,11 @@ GROUP_RULES: tuple[GroupRule, ...] = (
     GroupRule("beef", ("beef",)),
     GroupRule("pork", ("pork",)),
     GroupRule("poultry", ("poultry", "chicken", "turkey")),
-    GroupRule("cereal", ("cereal",)),
+    GroupRule("cereal", ("cereal", "oatmeal")),
     GroupRule("other_plant", ("vegetables and vegetable", "fruits and fruit",
                               "nut and seed", "spices and herbs", "legumes and legume")),
     # Survey (WWEIA) and Branded categories.
-    GroupRule("plant_drink", ("plant based milk", "milk substitute", "plant based water")),
+    GroupRule("plant_drink", ("plant based milk", "milk substitute")),
     GroupRule("yogurt", ("yogurt",)),
     GroupRule("cheese", ("cheese",)),
     GroupRule("milk", ("milk",)),
@@ -627,7 +645,6 @@ GROUP_RULES: tuple[GroupRule, ...] = (
     GroupRule("shellfish", ("shellfish",)),
     GroupRule("finfish", ("fish", "seafood")),
     GroupRule("meat_substitute", ("vegetarian", "meat alternative", "meat substitute")),
-    GroupRule("cereal", ("oatmeal",)),
 )
 
 
@@ -679,13 +696,11 @@ GROUP_MEALS: dict[str, frozenset[str]] = {
 # Allergens assumed for each group (override with --allergens). Cautious on
 # purpose: most cereals and meat substitutes contain gluten or soy.
 GROUP_ALLERGENS: dict[str, frozenset[str]] = {
-    group: frozenset(GROUP_MEALS and {
-        "finfish": ("fish",), "shellfish": ("shellfish",), "milk": ("milk",),
-        "yogurt": ("milk",), "cheese": ("milk",), "egg": ("egg",),
-        "cereal": ("gluten",), "tofu": ("soy",), "yeast_extract": ("gluten",),
-        "meat_substitute": ("soy", "gluten"),
-    }.get(group, ()))
-    for group in GROUP_MEALS
+    group: frozenset(allergens.split(";")) for group, allergens in {
+        "finfish": "fish", "shellfish": "shellfish", "milk": "milk", "yogurt": "milk",
+        "cheese": "milk", "egg": "egg", "cereal": "gluten", "tofu": "soy",
+        "yeast_extract": "gluten", "meat_substitute": "soy;gluten",
+    }.items()
 }
 
 # Allergens recognised in a description or an ingredient list.
@@ -695,7 +710,7 @@ ALLERGEN_PATTERNS = {
             r"|\bmilk (powder|solids|protein)",
     "egg": r"\beggs?\b|\begg (white|yolk)",
     "soy": r"\bsoy",
-    "gluten": r"\b(wheat|barley|rye|spelt|malt)",
+    "gluten": r"\b(wheat|barley|rye|spelt)|\bmalt\b",
     "tree_nut": r"\b(almond|cashew|hazelnut|walnut|pecan|pistachio|macadamia)",
     "peanut": r"\bpeanut",
     "sesame": r"\b(sesame|tahini)",

@@ -12,12 +12,16 @@ from foods.loader import SHIPPED_TABLE
 from foods.loader import TableError
 from foods.loader import load_groups
 from foods.loader import load_table
+from planner.commands.fdc import import_fdc
 from planner.domain.model import DIETS
 
 
 @click.group("foods")
 def foods() -> None:
     """Check, list and import foods of the B12 composition table."""
+
+
+foods.add_command(import_fdc)
 
 
 @foods.command("check")
