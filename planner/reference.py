@@ -2,16 +2,30 @@
 
 This is the only place the reference files are read. The result is cached
 per process: the files ship with the package and never change at run time.
+Each file is validated as it is read (the ``parse_*`` functions of the core);
+a wrong row raises :class:`~planner.domain.reference.ReferenceDataError`
+naming the file, the row and the valid choices.
 """
 
 from __future__ import annotations
 
+import csv
 import functools
+import io
 import tomllib
 from importlib import resources
 
 from planner.domain.absorption import AbsorptionParams
+from planner.domain.differential import parse_differentials
+from planner.domain.model import GUIDELINES
 from planner.domain.reference import Reference
+from planner.domain.reference import ReferenceDataError
+from planner.domain.risk import parse_policy
+from planner.domain.risk import parse_rules
+from planner.domain.supplements import parse_adequacy
+from planner.domain.supplements import parse_groups
+from planner.domain.supplements import parse_options
+from planner.domain.targets import parse_target_rows
 
 
 def data_path(name: str):
@@ -22,6 +36,11 @@ def data_path(name: str):
 def read_toml(name: str) -> dict:
     with data_path(name).open("rb") as f:
         return tomllib.load(f)
+
+
+def read_csv(name: str) -> list[dict[str, str]]:
+    text = data_path(name).read_text(encoding="utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
 
 
 def load_absorption() -> AbsorptionParams:
@@ -37,7 +56,33 @@ def load_absorption() -> AbsorptionParams:
     )
 
 
+def load_texts() -> dict:
+    """``texts.toml``: the disclaimer must be there, and a name for every guideline."""
+    texts = read_toml("texts.toml")
+    if not str(texts.get("disclaimer", "")).strip():
+        raise ReferenceDataError("texts.toml: disclaimer must be non-empty text")
+    missing = [g for g in GUIDELINES if not texts.get("guidelines", {}).get(g, {}).get("name")]
+    if missing:
+        raise ReferenceDataError(f"texts.toml: [guidelines.<code>] name missing for {', '.join(missing)}")
+    return texts
+
+
 @functools.cache
 def load_reference() -> Reference:
-    """The shipped reference data, read once per process."""
-    return Reference(absorption=load_absorption())
+    """The shipped reference data, read and validated once per process."""
+    differentials = parse_differentials(read_toml("differential.toml"))
+    rules_raw = read_toml("risk_rules.toml")
+    policy = parse_policy(rules_raw)
+    supplements_raw = read_toml("supplements.toml")
+    groups = parse_groups(supplements_raw)
+    return Reference(
+        absorption=load_absorption(),
+        targets=parse_target_rows(read_csv("targets.csv")),
+        rules=parse_rules(rules_raw, policy, [t.id for t in differentials]),
+        supplement_options=parse_options(supplements_raw, groups),
+        texts=load_texts(),
+        risk_policy=policy,
+        differentials=differentials,
+        supplement_groups=groups,
+        supplement_adequacy=parse_adequacy(supplements_raw),
+    )

@@ -2,25 +2,49 @@
 
 ``planner.reference.load_reference()`` (outside the core) reads the files in
 ``planner/data/`` and builds one :class:`Reference`; the core only receives it.
+Each row type lives in the module that uses it; the ``parse_*`` functions
+there validate raw rows and raise :class:`ReferenceDataError`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
+from typing import TYPE_CHECKING
+from typing import Any
 
 from planner.domain.absorption import AbsorptionParams
+
+if TYPE_CHECKING:
+    from planner.domain.differential import DifferentialTable
+    from planner.domain.facts import SupplementAdequacy
+    from planner.domain.risk import RiskPolicy
+    from planner.domain.risk import Rule
+    from planner.domain.supplements import SupplementGroup
+    from planner.domain.supplements import SupplementOption
+    from planner.domain.targets import TargetRow
+
+
+class ReferenceDataError(ValueError):
+    """A reference data file is wrong; the message names the file, the row and the fix."""
 
 
 @dataclass(frozen=True)
 class Reference:
     """Everything numeric or rule-like the planner looks up.
 
-    Fields are filled by ``planner.reference.load_reference``; each row type
-    lives in the module that uses it (targets, risk, supplements).
+    ``texts`` holds the wording that lives in ``texts.toml`` (the disclaimer,
+    guideline names, the target basis sentence). The supplement fields and
+    ``risk_policy`` may stay empty when a test builds a Reference by hand.
     """
 
     absorption: AbsorptionParams
-    targets: tuple = ()
-    rules: tuple = ()
-    supplement_options: tuple = ()
-    texts: dict | None = None
+    targets: tuple[TargetRow, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    supplement_options: tuple[SupplementOption, ...] = ()
+    texts: Mapping[str, Any] = field(default_factory=dict)
+    risk_policy: RiskPolicy | None = None
+    differentials: tuple[DifferentialTable, ...] = ()
+    supplement_groups: tuple[SupplementGroup, ...] = ()
+    supplement_adequacy: SupplementAdequacy | None = None

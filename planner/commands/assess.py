@@ -1,0 +1,127 @@
+"""``b12planner assess PATH``: the assessment of one profile, as JSON or text."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from typing import Any
+
+import click
+
+from planner.domain.assessment import Assessment
+from planner.domain.assessment import assess as assess_profile
+from planner.domain.model import Food
+from planner.domain.model import Profile
+from planner.domain.profile import ProfileError
+from planner.domain.profile import parse_profile
+from planner.domain.reference import ReferenceDataError
+from planner.reference import load_reference
+
+WIDTH = 88
+INPUT_ERROR = 2
+
+
+def _fail(message: str, status: int = INPUT_ERROR) -> None:
+    click.echo(message, err=True)
+    raise SystemExit(status)
+
+
+def _read_profile(stream: Any) -> Profile:
+    name = getattr(stream, "name", "<stdin>")
+    try:
+        data = json.load(stream)
+    except UnicodeDecodeError:
+        _fail(f"error: {name}: is not UTF-8 text")
+    except json.JSONDecodeError as e:
+        _fail(f"error: {name}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})")
+    try:
+        return parse_profile(data)
+    except ProfileError as e:
+        lines = "\n".join(f"  {err['message']}" for err in e.errors)
+        _fail(f"error: {name}: the profile is not valid:\n{lines}")
+    raise AssertionError("unreachable")
+
+
+def _own_foods(profile: Profile) -> tuple[Food, ...]:
+    """The food table, only needed to tell whether the person's own foods are fortified."""
+    if not profile.include_foods:
+        return ()
+    from foods.loader import TableError
+    from foods.loader import load_foods
+
+    try:
+        return load_foods()
+    except TableError as e:
+        click.echo(f"warning: food table not loaded, own foods not counted as fortified: {e}", err=True)
+        return ()
+
+
+def _wrap(text: str, indent: str = "", hang: str = "  ") -> str:
+    """``text`` wrapped to the terminal width; continuation lines indented by ``hang`` more."""
+    return textwrap.fill(text, WIDTH, initial_indent=indent, subsequent_indent=indent + hang)
+
+
+def _table_lines(table: Any) -> list[str]:
+    """A comparison table one condition at a time, which reads better than wide rows."""
+    lines = [_wrap(f"{table.title} ({table.source})", "  ")]
+    for i, column in enumerate(table.columns):
+        lines.append(f"    {column}:")
+        lines += [_wrap(f"{row.feature}: {row.cells[i]}", "      ") for row in table.rows]
+    return lines
+
+
+def _flag_lines(flag: Any, names: dict) -> list[str]:
+    lines = [f"{names.get(flag.code, flag.code)} ({flag.level}): {flag.title}"]
+    lines += [_wrap(f"- {reason}", "  ") for reason in flag.reasons]
+    lines.append(_wrap(f"What to do: {flag.advice}", "  "))
+    if flag.tests:
+        lines.append(_wrap("Tests to ask about: " + "; ".join(t.label for t in flag.tests), "  "))
+    if flag.dose_options:
+        doses = "; or ".join(o.label for o in flag.dose_options)
+        lines.append(_wrap(f"Dose options: {doses}", "  "))
+    for table in flag.tables:
+        lines += _table_lines(table)
+    lines.append(_wrap("Sources: " + "; ".join(flag.sources), "  "))
+    return lines
+
+
+def render_text(assessment: Assessment, texts: dict) -> str:
+    """The assessment as plain text for a terminal."""
+    target = assessment.target
+    lines = [
+        "B12 assessment",
+        _wrap(f"Target: {target.basis}"),
+        _wrap(f"Source: {target.source} [{target.status}]", "  "),
+        f"Risk level: {assessment.risk_level}",
+    ]
+    if not assessment.intrinsic_factor:
+        lines.append("Intrinsic factor: lost; only about 1 % of any B12 dose is absorbed.")
+    for flag in assessment.flags:
+        lines += ["", *_flag_lines(flag, texts.get("flags", {}))]
+    supplement = assessment.recommended_supplement
+    if supplement:
+        lines += ["", _wrap(
+            f"Recommended supplement: {supplement.dose_ug:g} µg {supplement.frequency} "
+            f"({supplement.label}). Why: {supplement.reason}. Source: {supplement.source}")]
+    if not assessment.flags:
+        lines += ["", "No flags: nothing in this profile calls for a supplement or a check."]
+    lines += ["", _wrap(assessment.disclaimer, hang="")]
+    return "\n".join(lines)
+
+
+@click.command("assess")
+@click.argument("path", type=click.File("r", encoding="utf-8"))
+@click.option("--format", "fmt", type=click.Choice(["json", "text"]), default="json",
+              show_default=True, help="JSON (the API's shape) or readable text.")
+def assess(path: Any, fmt: str) -> None:
+    """Assess the profile in PATH (a JSON file, or - for stdin): target, flags and risk."""
+    profile = _read_profile(path)
+    try:
+        reference = load_reference()
+        result = assess_profile(profile, reference, _own_foods(profile))
+    except ReferenceDataError as e:
+        _fail(f"error: reference data: {e}", status=1)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_text(result, dict(reference.texts)))

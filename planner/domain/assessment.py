@@ -1,0 +1,164 @@
+"""The assessment of a profile: target, flags, risk level and disclaimer.
+
+:func:`assess` is the one entry point; pages, the API, the CLI and the plan
+builder all use it, and :meth:`Assessment.to_dict` is the JSON contract of
+product.md §4 ("Assessment"), with a few added fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from dataclasses import replace
+from typing import Any
+
+from planner.domain.absorption import absorbed_target_ug
+from planner.domain.facts import profile_facts
+from planner.domain.model import Food
+from planner.domain.model import Profile
+from planner.domain.reference import Reference
+from planner.domain.reference import ReferenceDataError
+from planner.domain.risk import Flag
+from planner.domain.risk import build_flags
+from planner.domain.risk import evaluate_rules
+from planner.domain.risk import risk_level
+from planner.domain.supplements import RecommendedSupplement
+from planner.domain.supplements import choose_supplement
+from planner.domain.supplements import dose_options_for
+from planner.domain.targets import target_row_for
+
+DEFAULT_DISCLAIMER = "This is information, not medical advice."
+DEFAULT_BASIS = "{guideline_name} {value_type} for {band}: {intake_ug:g} µg a day."
+
+
+@dataclass(frozen=True)
+class Target:
+    """The day's B12 target: ``intake_ug`` [µg/day] as eaten, and ``absorbed_ug``
+    [µg/day], what that intake gives when spread over the model's equal meals."""
+
+    guideline: str
+    guideline_name: str
+    band: str
+    intake_ug: float
+    absorbed_ug: float
+    value_type: str
+    status: str
+    source: str
+    basis: str
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return {
+            "guideline": self.guideline,
+            "intake_ug": self.intake_ug,
+            "absorbed_ug": round(self.absorbed_ug, 3),
+            "basis": self.basis,
+            "guideline_name": self.guideline_name,
+            "band": self.band,
+            "value_type": self.value_type,
+            "status": self.status,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the planner concludes about a profile before any meal is planned.
+
+    ``intrinsic_factor`` is False when a condition removes it (absorption then
+    uses the passive line only); ``recommended_supplement`` is set when a
+    supplement or malabsorption flag calls for one.
+    """
+
+    target: Target
+    risk_level: str
+    flags: tuple[Flag, ...]
+    disclaimer: str
+    intrinsic_factor: bool = True
+    recommended_supplement: RecommendedSupplement | None = None
+
+    def flag(self, code: str) -> Flag | None:
+        """The flag with this code, or None."""
+        return next((f for f in self.flags if f.code == code), None)
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(f.code for f in self.flags)
+
+    def to_dict(self) -> dict:
+        supplement = self.recommended_supplement
+        return {
+            "target": self.target.to_dict(),
+            "risk_level": self.risk_level,
+            "flags": [f.to_dict() for f in self.flags],
+            "disclaimer": self.disclaimer,
+            "intrinsic_factor": self.intrinsic_factor,
+            "recommended_supplement": supplement.to_dict() if supplement else None,
+        }
+
+
+def build_target(profile: Profile, reference: Reference) -> Target:
+    """The intake and absorbed targets for the profile, with the sentence explaining them."""
+    row = target_row_for(profile, reference.targets)
+    absorbed = absorbed_target_ug(row.intake_ug, reference.absorption)
+    texts = reference.texts or {}
+    name = texts.get("guidelines", {}).get(row.guideline, {}).get("name", row.guideline)
+    basis = texts.get("target_basis", DEFAULT_BASIS).format(
+        guideline_name=name,
+        value_type=row.value_type,
+        band=row.band,
+        intake_ug=row.intake_ug,
+        absorbed_ug=absorbed,
+        meals=reference.absorption.target_meals,
+    )
+    if row.note:
+        basis += f" Note: {row.note}."
+    return Target(
+        guideline=row.guideline,
+        guideline_name=name,
+        band=row.band,
+        intake_ug=row.intake_ug,
+        absorbed_ug=absorbed,
+        value_type=row.value_type,
+        status=row.status,
+        source=row.source,
+        basis=basis,
+        note=row.note,
+    )
+
+
+def fortified_ids(foods: Iterable[Food]) -> frozenset[str]:
+    """Ids of fortified foods that carry B12."""
+    return frozenset(f.food_id for f in foods if f.fortified and f.b12_ug_per_100g > 0)
+
+
+def _recommendation_reason(assessment: Assessment, recommend: frozenset[tuple[str, str]]) -> str | None:
+    """Why a supplement is recommended: the first reason of the first flag calling for one."""
+    flag = next((f for f in assessment.flags if (f.code, f.level) in recommend), None)
+    return flag.reasons[0] if flag else None
+
+
+def assess(profile: Profile, reference: Reference, foods: Iterable[Food] = ()) -> Assessment:
+    """Assess a validated profile: target, flags from the risk rules, risk level.
+
+    ``foods`` is the food table (or any part of it holding the person's own
+    foods); it only tells which of ``profile.include_foods`` are fortified.
+    """
+    policy = reference.risk_policy
+    if policy is None:
+        raise ReferenceDataError("the reference has no risk policy; load it with planner.reference.load_reference()")
+    facts: dict[str, Any] = profile_facts(profile, reference.supplement_adequacy, fortified_ids(foods))
+    fired = evaluate_rules(facts, reference.rules)
+    facts["malabsorption"] = any(r.flag == "malabsorption" for r in fired)
+    flags = build_flags(fired, policy, reference.differentials, dose_options_for(facts, reference))
+    assessment = Assessment(
+        target=build_target(profile, reference),
+        risk_level=risk_level(flags, policy),
+        flags=flags,
+        disclaimer=(reference.texts or {}).get("disclaimer", DEFAULT_DISCLAIMER),
+        intrinsic_factor=policy.no_if_conditions.isdisjoint(profile.conditions),
+    )
+    reason = _recommendation_reason(assessment, policy.recommend_supplement)
+    if reason is None:
+        return assessment
+    return replace(assessment, recommended_supplement=choose_supplement(profile, assessment, reference, reason))

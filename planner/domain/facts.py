@@ -1,0 +1,145 @@
+"""Facts about a profile, and the small condition language rules are written in.
+
+A rule's ``when`` table (in ``risk_rules.toml`` and ``supplements.toml``) is a
+set of conditions that must all hold, for example::
+
+    when = { diet = ["vegan"], supplement = false, fortified_foods = false }
+
+Each key names one test in :data:`WHEN_TESTS`; :func:`holds` applies them to
+the facts :func:`profile_facts` derives from a profile. There is no code per
+rule: adding a rule means adding a row.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from collections.abc import Collection
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from planner.domain.model import CONDITIONS
+from planner.domain.model import DIETS
+from planner.domain.model import LIFE_STAGES
+from planner.domain.model import MEDICATIONS
+from planner.domain.model import SEXES
+from planner.domain.model import SYMPTOMS
+from planner.domain.model import Profile
+from planner.domain.reference import ReferenceDataError
+
+Facts = Mapping[str, Any]
+When = tuple[tuple[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class SupplementAdequacy:
+    """The smallest supplement that counts as a reliable source:
+    ``daily_min_ug`` [µg] every day or ``weekly_min_ug`` [µg] once a week."""
+
+    daily_min_ug: float = 10.0
+    weekly_min_ug: float = 2000.0
+    source: str = ""
+
+    def is_met_by(self, dose_ug: float, frequency: str) -> bool:
+        minimum = self.daily_min_ug if frequency == "daily" else self.weekly_min_ug
+        return dose_ug >= minimum
+
+
+def profile_facts(
+    profile: Profile,
+    adequacy: SupplementAdequacy | None = None,
+    fortified_food_ids: Collection[str] = (),
+    *,
+    malabsorption: bool = False,
+) -> dict[str, Any]:
+    """The facts rules look at.
+
+    ``fortified_foods`` is true when the person's own food list
+    (``include_foods``) holds a fortified food; ``fortified_food_ids`` comes
+    from the food table, which the core does not read itself.
+    """
+    adequacy = adequacy or SupplementAdequacy()
+    supplement = profile.supplement
+    return {
+        "age_years": profile.age_years,
+        "diet": profile.diet,
+        "sex": profile.sex,
+        "life_stage": profile.life_stage,
+        "conditions": frozenset(profile.conditions),
+        "medications": frozenset(profile.medications),
+        "symptoms": frozenset(profile.symptoms),
+        "takes_supplement": supplement is not None,
+        "adequate_supplement": supplement is not None
+        and adequacy.is_met_by(supplement.dose_ug, supplement.frequency),
+        "fortified_foods": bool(set(profile.include_foods) & set(fortified_food_ids)),
+        "malabsorption": malabsorption,
+    }
+
+
+def _one_of(fact: str) -> Callable[[Facts, Any], bool]:
+    return lambda facts, allowed: facts[fact] in allowed
+
+
+def _any_of(fact: str) -> Callable[[Facts, Any], bool]:
+    return lambda facts, wanted: not facts[fact].isdisjoint(wanted)
+
+
+def _is(fact: str) -> Callable[[Facts, Any], bool]:
+    return lambda facts, value: facts[fact] is value
+
+
+# key -> (test, kind of value, allowed words for list values)
+WHEN_TESTS: dict[str, tuple[Callable[[Facts, Any], bool], str, tuple[str, ...]]] = {
+    "diet": (_one_of("diet"), "words", DIETS),
+    "sex": (_one_of("sex"), "words", SEXES),
+    "life_stage": (_one_of("life_stage"), "words", LIFE_STAGES),
+    "conditions_any": (_any_of("conditions"), "words", CONDITIONS),
+    "medications_any": (_any_of("medications"), "words", MEDICATIONS),
+    "symptoms_any": (_any_of("symptoms"), "words", SYMPTOMS),
+    "age_min": (lambda facts, years: facts["age_years"] >= years, "number", ()),
+    "age_under": (lambda facts, years: facts["age_years"] < years, "number", ()),
+    "supplement": (_is("takes_supplement"), "bool", ()),
+    "adequate_supplement": (_is("adequate_supplement"), "bool", ()),
+    "fortified_foods": (_is("fortified_foods"), "bool", ()),
+    "malabsorption": (_is("malabsorption"), "bool", ()),
+}
+
+
+def _check_value(key: str, value: Any, where: str) -> Any:
+    _, kind, words = WHEN_TESTS[key]
+    if kind == "words":
+        if not isinstance(value, list) or not value:
+            raise ReferenceDataError(f"{where}: when.{key} must be a non-empty list of words")
+        unknown = [w for w in value if w not in words]
+        if unknown:
+            raise ReferenceDataError(
+                f"{where}: when.{key} has unknown {', '.join(map(repr, unknown))}; "
+                f"choose from {', '.join(words)}"
+            )
+        return frozenset(value)
+    if kind == "number":
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise ReferenceDataError(f"{where}: when.{key} must be a number of years")
+        return float(value)
+    if not isinstance(value, bool):
+        raise ReferenceDataError(f"{where}: when.{key} must be true or false")
+    return value
+
+
+def parse_when(raw: Any, where: str) -> When:
+    """Validate a raw ``when`` table into a tuple of (key, value) conditions."""
+    if not isinstance(raw, dict):
+        raise ReferenceDataError(f"{where}: when must be a table, e.g. when = {{ diet = [\"vegan\"] }}")
+    unknown = [k for k in raw if k not in WHEN_TESTS]
+    if unknown:
+        raise ReferenceDataError(
+            f"{where}: unknown condition {', '.join(map(repr, unknown))}; "
+            f"choose from {', '.join(WHEN_TESTS)}"
+        )
+    return tuple((key, _check_value(key, value, where)) for key, value in raw.items())
+
+
+def holds(when: When, facts: Facts) -> bool:
+    """Whether every condition of ``when`` holds for ``facts`` (an empty ``when`` always holds)."""
+    return all(WHEN_TESTS[key][0](facts, value) for key, value in when)

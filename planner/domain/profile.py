@@ -1,0 +1,198 @@
+"""Validate a profile given as plain JSON data (product.md §4, "Profile").
+
+:func:`parse_profile` checks every field, collects every problem and raises
+one :class:`ProfileError` listing them, each with the field and a message that
+names the valid choices. Food ids are only checked for their form here; the
+plan builder checks that they exist in the food table.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from planner.domain.model import ALLERGENS
+from planner.domain.model import CONDITIONS
+from planner.domain.model import DIETS
+from planner.domain.model import FREQUENCIES
+from planner.domain.model import GUIDELINES
+from planner.domain.model import LIFE_STAGES
+from planner.domain.model import MEDICATIONS
+from planner.domain.model import SEXES
+from planner.domain.model import SYMPTOMS
+from planner.domain.model import Profile
+from planner.domain.model import Supplement
+
+AGE_MAX_YEARS = 120
+SUPPLEMENT_MAX_UG = 10_000
+FOOD_ID = re.compile(r"^[a-z0-9_]+$")
+REQUIRED = ("age_years", "diet")
+
+
+class ProfileError(ValueError):
+    """A profile was rejected; ``errors`` is a list of ``{"field", "message"}``."""
+
+    def __init__(self, errors: list[dict[str, str]]):
+        self.errors = errors
+        super().__init__("; ".join(e["message"] for e in errors))
+
+
+@dataclass(frozen=True)
+class _Problem:
+    field: str
+    message: str
+
+
+Check = Callable[[str, Any], tuple[Any, list[_Problem]]]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _number(low: float, high: float) -> Check:
+    def check(field: str, value: Any) -> tuple[Any, list[_Problem]]:
+        if _is_number(value) and low <= value <= high:
+            return value, []
+        return None, [_Problem(field, f"{field}: must be a number from {low:g} to {high:g}")]
+
+    return check
+
+
+def _whole(low: int, high: int) -> Check:
+    def check(field: str, value: Any) -> tuple[Any, list[_Problem]]:
+        if _is_number(value) and value == int(value) and low <= value <= high:
+            return int(value), []
+        return None, [_Problem(field, f"{field}: must be a whole number from {low} to {high}")]
+
+    return check
+
+
+def _word(choices: tuple[str, ...], noun: str) -> Check:
+    def check(field: str, value: Any) -> tuple[Any, list[_Problem]]:
+        if isinstance(value, str) and value in choices:
+            return value, []
+        shown = repr(value) if isinstance(value, str) else "this value"
+        return None, [
+            _Problem(field, f"{field}: {shown} is not {noun}; choose one of {', '.join(choices)}")
+        ]
+
+    return check
+
+
+def _list_of(item_ok: Callable[[str], bool], problem: Callable[[str, str], str]) -> Check:
+    """A list of strings, each passing ``item_ok``; duplicates dropped, order kept."""
+
+    def check(field: str, value: Any) -> tuple[Any, list[_Problem]]:
+        if not isinstance(value, list):
+            return None, [_Problem(field, f"{field}: must be a list of strings")]
+        problems = []
+        for item in value:
+            if not isinstance(item, str):
+                problems.append(_Problem(field, f"{field}: every item must be a string"))
+            elif not item_ok(item):
+                problems.append(_Problem(field, problem(field, item)))
+        return (None if problems else tuple(dict.fromkeys(value))), problems
+
+    return check
+
+
+def _words(choices: tuple[str, ...], noun: str) -> Check:
+    return _list_of(
+        lambda item: item in choices,
+        lambda field, item: f"{field}: {item!r} is not {noun}; choose from {', '.join(choices)}",
+    )
+
+
+_food_ids = _list_of(
+    lambda item: bool(FOOD_ID.match(item)),
+    lambda field, item: (
+        f"{field}: {item!r} is not a food id; use lowercase letters, digits and underscores"
+    ),
+)
+
+_frequency = _word(FREQUENCIES, "a frequency")
+
+
+def _supplement(field: str, value: Any) -> tuple[Any, list[_Problem]]:
+    """``{"dose_ug": >0 and <= 10000, "frequency": daily|weekly}`` (null handled by caller)."""
+    if not isinstance(value, dict):
+        return None, [_Problem(field, f"{field}: must be null or an object with dose_ug and frequency")]
+    problems = [
+        _Problem(f"{field}.{key}", f"{field}.{key}: not a supplement field; choose from dose_ug, frequency")
+        for key in value
+        if key not in ("dose_ug", "frequency")
+    ]
+    for key in ("dose_ug", "frequency"):
+        if key not in value or value[key] is None:
+            problems.append(_Problem(f"{field}.{key}", f"{field}.{key}: is required"))
+    dose, frequency = value.get("dose_ug"), value.get("frequency")
+    if dose is not None and not (_is_number(dose) and 0 < dose <= SUPPLEMENT_MAX_UG):
+        problems.append(_Problem(
+            f"{field}.dose_ug",
+            f"{field}.dose_ug: must be a number above 0 and at most {SUPPLEMENT_MAX_UG} (µg)",
+        ))
+    if frequency is not None:
+        problems += _frequency(f"{field}.frequency", frequency)[1]
+    if problems:
+        return None, problems
+    return Supplement(dose_ug=float(dose), frequency=frequency), []
+
+
+FIELDS: dict[str, Check] = {
+    "age_years": _number(0, AGE_MAX_YEARS),
+    "sex": _word(SEXES, "a sex"),
+    "life_stage": _word(LIFE_STAGES, "a life stage"),
+    "diet": _word(DIETS, "a diet"),
+    "guideline": _word(GUIDELINES, "a guideline"),
+    "meals_per_day": _whole(2, 5),
+    "days": _whole(1, 14),
+    "allergies": _words(ALLERGENS, "an allergy"),
+    "exclude_foods": _food_ids,
+    "include_foods": _food_ids,
+    "medications": _words(MEDICATIONS, "a medication"),
+    "conditions": _words(CONDITIONS, "a condition"),
+    "symptoms": _words(SYMPTOMS, "a symptom"),
+    "supplement": _supplement,
+}
+
+_HINTS = {
+    "age_years": "a number from 0 to 120",
+    "diet": f"one of {', '.join(DIETS)}",
+}
+
+
+def _check_fields(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[_Problem]]:
+    values: dict[str, Any] = {}
+    problems: list[_Problem] = []
+    for field, value in data.items():
+        if field not in FIELDS:
+            problems.append(_Problem(
+                field, f"{field}: not a profile field; choose from {', '.join(FIELDS)}"
+            ))
+        elif value is not None:
+            parsed, found = FIELDS[field](field, value)
+            problems += found
+            if not found:
+                values[field] = parsed
+    for field in REQUIRED:
+        if data.get(field) is None:
+            problems.append(_Problem(field, f"{field}: is required ({_HINTS[field]})"))
+    return values, problems
+
+
+def parse_profile(data: Any) -> Profile:
+    """A validated :class:`Profile` from JSON data, or :class:`ProfileError` with every problem.
+
+    ``null`` for an optional field means "not given" (its default).
+    """
+    if not isinstance(data, Mapping):
+        raise ProfileError([{"field": "profile", "message": "profile: must be a JSON object"}])
+    values, problems = _check_fields(data)
+    if problems:
+        raise ProfileError([{"field": p.field, "message": p.message} for p in problems])
+    return Profile(**values)

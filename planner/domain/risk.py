@@ -1,0 +1,299 @@
+"""Risk rules as data, and the one interpreter that applies them.
+
+Rules come from ``planner/data/risk_rules.toml``: each row says when it fires
+(a ``when`` table, see :mod:`planner.domain.facts`), which flag it raises at
+which level, and why, with its sources. :func:`evaluate_rules` picks the rows
+that hold for a profile's facts; :func:`build_flags` merges them into one
+:class:`Flag` per code, medical flags first; :func:`risk_level` reads the
+overall level off a small table in the same file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from planner.domain.differential import DifferentialTable
+from planner.domain.facts import Facts
+from planner.domain.facts import When
+from planner.domain.facts import holds
+from planner.domain.facts import parse_when
+from planner.domain.model import CONDITIONS
+from planner.domain.reference import ReferenceDataError
+from planner.domain.supplements import SupplementOption
+
+FLAG_CODES = ("malabsorption", "medical_check", "supplement", "differential")
+RISK_LEVELS = ("low", "moderate", "high")
+
+
+@dataclass(frozen=True)
+class LabTest:
+    """A laboratory test a medical check can name."""
+
+    code: str
+    label: str
+    source: str
+
+
+@dataclass(frozen=True)
+class RiskPolicy:
+    """How flags are ordered, ranked and turned into an overall risk level."""
+
+    flag_order: tuple[str, ...]
+    levels: Mapping[str, tuple[str, ...]]
+    risk_by_level: Mapping[tuple[str, str], str]
+    recommend_supplement: frozenset[tuple[str, str]]
+    no_if_conditions: frozenset[str]
+    no_if_sources: tuple[str, ...]
+    tests: tuple[LabTest, ...]
+    risk_levels: tuple[str, ...] = RISK_LEVELS
+
+    @property
+    def supplement_flags(self) -> frozenset[str]:
+        """Flags that can call for a supplement; they carry the dose options."""
+        return frozenset(code for code, _ in self.recommend_supplement)
+
+    def rank(self, code: str, level: str) -> int:
+        """Position of ``level`` among the flag's levels (higher is more urgent)."""
+        return self.levels[code].index(level)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row of ``risk_rules.toml``."""
+
+    id: str
+    when: When
+    flag: str
+    level: str
+    title: str
+    advice: str
+    reasons: tuple[str, ...]
+    sources: tuple[str, ...]
+    tests: tuple[str, ...] = ()
+    tables: tuple[str, ...] = ()
+
+    def matches(self, facts: Facts) -> bool:
+        return holds(self.when, facts)
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One flag of an assessment: the merge of every rule with this code that fired."""
+
+    code: str
+    level: str
+    title: str
+    reasons: tuple[str, ...]
+    advice: str
+    sources: tuple[str, ...]
+    tests: tuple[LabTest, ...] = ()
+    rule_ids: tuple[str, ...] = ()
+    tables: tuple[DifferentialTable, ...] = ()
+    dose_options: tuple[SupplementOption, ...] = ()
+
+    def to_dict(self) -> dict:
+        out: dict[str, Any] = {
+            "code": self.code,
+            "level": self.level,
+            "title": self.title,
+            "reasons": list(self.reasons),
+            "advice": self.advice,
+            "sources": list(self.sources),
+            "tests": [t.label for t in self.tests],
+            "rules": list(self.rule_ids),
+        }
+        if self.dose_options:
+            out["dose_options"] = [o.to_dict() for o in self.dose_options]
+        if self.tables:
+            out["tables"] = [t.to_dict() for t in self.tables]
+        return out
+
+
+# ---------------------------------------------------------------------------
+# Parsing and validation of the data file (pure; the loader reads the file)
+# ---------------------------------------------------------------------------
+
+
+def _texts(raw: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> tuple[str, ...]:
+    value = raw.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ReferenceDataError(f"{where}: {key} must be a list of non-empty texts")
+    if required and not value:
+        raise ReferenceDataError(f"{where}: {key} must not be empty")
+    return tuple(v.strip() for v in value)
+
+
+def _text(raw: Mapping[str, Any], key: str, where: str) -> str:
+    value = raw.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ReferenceDataError(f"{where}: {key} must be non-empty text")
+    return value.strip()
+
+
+def _choice(value: Any, choices: Iterable[str], what: str, where: str) -> str:
+    choices = tuple(choices)
+    if value not in choices:
+        raise ReferenceDataError(
+            f"{where}: {value!r} is not a {what}; choose one of {', '.join(choices)}"
+        )
+    return value
+
+
+def parse_policy(raw: Mapping[str, Any], name: str = "risk_rules.toml") -> RiskPolicy:
+    """The ``[policy]``, ``[flags.*]``, ``[intrinsic_factor]`` and ``[tests.*]`` tables."""
+    policy = raw.get("policy", {})
+    order = tuple(policy.get("flag_order", ()))
+    if sorted(order) != sorted(FLAG_CODES):
+        raise ReferenceDataError(f"{name}: policy.flag_order must list {', '.join(FLAG_CODES)}")
+    levels: dict[str, tuple[str, ...]] = {}
+    risk: dict[tuple[str, str], str] = {}
+    for code in FLAG_CODES:
+        where = f"{name} [flags.{code}]"
+        kind = raw.get("flags", {}).get(code)
+        if not kind:
+            raise ReferenceDataError(f"{where}: missing; every flag needs levels and risk")
+        levels[code] = _texts(kind, "levels", where)
+        for level in levels[code]:
+            value = kind.get("risk", {}).get(level)
+            risk[(code, level)] = _choice(value, RISK_LEVELS, "risk level", f"{where} risk.{level}")
+    recommend = set()
+    for code, wanted in policy.get("recommend_supplement", {}).items():
+        _choice(code, FLAG_CODES, "flag", f"{name} policy.recommend_supplement")
+        for level in wanted:
+            recommend.add((code, _choice(level, levels[code], f"{code} level", f"{name} policy")))
+    intrinsic = raw.get("intrinsic_factor", {})
+    where = f"{name} [intrinsic_factor]"
+    lost = _texts(intrinsic, "lost_with", where)
+    for word in lost:
+        _choice(word, CONDITIONS, "condition", where)
+    tests = tuple(
+        LabTest(code, _text(t, "label", f"{name} [tests.{code}]"), _text(t, "source", f"{name} [tests.{code}]"))
+        for code, t in raw.get("tests", {}).items()
+    )
+    return RiskPolicy(
+        flag_order=order,
+        levels=levels,
+        risk_by_level=risk,
+        recommend_supplement=frozenset(recommend),
+        no_if_conditions=frozenset(lost),
+        no_if_sources=_texts(intrinsic, "source", where),
+        tests=tests,
+    )
+
+
+def parse_rule(
+    raw: Mapping[str, Any], policy: RiskPolicy, table_ids: Iterable[str], where: str
+) -> Rule:
+    """One ``[[rule]]`` row, checked against the policy's flags, levels and tests."""
+    flag = _choice(raw.get("flag"), FLAG_CODES, "flag", f"{where} flag")
+    test_codes = [t.code for t in policy.tests]
+    tests = _texts(raw, "tests", where, required=False)
+    tables = _texts(raw, "tables", where, required=False)
+    for code in tests:
+        _choice(code, test_codes, "test", f"{where} tests")
+    for table in tables:
+        _choice(table, tuple(table_ids), "differential table", f"{where} tables")
+    return Rule(
+        id=_text(raw, "id", where),
+        when=parse_when(raw.get("when", {}), where),
+        flag=flag,
+        level=_choice(raw.get("level"), policy.levels[flag], f"{flag} level", f"{where} level"),
+        title=_text(raw, "title", where),
+        advice=_text(raw, "advice", where),
+        reasons=_texts(raw, "reasons", where),
+        sources=_texts(raw, "source", where),
+        tests=tests,
+        tables=tables,
+    )
+
+
+def parse_rules(
+    raw: Mapping[str, Any],
+    policy: RiskPolicy,
+    table_ids: Iterable[str] = (),
+    name: str = "risk_rules.toml",
+) -> tuple[Rule, ...]:
+    """Every ``[[rule]]`` row; ids must be unique."""
+    table_ids = tuple(table_ids)
+    rules = tuple(
+        parse_rule(row, policy, table_ids, f"{name} rule {i} ({row.get('id', '?')})")
+        for i, row in enumerate(raw.get("rule", []), start=1)
+    )
+    seen: set[str] = set()
+    for rule in rules:
+        if rule.id in seen:
+            raise ReferenceDataError(f"{name}: rule id {rule.id!r} is used twice")
+        seen.add(rule.id)
+    return rules
+
+
+# ---------------------------------------------------------------------------
+# The interpreter
+# ---------------------------------------------------------------------------
+
+
+def evaluate_rules(facts: Facts, rules: Iterable[Rule]) -> tuple[Rule, ...]:
+    """The rules whose conditions hold for ``facts``, in file order."""
+    return tuple(rule for rule in rules if rule.matches(facts))
+
+
+def _unique(items: Iterable[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(items))
+
+
+def merge_flag(
+    code: str,
+    rules: Iterable[Rule],
+    policy: RiskPolicy,
+    differentials: Iterable[DifferentialTable] = (),
+    dose_options: tuple[SupplementOption, ...] = (),
+) -> Flag:
+    """One flag from the rules that raised it: the highest level wins (first in file
+    order on a tie) and gives title, advice and the first tests; reasons, sources and
+    the other rules' tests are merged in. Flags that can call for a supplement carry
+    ``dose_options``."""
+    rules = tuple(rules)
+    top = max(rules, key=lambda r: policy.rank(code, r.level))
+    table_ids = _unique(t for r in rules for t in r.tables)
+    by_id = {t.id: t for t in differentials}
+    tests = {t.code: t for t in policy.tests}
+    test_codes = _unique([*top.tests, *(c for c in tests if any(c in r.tests for r in rules))])
+    return Flag(
+        code=code,
+        level=top.level,
+        title=top.title,
+        reasons=_unique(s for r in rules for s in r.reasons),
+        advice=top.advice,
+        sources=_unique(s for r in rules for s in r.sources),
+        tests=tuple(tests[c] for c in test_codes),
+        rule_ids=tuple(r.id for r in rules),
+        tables=tuple(by_id[t] for t in table_ids if t in by_id),
+        dose_options=dose_options if code in policy.supplement_flags else (),
+    )
+
+
+def build_flags(
+    fired: Iterable[Rule],
+    policy: RiskPolicy,
+    differentials: Iterable[DifferentialTable] = (),
+    dose_options: tuple[SupplementOption, ...] = (),
+) -> tuple[Flag, ...]:
+    """One flag per code, in the policy's order (medical flags first)."""
+    fired = tuple(fired)
+    differentials = tuple(differentials)
+    return tuple(
+        merge_flag(code, [r for r in fired if r.flag == code], policy, differentials, dose_options)
+        for code in policy.flag_order
+        if any(r.flag == code for r in fired)
+    )
+
+
+def risk_level(flags: Iterable[Flag], policy: RiskPolicy) -> str:
+    """Overall risk: the highest risk any flag maps to in the policy table; low if none."""
+    levels = [policy.risk_by_level[(f.code, f.level)] for f in flags]
+    return max(levels, key=policy.risk_levels.index, default=policy.risk_levels[0])

@@ -1,0 +1,225 @@
+"""Supplement dose options (``supplements.toml``) and the choice of one.
+
+People fall into one group (malabsorption, pregnancy and breastfeeding,
+infant, toddler, child, older adult, adult): the first group whose ``when``
+holds. Each group has dose options with sources; the first offered one is the
+recommendation. :func:`choose_supplement` is what the plan builder calls when
+food alone cannot cover the target.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from typing import Any
+
+from planner.domain.facts import Facts
+from planner.domain.facts import SupplementAdequacy
+from planner.domain.facts import When
+from planner.domain.facts import holds
+from planner.domain.facts import parse_when
+from planner.domain.facts import profile_facts
+from planner.domain.model import FREQUENCIES
+from planner.domain.model import Profile
+from planner.domain.reference import Reference
+from planner.domain.reference import ReferenceDataError
+
+if TYPE_CHECKING:
+    from planner.domain.assessment import Assessment
+
+OPTION_STATUSES = ("P", "S", "U", "design")
+DOSE_BASES = ("fixed", "intake_target")
+
+
+@dataclass(frozen=True)
+class SupplementGroup:
+    id: str
+    when: When
+    label: str
+
+
+@dataclass(frozen=True)
+class SupplementOption:
+    """A dose option: ``dose_ug`` [µg] per ``frequency`` for one group.
+
+    With ``dose_basis == "intake_target"`` the dose is the person's intake
+    target and ``dose_ug`` is unused (0).
+    """
+
+    id: str
+    group: str
+    dose_ug: float
+    frequency: str
+    label: str
+    status: str
+    source: str
+    when: When = ()
+    offer: bool = True
+    dose_basis: str = "fixed"
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "dose_ug": self.dose_ug if self.dose_basis == "fixed" else None,
+            "frequency": self.frequency,
+            "label": self.label,
+            "status": self.status,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class RecommendedSupplement:
+    """The supplement the planner recommends: ``dose_ug`` [µg] taken ``frequency``."""
+
+    dose_ug: float
+    frequency: str
+    reason: str
+    source: str
+    label: str = ""
+    option_id: str = ""
+    status: str = ""
+
+    @property
+    def daily_equivalent_ug(self) -> float:
+        """Average dose per day [µg]; a weekly dose counts through the 7-day average."""
+        return self.dose_ug if self.frequency == "daily" else self.dose_ug / 7.0
+
+    def to_dict(self) -> dict:
+        return {
+            "dose_ug": self.dose_ug,
+            "frequency": self.frequency,
+            "reason": self.reason,
+            "source": self.source,
+            "label": self.label,
+            "status": self.status,
+        }
+
+
+# ---------------------------------------------------------------------------
+# Parsing and validation (pure; the loader reads the file)
+# ---------------------------------------------------------------------------
+
+
+def _text(raw: Mapping[str, Any], key: str, where: str) -> str:
+    value = raw.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ReferenceDataError(f"{where}: {key} must be non-empty text")
+    return value.strip()
+
+
+def _choice(raw: Mapping[str, Any], key: str, choices: tuple[str, ...], where: str, default: str | None = None) -> str:
+    value = raw.get(key, default)
+    if value not in choices:
+        raise ReferenceDataError(f"{where}: {key} {value!r} is not valid; choose one of {', '.join(choices)}")
+    return value
+
+
+def parse_adequacy(raw: Mapping[str, Any], name: str = "supplements.toml") -> SupplementAdequacy:
+    where = f"{name} [adequate]"
+    table = raw.get("adequate", {})
+    daily, weekly = table.get("daily_min_ug"), table.get("weekly_min_ug")
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in (daily, weekly)):
+        raise ReferenceDataError(f"{where}: daily_min_ug and weekly_min_ug must be numbers above 0")
+    return SupplementAdequacy(float(daily), float(weekly), _text(table, "source", where))
+
+
+def parse_groups(raw: Mapping[str, Any], name: str = "supplements.toml") -> tuple[SupplementGroup, ...]:
+    groups = tuple(
+        SupplementGroup(
+            id=_text(g, "id", f"{name} group {i}"),
+            when=parse_when(g.get("when", {}), f"{name} group {i}"),
+            label=_text(g, "label", f"{name} group {i}"),
+        )
+        for i, g in enumerate(raw.get("group", []), start=1)
+    )
+    if not groups or groups[-1].when:
+        raise ReferenceDataError(f"{name}: the last [[group]] must have an empty when, so everyone has a group")
+    return groups
+
+
+def _option(raw: Mapping[str, Any], group_ids: tuple[str, ...], where: str) -> SupplementOption:
+    basis = _choice(raw, "dose_basis", DOSE_BASES, where, default="fixed")
+    dose = raw.get("dose_ug", 0)
+    fixed_ok = isinstance(dose, int | float) and not isinstance(dose, bool) and math.isfinite(dose) and dose > 0
+    if basis == "fixed" and not fixed_ok:
+        raise ReferenceDataError(f"{where}: dose_ug must be a number above 0")
+    return SupplementOption(
+        id=_text(raw, "id", where),
+        group=_choice(raw, "group", group_ids, where),
+        dose_ug=float(dose) if basis == "fixed" else 0.0,
+        frequency=_choice(raw, "frequency", FREQUENCIES, where),
+        label=_text(raw, "label", where),
+        status=_choice(raw, "status", OPTION_STATUSES, where),
+        source=_text(raw, "source", where),
+        when=parse_when(raw.get("when", {}), where),
+        offer=bool(raw.get("offer", True)),
+        dose_basis=basis,
+    )
+
+
+def parse_options(
+    raw: Mapping[str, Any], groups: tuple[SupplementGroup, ...], name: str = "supplements.toml"
+) -> tuple[SupplementOption, ...]:
+    """Every ``[[option]]``; each group must offer at least one option."""
+    group_ids = tuple(g.id for g in groups)
+    options = tuple(
+        _option(o, group_ids, f"{name} option {i} ({o.get('id', '?')})")
+        for i, o in enumerate(raw.get("option", []), start=1)
+    )
+    for group in group_ids:
+        if not any(o.group == group and o.offer and not o.when for o in options):
+            raise ReferenceDataError(f"{name}: group {group!r} needs an offered option without a when")
+    return options
+
+
+# ---------------------------------------------------------------------------
+# Choosing
+# ---------------------------------------------------------------------------
+
+
+def group_for(facts: Facts, groups: tuple[SupplementGroup, ...]) -> SupplementGroup | None:
+    """The first group whose conditions hold."""
+    return next((g for g in groups if holds(g.when, facts)), None)
+
+
+def dose_options_for(facts: Facts, reference: Reference) -> tuple[SupplementOption, ...]:
+    """The offered options for the person's group, recommended one first."""
+    group = group_for(facts, reference.supplement_groups)
+    if group is None:
+        return ()
+    return tuple(
+        o for o in reference.supplement_options
+        if o.group == group.id and o.offer and holds(o.when, facts)
+    )
+
+
+def choose_supplement(
+    profile: Profile, assessment: Assessment, reference: Reference, reason: str
+) -> RecommendedSupplement:
+    """The supplement to recommend, by age, life stage and malabsorption.
+
+    ``reason`` says why (for example, food alone does not cover the target);
+    the dose comes from ``supplements.toml`` with its source.
+    """
+    facts = profile_facts(
+        profile,
+        reference.supplement_adequacy,
+        malabsorption=assessment.flag("malabsorption") is not None,
+    )
+    options = dose_options_for(facts, reference)
+    if not options:
+        raise ReferenceDataError("supplements.toml offers no option for this profile; check [[group]]")
+    option = options[0]
+    dose = assessment.target.intake_ug if option.dose_basis == "intake_target" else option.dose_ug
+    return RecommendedSupplement(
+        dose_ug=dose,
+        frequency=option.frequency,
+        reason=reason,
+        source=option.source,
+        label=option.label,
+        option_id=option.id,
+        status=option.status,
+    )
