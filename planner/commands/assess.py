@@ -102,7 +102,7 @@ def render_text(assessment: Assessment, texts: dict) -> str:
     if supplement:
         lines += ["", _wrap(
             f"Recommended supplement: {supplement.dose_ug:g} µg {supplement.frequency} "
-            f"({supplement.label}). Why: {supplement.reason}. Source: {supplement.source}")]
+            f"({supplement.label}). Why: {supplement.reason.rstrip('.')}. Source: {supplement.source}")]
     if not assessment.flags:
         lines += ["", "No flags: nothing in this profile calls for a supplement or a check."]
     lines += ["", _wrap(assessment.disclaimer, hang="")]
