@@ -37,7 +37,12 @@ sysdeps:
 	  fi; \
 	fi
 
-run: $(VENV)/.installed
+# A fresh clone has no secret: write instance/config.py with a random SECRET_KEY once.
+instance/config.py:
+	mkdir -p instance
+	umask 077 && $(PYTHON) -c 'import secrets; print("SECRET_KEY = " + repr(secrets.token_hex(32)))' > $@
+
+run: $(VENV)/.installed instance/config.py
 	$(BIN)/b12planner run --host $(HOST) --port $(PORT)
 
 test: sysdeps $(VENV)/.installed-test

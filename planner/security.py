@@ -3,7 +3,8 @@
 * Response headers: a Content-Security-Policy with no inline script and
   ``frame-ancestors 'none'``, ``X-Content-Type-Options: nosniff``, a
   Referrer-Policy, and ``X-Frame-Options`` for older browsers.
-* Request bodies are capped by ``MAX_CONTENT_LENGTH`` (1 MB; larger → 413).
+* Request bodies are capped by ``MAX_CONTENT_LENGTH`` (1 MB by default in
+  ``planner.config``; larger → 413).
 * Outside debug and testing the app refuses to start without a SECRET_KEY.
 """
 
@@ -45,7 +46,6 @@ def check_secret_key(app: Flask) -> None:
 
 
 def register_security(app: Flask) -> None:
-    app.config.setdefault("MAX_CONTENT_LENGTH", 1024 * 1024)
     check_secret_key(app)
 
     @app.after_request

@@ -1,12 +1,43 @@
-"""HTML pages."""
+"""HTML pages, the plan's JSON/CSV/iCalendar twins, and ``/healthz``.
+
+Every view parses its input, calls the core once and renders; errors other
+than a form to re-show are raised and mapped in ``planner.errors``.
+"""
 
 from __future__ import annotations
 
 from flask import Blueprint
-from flask import current_app
+from flask import Response
+from flask import jsonify
 from flask import render_template
+from flask import request
+from flask import url_for
+from werkzeug.datastructures import MultiDict
+
+from planner import catalog
+from planner import charts
+from planner import exports
+from planner import forms
+from planner import web
+from planner.domain import model
+from planner.errors import InvalidInput
+from planner.labels import LABELS
+from planner.labels import amount_ug
+from planner.labels import label
+from planner.reference import load_reference
+from planner.reference import read_toml
 
 bp = Blueprint("views", __name__)
+
+
+@bp.app_template_global("label")
+def _label(kind: str, value: str | None) -> str:
+    return label(kind, value)
+
+
+@bp.app_template_filter("ug")
+def _ug(value: float | None) -> str:
+    return amount_ug(value)
 
 
 def best_sources(foods, limit: int = 15):
@@ -15,8 +46,112 @@ def best_sources(foods, limit: int = 15):
     return sorted(sources, key=lambda f: (-f.b12_ug_per_serving, f.food_id))[:limit]
 
 
+def render_form(values: MultiDict, errors: list[dict] | None = None) -> str:
+    """The profile form filled with ``values``, each error next to its field."""
+    by_group: dict[str, list] = {}
+    for food in catalog.b12_sources(web.foods()):
+        by_group.setdefault(food.group, []).append(food)
+    meal_options = [(n, f"{n}: " + ", ".join(label("meal", m) for m in names))
+                    for n, names in model.MEAL_NAMES.items()]
+    return render_template(
+        "plan/form.html", values=values, errors=forms.errors_by_field(errors or []),
+        error_list=errors or [], vocab=model, defaults=forms.PROFILE_DEFAULTS,
+        field_labels=LABELS["field"], meal_options=meal_options,
+        food_groups=[{"label": catalog.groups()[g]["label"], "foods": fs}
+                     for g, fs in by_group.items()],
+    )
+
+
 @bp.get("/")
 def index():
-    """Home page: the table's best B12 sources per serving."""
-    foods = current_app.extensions["planner.foods"]
-    return render_template("home.html", foods=best_sources(foods), total=len(foods))
+    """The profile form; arguments in the URL pre-fill it (the plan page's "change" link)."""
+    return render_form(request.args)
+
+
+def _plan_and_week() -> tuple[dict, str]:
+    profile, week = forms.plan_request_from_args(request.args, web.today())
+    return web.build_plan(profile, week).to_dict(), week
+
+
+def twin_links(week: str) -> list[tuple[str, str, str]]:
+    """(label, url, type) of the same plan in other formats, for the same week."""
+    args = request.args.to_dict(flat=False)
+    args["week"] = [week]
+    return [(text, url_for("views.plan_as", fmt=fmt, **args), kind)
+            for fmt, (text, kind, _) in TWINS.items()]
+
+
+@bp.get("/plan")
+def plan():
+    """The week's plan: flags first, then meals, chart, supplement and shopping list."""
+    try:
+        plan, week = _plan_and_week()
+    except InvalidInput as e:
+        return render_form(request.args, e.errors), 400
+    edit_args = request.args.to_dict(flat=False)
+    return render_template("plan/show.html", plan=plan, week=week,
+                           chart=charts.week_chart(plan), links=twin_links(week),
+                           meal_names=model.MEAL_NAMES[plan["profile"]["meals_per_day"]],
+                           edit_url=url_for("views.index", **edit_args))
+
+
+def _as_json(plan: dict, week: str) -> Response:
+    return jsonify(plan)
+
+
+def _as_csv(plan: dict, week: str) -> Response:
+    return Response(exports.plan_csv(plan, week), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="b12-plan-{week}.csv"'})
+
+
+def _as_ics(plan: dict, week: str) -> Response:
+    return Response(exports.plan_ics(plan, week), mimetype="text/calendar", headers={
+        "Content-Disposition": f'attachment; filename="b12-plan-{week}.ics"'})
+
+
+# The plan in other formats: extension → (link text, media type, renderer).
+TWINS = {
+    "json": ("JSON", "application/json", _as_json),
+    "csv": ("CSV (spreadsheet)", "text/csv", _as_csv),
+    "ics": ("Calendar (iCalendar)", "text/calendar", _as_ics),
+}
+
+
+@bp.get("/plan.<any(json, csv, ics):fmt>")
+def plan_as(fmt: str):
+    """The same plan as /plan, as JSON, CSV or iCalendar."""
+    plan, week = _plan_and_week()
+    return TWINS[fmt][2](plan, week)
+
+
+@bp.get("/foods")
+def foods():
+    """The composition table, searchable and filterable by diet and group."""
+    status, errors = 200, []
+    try:
+        food_filter = catalog.filter_from_args(request.args)
+    except InvalidInput as e:
+        status, errors, food_filter = 400, e.errors, catalog.FoodFilter()
+    rows = catalog.select(web.foods(), food_filter)
+    return render_template("foods/index.html", foods=rows, total=len(web.foods()),
+                           food_filter=food_filter, groups=catalog.groups(),
+                           diets=model.DIETS, errors=forms.errors_by_field(errors),
+                           error_list=errors), status
+
+
+@bp.get("/about")
+def about():
+    """How the planner works, rendered from the reference data it uses."""
+    reference = load_reference()
+    rules = [{"title": r.title, "flag": r.flag, "level": r.level, "sources": r.sources,
+              "conditions": web.conditions_text(r.when)} for r in reference.rules]
+    return render_template(
+        "about/index.html", reference=reference, absorption=read_toml("absorption.toml"),
+        targets=web.target_rows(reference), rules=rules,
+        group_labels={g.id: g.label for g in reference.supplement_groups})
+
+
+@bp.get("/healthz")
+def healthz():
+    """Liveness check for load balancers: 200 and ``ok``."""
+    return Response("ok\n", mimetype="text/plain")

@@ -1,4 +1,4 @@
-"""The home page lists the table's best B12 sources."""
+"""The foods page lists the table's best B12 sources first (``/`` is now the profile form)."""
 
 from planner.views import best_sources
 
@@ -7,7 +7,7 @@ def test_home_lists_the_richest_sources_first(client, app):
     foods = app.extensions["planner.foods"]
     top = best_sources(foods)
 
-    response = client.get("/")
+    response = client.get("/foods")
 
     assert response.status_code == 200
     html = response.get_data(as_text=True)

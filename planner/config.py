@@ -1,0 +1,44 @@
+"""Configuration: defaults, and the order in which the layers are applied.
+
+Each layer overrides the one before it:
+
+1. :data:`DEFAULTS` (below);
+2. ``instance/config.py`` in the instance folder, if it exists (``make run``
+   creates one holding a random ``SECRET_KEY``);
+3. environment variables prefixed ``B12_`` (``B12_SECRET_KEY``,
+   ``B12_DATABASE_URL``…); values are JSON-decoded when they parse as JSON,
+   so ``B12_MAX_CONTENT_LENGTH=2048`` is a number;
+4. the mapping a test passes to ``create_app``.
+
+Secrets are never written here: ``SECRET_KEY`` comes from layer 2 or 3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from flask import Flask
+
+DEFAULTS: dict = {
+    "SECRET_KEY": None,  # from instance/config.py or B12_SECRET_KEY
+    "FOODS_CSV": None,  # None: the shipped foods/b12_foods.csv
+    "USER_FOODS_CSV": None,  # optional table layered over it (same columns)
+    "MAX_CONTENT_LENGTH": 1024 * 1024,  # request bodies over 1 MB get 413
+    "MAX_LIST_VALUES": 200,  # most values accepted in one list field of a profile
+}
+
+
+def instance_path_for(test_config: Mapping | None) -> str | None:
+    """The instance folder a test asks for (``INSTANCE_PATH``), else Flask's default."""
+    if test_config and test_config.get("INSTANCE_PATH"):
+        return str(test_config["INSTANCE_PATH"])
+    return None
+
+
+def load_config(app: Flask, test_config: Mapping | None = None) -> None:
+    """Apply the four layers described in the module docstring, in order."""
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("B12")
+    if test_config:
+        app.config.from_mapping(test_config)

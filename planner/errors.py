@@ -1,0 +1,152 @@
+"""Every error mapped to an HTTP response, in one place.
+
+Pages get ``errors/error.html`` in the site layout; the API, ``/healthz`` and
+the ``.json`` twins get the one JSON error shape (product.md §4)::
+
+    {"ok": false, "status": 422, "error": "...", "errors": [{"field", "message"}]}
+
+Which exception gives which status:
+
+* :class:`InvalidInput` (bad query arguments, malformed JSON bodies) → its status, 400;
+* ``ProfileError`` from ``parse_profile`` (a JSON profile that breaks the
+  contract) → 422;
+* ``PlanError`` from the plan builder (infeasible plan, unknown foods) → 422;
+* any werkzeug ``HTTPException`` (404, 405, 413, 415…) → its own status;
+* anything else → 500, logged by Flask, with no detail shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from collections.abc import Iterable
+from urllib.parse import urlencode
+
+from flask import Flask
+from flask import jsonify
+from flask import make_response
+from flask import render_template
+from flask import request
+from flask import url_for
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import HTTP_STATUS_CODES
+
+from planner.domain.planning import PlanError
+from planner.domain.profile import ProfileError
+
+
+class InvalidInput(Exception):
+    """Request input the app cannot use; ``errors`` name the fields at fault."""
+
+    def __init__(self, errors: Iterable[dict], message: str | None = None,
+                 status: int = 400):
+        self.errors = [dict(e) for e in errors]
+        self.status = status
+        super().__init__(message or summary(self.errors))
+
+
+# Paths whose errors are JSON whatever the client accepts (a registry, not an if-chain).
+JSON_PATHS: list[Callable[[str], bool]] = [
+    lambda path: path.startswith("/api/"),
+    lambda path: path == "/healthz",
+    lambda path: path.endswith(".json"),
+]
+
+# Plain words for the statuses we produce; werkzeug's description is the fallback.
+MESSAGES = {
+    400: "The request could not be used.",
+    404: "There is nothing at this address. Check the link, or start again from the home page.",
+    405: "This address does not accept that method.",
+    413: "The request body is larger than the 1 MB this server accepts.",
+    415: "Send the body as JSON with the header Content-Type: application/json.",
+    422: "The request was understood but cannot be carried out.",
+    500: "Something went wrong on our side. The error has been logged; please try again later.",
+}
+
+
+# The part of the request a status is about, named in ``errors``.
+FIELDS = {413: "body", 415: "Content-Type"}
+
+
+# Headings of the HTML error page; the HTTP reason phrase is shown next to the status.
+TITLES = {
+    400: "Some of the answers cannot be used",
+    404: "Page not found",
+    405: "Not allowed here",
+    413: "Too much data",
+    415: "Wrong kind of data",
+    422: "No plan could be made",
+    500: "Something went wrong",
+}
+
+
+def summary(errors: list[dict]) -> str:
+    """One line for the ``error`` key: the only problem, or how many there are."""
+    if len(errors) == 1:
+        field, message = errors[0].get("field"), errors[0]["message"]
+        named = not field or message.startswith(f"{field}:")
+        return message if named else f"{field}: {message}"
+    return f"{len(errors)} problems with the input; see errors."
+
+
+def wants_json() -> bool:
+    return any(matches(request.path) for matches in JSON_PATHS)
+
+
+def error_body(status: int, error: str, errors: Iterable[dict] = ()) -> dict:
+    """The JSON error shape; callers may add keys but never remove these four."""
+    return {"ok": False, "status": status, "error": error, "errors": list(errors)}
+
+
+def error_response(status: int, error: str, errors: Iterable[dict] = (),
+                   headers: dict | None = None):
+    """JSON or the HTML error page, depending on the path (see :data:`JSON_PATHS`)."""
+    errors = list(errors)
+    if wants_json():
+        response = jsonify(error_body(status, error, errors))
+    else:
+        reason = HTTP_STATUS_CODES.get(status, "Error")
+        back = url_for("views.index")
+        if request.path.startswith("/plan") and request.args:  # back to the filled-in form
+            back += "?" + urlencode(list(request.args.items(multi=True)))
+        response = make_response(render_template(
+            "errors/error.html", status=status, reason=reason,
+            title=TITLES.get(status, reason), message=error, errors=errors, back_url=back))
+    response.status_code = status
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def handle_http(e: HTTPException):
+    status = e.code or 500
+    custom = e.description != type(e).description
+    message = e.description if custom else MESSAGES.get(status, e.description)
+    headers = {k: v for k, v in e.get_headers() if k.lower() == "allow"}
+    errors = [{"field": FIELDS[status], "message": message}] if status in FIELDS else []
+    return error_response(status, message, errors, headers=headers)
+
+
+def handle_invalid_input(e: InvalidInput):
+    return error_response(e.status, str(e), e.errors)
+
+
+def handle_profile_error(e: ProfileError):
+    return error_response(422, summary(e.errors), e.errors)
+
+
+def handle_plan_error(e: PlanError):
+    errors = [{"field": err.get("field") or None, "message": err["message"]} for err in e.errors]
+    return error_response(422, str(e), errors)
+
+
+HANDLERS: list[tuple[type[Exception], Callable]] = [
+    (HTTPException, handle_http),
+    (InvalidInput, handle_invalid_input),
+    (ProfileError, handle_profile_error),
+    (PlanError, handle_plan_error),
+]
+
+
+def register_errors(app: Flask) -> None:
+    for exception, handler in HANDLERS:
+        app.register_error_handler(exception, handler)

@@ -1,0 +1,187 @@
+"""Query arguments (the profile form, bookmarked plan URLs) → a validated Profile.
+
+The form submits with GET using the profile's own field names (product.md §4),
+lists as repeated keys (``allergies=soy&allergies=milk``) and the supplement
+as two flat fields, ``supplement_dose_ug`` and ``supplement_frequency``. This
+module only turns text into the JSON-like dict the contract describes
+(numbers become numbers, blanks are dropped); :func:`parse_profile` does all
+the checking, and its messages are mapped back to the form's field names.
+The handout and subscription forms reuse :func:`profile_from_args`, passing
+their own extra field names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Iterable
+from datetime import date
+
+from flask import current_app
+from werkzeug.datastructures import MultiDict
+
+from planner.domain.model import Profile
+from planner.domain.profile import ProfileError
+from planner.domain.profile import parse_profile
+from planner.errors import InvalidInput
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Profile)}
+#: Profile fields given as repeated keys.
+LIST_FIELDS = tuple(n for n, f in _FIELDS.items() if f.default == ())
+#: Profile fields whose text is converted to a number before parsing.
+NUMBER_FIELDS = tuple(n for n, f in _FIELDS.items() if f.type in ("float", "int"))
+#: The nested supplement object, flattened for HTML: form field → key in ``supplement``.
+SUPPLEMENT_FIELDS = {"supplement_dose_ug": "dose_ug", "supplement_frequency": "frequency"}
+NUMBER_FIELDS += ("supplement_dose_ug",)
+#: Every profile field as the form names it.
+FORM_FIELDS = tuple(n for n in _FIELDS if n != "supplement") + tuple(SUPPLEMENT_FIELDS)
+#: Default of each optional profile field, for pre-selecting the form's choices.
+PROFILE_DEFAULTS = {n: f.default for n, f in _FIELDS.items()
+                    if f.default is not dataclasses.MISSING}
+#: Fields of the plan request that are not part of the profile.
+PLAN_FIELDS = ("week",)
+
+WEEK = re.compile(r"^(19\d\d|2\d\d\d)-W(0[1-9]|[1-4]\d|5[0-3])$")
+WEEK_YEARS = (1900, 2999)
+_INTEGER = re.compile(r"^[+-]?\d+$")
+
+
+def current_week(today: date) -> str:
+    """The ISO week of ``today`` as ``YYYY-Www``."""
+    year, week, _ = today.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def parse_week(text: str | None, today: date) -> str:
+    """A valid ``YYYY-Www`` week, or the week of ``today`` when blank."""
+    text = (text or "").strip()
+    if not text:
+        return current_week(today)
+    m = WEEK.match(text)
+    valid = bool(m)
+    if m:
+        try:  # week 53 exists only in some years
+            date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
+        except ValueError:
+            valid = False
+    if not valid:
+        raise InvalidInput([{"field": "week", "message": (
+            f"{text!r} is not an ISO week; write it as YYYY-Www, e.g. "
+            f"{current_week(today)}, with a year from {WEEK_YEARS[0]} to {WEEK_YEARS[1]}")}])
+    return text
+
+
+def _number(text: str) -> int | float | None:
+    """``"3"`` → 3, ``"2.5"`` → 2.5; None when not a finite number."""
+    try:
+        value = int(text) if _INTEGER.match(text) else float(text)
+    except ValueError:  # also digit strings too long to convert
+        return None
+    return value if math.isfinite(value) else None
+
+
+def form_field(field: str | None) -> str | None:
+    """A field name from ``parse_profile`` as the form names it.
+
+    ``allergies[3]`` → ``allergies``; ``supplement.dose_ug`` → ``supplement_dose_ug``.
+    """
+    if not field:
+        return field
+    name = re.split(r"[\[]", field, maxsplit=1)[0]
+    for flat, key in SUPPLEMENT_FIELDS.items():
+        if name in (f"supplement.{key}", f"supplement_{key}"):
+            return flat
+    return name
+
+
+def _read_args(args: MultiDict, extra: set[str]) -> tuple[dict, list[dict]]:
+    """The contract-shaped dict of the usable arguments, and the problems found
+    with the others (unknown or repeated fields, text where a number belongs)."""
+    data: dict = {}
+    supplement: dict = {}
+    errors: list[dict] = []
+    for key in args:
+        values = [v.strip() for v in args.getlist(key) if v.strip()]
+        if key in extra:
+            continue
+        if key not in FORM_FIELDS:
+            errors.append({"field": key, "message": (
+                "is not a field of the profile; valid fields are "
+                f"{', '.join(FORM_FIELDS + tuple(sorted(extra)))}")})
+        elif key in LIST_FIELDS:
+            data[key] = values
+        elif len(values) > 1:
+            errors.append({"field": key, "message": f"give one value, not {len(values)}"})
+        elif values and key in NUMBER_FIELDS and _number(values[0]) is None:
+            errors.append({"field": key, "message": f"{values[0][:40]!r} is not a number"})
+        elif values:
+            value = _number(values[0]) if key in NUMBER_FIELDS else values[0]
+            if key in SUPPLEMENT_FIELDS:
+                supplement[SUPPLEMENT_FIELDS[key]] = value
+            else:
+                data[key] = value
+    if supplement:
+        data["supplement"] = supplement
+    return data, errors
+
+
+def profile_from_args(args: MultiDict, extra: Iterable[str] = ()) -> Profile:
+    """A validated Profile from form or query arguments.
+
+    ``extra`` names arguments that belong to the caller's form (``week``,
+    ``csrf_token``…) and are skipped. Raises :class:`InvalidInput` (status
+    400) listing every problem at once, each naming a form field.
+    """
+    data, errors = _read_args(args, set(extra))
+    for problem in too_many_values(data, current_app.config["MAX_LIST_VALUES"]):
+        del data[problem["field"]]
+        errors.append({"field": problem["field"], "message": without_field(problem)})
+    try:
+        profile = parse_profile(data)
+    except ProfileError as e:
+        seen = {err["field"] for err in errors}
+        errors += [{"field": form_field(err.get("field")), "message": without_field(err)}
+                   for err in e.errors if form_field(err.get("field")) not in seen]
+    if errors:
+        raise InvalidInput(errors)
+    return profile
+
+
+def without_field(error: dict) -> str:
+    """The message without its leading ``field:``; the form shows it next to the field."""
+    prefix = f"{error.get('field')}: "
+    message = error["message"]
+    return message[len(prefix):] if message.startswith(prefix) else message
+
+
+def too_many_values(data: dict, limit: int) -> list[dict]:
+    """Errors for list fields of a profile dict holding more than ``limit`` items."""
+    return [{"field": key, "message": f"{key}: has {len(data[key])} values; at most "
+                                      f"{limit} are accepted"}
+            for key in LIST_FIELDS if isinstance(data.get(key), list) and len(data[key]) > limit]
+
+
+def plan_request_from_args(args: MultiDict, today: date) -> tuple[Profile, str]:
+    """The profile and week of a ``/plan`` request; every problem reported at once."""
+    errors: list[dict] = []
+    profile = week = None
+    try:
+        profile = profile_from_args(args, extra=PLAN_FIELDS)
+    except InvalidInput as e:
+        errors += e.errors
+    try:
+        week = parse_week(args.get("week"), today)
+    except InvalidInput as e:
+        errors += e.errors
+    if errors:
+        raise InvalidInput(errors)
+    return profile, week
+
+
+def errors_by_field(errors: Iterable[dict]) -> dict[str, list[str]]:
+    """``{field: [messages]}`` for showing each message next to its field."""
+    grouped: dict[str, list[str]] = {}
+    for e in errors:
+        grouped.setdefault(e.get("field") or "", []).append(e["message"])
+    return grouped

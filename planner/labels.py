@@ -1,0 +1,134 @@
+"""Readable labels for the profile vocabularies (planner.domain.model).
+
+The vocabularies themselves are the domain's; this module only says how a
+person reads each word on a page. ``tests/test_views.py`` checks that every
+word of every vocabulary has a label here, so a new word cannot reach the
+form as a bare identifier.
+"""
+
+from __future__ import annotations
+
+LABELS: dict[str, dict[str, str]] = {
+    "sex": {
+        "female": "Female",
+        "male": "Male",
+        "unspecified": "Prefer not to say",
+    },
+    "life_stage": {
+        "none": "Not pregnant or breastfeeding",
+        "pregnant": "Pregnant",
+        "lactating": "Breastfeeding",
+    },
+    "diet": {
+        "vegan": "Vegan (no animal foods)",
+        "vegetarian": "Vegetarian (milk and eggs, no meat or fish)",
+        "pescatarian": "Pescatarian (fish, milk and eggs, no meat)",
+        "omnivore": "Omnivore (eats everything)",
+    },
+    "guideline": {
+        "us": "US/Canada, IOM 1998 (also WHO, NHMRC values)",
+        "efsa": "EU, EFSA 2015",
+        "dach": "Germany/Austria/Switzerland, D-A-CH 2018",
+        "nnr": "Nordic countries, NNR 2023",
+        "uk": "United Kingdom, COMA 1991",
+        "who": "WHO/FAO 2004",
+    },
+    "frequency": {
+        "daily": "Daily",
+        "weekly": "Weekly",
+    },
+    "allergies": {
+        "milk": "Milk",
+        "egg": "Egg",
+        "fish": "Fish",
+        "shellfish": "Shellfish",
+        "gluten": "Gluten",
+        "soy": "Soy",
+        "tree_nut": "Tree nuts",
+        "peanut": "Peanuts",
+        "sesame": "Sesame",
+    },
+    "medications": {
+        "metformin": "Metformin (for diabetes)",
+        "ppi": "Proton-pump inhibitor for stomach acid (omeprazole, lansoprazole…)",
+        "h2_blocker": "H2 blocker for stomach acid (famotidine…)",
+        "colchicine": "Colchicine (for gout)",
+        "nitrous_oxide": "Nitrous oxide (“laughing gas”), recreational use",
+        "antiepileptic": "Anti-epileptic medicine (phenobarbital, primidone, topiramate…)",
+        "long_term_antibiotics": "Antibiotics taken long term",
+    },
+    "conditions": {
+        "pernicious_anemia": "Pernicious anaemia (autoimmune gastritis)",
+        "atrophic_gastritis": "Atrophic gastritis",
+        "gastritis": "Gastritis or H. pylori infection",
+        "low_stomach_acid": "Low stomach acid",
+        "crohns_disease": "Crohn’s disease",
+        "ileal_resection": "Part of the small bowel (ileum) removed",
+        "gastric_bypass": "Gastric bypass or other weight-loss surgery",
+        "gastrectomy": "Stomach removed, fully or partly (gastrectomy)",
+        "celiac_disease": "Coeliac disease",
+    },
+    "symptoms": {
+        "tingling": "Pins and needles, tingling",
+        "numbness": "Numbness",
+        "burning_pain": "Burning pain in hands or feet",
+        "fatigue": "Extreme tiredness",
+        "weakness": "Muscle weakness",
+        "memory_problems": "Memory problems, “brain fog”",
+        "confusion": "Confusion",
+        "depression": "Low mood or depression",
+        "irritability": "Irritability",
+        "sore_tongue": "Sore, red tongue or mouth ulcers",
+        "balance_problems": "Unsteady walking or balance problems",
+        "vision_problems": "Disturbed vision",
+        "joint_pain": "Joint pain",
+        "leg_pain": "Aching or painful legs",
+        "pale_skin": "Pale or pale-yellow skin",
+        "shortness_of_breath": "Shortness of breath",
+    },
+    "meal": {
+        "breakfast": "Breakfast",
+        "lunch": "Lunch",
+        "dinner": "Dinner",
+        "snack": "Snack",
+        "snack_2": "Second snack",
+    },
+    "field": {
+        "age_years": "Age",
+        "sex": "Sex",
+        "life_stage": "Pregnancy or breastfeeding",
+        "diet": "Diet",
+        "allergies": "Allergies",
+        "include_foods": "Foods you buy",
+        "exclude_foods": "Foods to leave out",
+        "medications": "Medicines",
+        "conditions": "Conditions",
+        "symptoms": "Symptoms",
+        "supplement_dose_ug": "Supplement dose",
+        "supplement_frequency": "Supplement frequency",
+        "guideline": "Guideline",
+        "meals_per_day": "Meals per day",
+        "days": "Days",
+        "week": "Week",
+    },
+    "flag": {
+        "medical_check": "Medical check",
+        "malabsorption": "Absorption problem",
+        "differential": "Pain to discuss with a doctor",
+        "supplement": "Supplement",
+    },
+}
+
+
+def label(kind: str, value: str | None) -> str:
+    """The readable label of ``value`` in vocabulary ``kind`` (falls back to the word)."""
+    if value is None:
+        return ""
+    return LABELS.get(kind, {}).get(value) or str(value).replace("_", " ").capitalize()
+
+
+def amount_ug(value: float | None) -> str:
+    """A B12 amount with its unit: two decimals below 100 µg, none above (``2000 µg``)."""
+    if value is None:
+        return "–"
+    return f"{value:.0f} µg" if abs(value) >= 100 else f"{value:.2f} µg"

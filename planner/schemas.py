@@ -1,0 +1,450 @@
+"""Pydantic models of the JSON API, and the OpenAPI 3.1 document built from them.
+
+The models describe the shapes; they are not the validators. Profiles are
+checked by :func:`planner.domain.profile.parse_profile` (its messages name the
+field and the valid choices), and responses are the domain's ``to_dict()``.
+``tests/test_openapi.py`` validates real responses against these models, so
+a change on either side that breaks the contract fails there.
+
+Enumerations come from the domain vocabularies (``planner.domain.model``,
+``planner.domain.risk``, ``planner.domain.targets``) and the food groups file;
+no list is typed twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from enum import StrEnum
+from typing import Annotated
+from typing import Any
+from typing import Literal
+
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import Field
+from pydantic.json_schema import models_json_schema
+
+from foods.loader import load_groups
+from planner.catalog import MAX_QUERY_CHARS
+from planner.config import DEFAULTS
+from planner.domain import model
+from planner.domain import profile as profile_rules
+from planner.domain import risk
+from planner.domain import targets
+from planner.forms import WEEK
+from planner.forms import WEEK_YEARS
+
+REF = "#/components/schemas/{model}"
+MAX_LIST = DEFAULTS["MAX_LIST_VALUES"]
+
+
+def vocabulary(name: str, words) -> type[StrEnum]:
+    """A string enum named ``name`` holding ``words`` (a domain tuple)."""
+    return StrEnum(name, {w: w for w in words})
+
+
+Sex = vocabulary("Sex", model.SEXES)
+LifeStage = vocabulary("LifeStage", model.LIFE_STAGES)
+Diet = vocabulary("Diet", model.DIETS)
+Guideline = vocabulary("Guideline", model.GUIDELINES)
+Allergen = vocabulary("Allergen", model.ALLERGENS)
+Medication = vocabulary("Medication", model.MEDICATIONS)
+Condition = vocabulary("Condition", model.CONDITIONS)
+Symptom = vocabulary("Symptom", model.SYMPTOMS)
+Frequency = vocabulary("Frequency", model.FREQUENCIES)
+MealKind = vocabulary("MealKind", model.MEALS)
+MealName = vocabulary("MealName", dict.fromkeys(n for ns in model.MEAL_NAMES.values() for n in ns))
+Evidence = vocabulary("Evidence", model.EVIDENCE)
+FoodGroup = vocabulary("FoodGroup", tuple(load_groups()))
+FlagCode = vocabulary("FlagCode", risk.FLAG_CODES)
+RiskLevel = vocabulary("RiskLevel", risk.RISK_LEVELS)
+TargetSex = vocabulary("TargetSex", targets.ROW_SEXES)
+EvidenceStatus = vocabulary("EvidenceStatus", targets.STATUSES)
+
+FoodId = Annotated[str, Field(pattern=profile_rules.FOOD_ID.pattern)]
+Ug = Annotated[float, Field(ge=0, description="micrograms [µg]")]
+# Week 53 exists only in some years: the server accepts it there, the schema leaves it out.
+WEEK_PATTERN = WEEK.pattern.replace("5[0-3]", "5[0-2]")
+Week = Annotated[str, Field(pattern=WEEK.pattern, description="ISO week, e.g. 2025-W07")]
+
+
+def _list(item: Any) -> Any:
+    return Annotated[list[item], Field(max_length=MAX_LIST)] | None
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# ---- request -------------------------------------------------------------------------
+
+
+class Supplement(Model):
+    """A B12 supplement the person already takes."""
+
+    dose_ug: Annotated[float, Field(gt=0, le=profile_rules.SUPPLEMENT_MAX_UG)]
+    frequency: Frequency
+
+
+class Profile(Model):
+    """A person's profile (product.md §4). ``null`` for an optional field means its default."""
+
+    age_years: Annotated[float, Field(ge=0, le=profile_rules.AGE_MAX_YEARS)]
+    diet: Diet
+    sex: Sex | None = Sex.unspecified
+    life_stage: LifeStage | None = LifeStage("none")
+    guideline: Guideline | None = Guideline.us
+    meals_per_day: Annotated[int, Field(ge=2, le=5)] | None = 3
+    days: Annotated[int, Field(ge=1, le=14)] | None = 7
+    allergies: _list(Allergen) = None
+    exclude_foods: _list(FoodId) = None
+    include_foods: _list(FoodId) = None
+    medications: _list(Medication) = None
+    conditions: _list(Condition) = None
+    symptoms: _list(Symptom) = None
+    supplement: Supplement | None = None
+
+
+# ---- responses -----------------------------------------------------------------------
+
+
+class ResolvedProfile(Model):
+    """The profile as the planner used it, every default filled in."""
+
+    age_years: float
+    sex: Sex
+    life_stage: LifeStage
+    diet: Diet
+    guideline: Guideline
+    meals_per_day: int
+    days: int
+    allergies: list[Allergen]
+    exclude_foods: list[str]
+    include_foods: list[str]
+    medications: list[Medication]
+    conditions: list[Condition]
+    symptoms: list[Symptom]
+    supplement: Supplement | None
+
+
+class Target(Model):
+    guideline: Guideline
+    intake_ug: Ug
+    absorbed_ug: Ug
+    basis: str
+    guideline_name: str
+    band: str
+    value_type: str
+    status: EvidenceStatus
+    source: str
+
+
+class DoseOption(Model):
+    id: str
+    dose_ug: Ug | None = Field(description="null when the dose is the person's intake target")
+    frequency: Frequency
+    label: str
+    status: str
+    source: str
+
+
+class DifferentialRow(Model):
+    feature: str
+    cells: list[str]
+    source: str
+
+
+class DifferentialTable(Model):
+    id: str
+    title: str
+    columns: list[str]
+    rows: list[DifferentialRow]
+    source: str
+
+
+class Flag(Model):
+    code: FlagCode
+    level: str = Field(description="levels per flag are in planner/data/risk_rules.toml")
+    title: str
+    reasons: list[str]
+    advice: str
+    sources: list[str] = Field(min_length=1)
+    tests: list[str]
+    rules: list[str]
+    dose_options: list[DoseOption] | None = Field(None, description="present when not empty")
+    tables: list[DifferentialTable] | None = Field(None, description="present when not empty")
+
+
+class RecommendedSupplement(Model):
+    dose_ug: Ug
+    frequency: Frequency
+    reason: str
+    source: str
+    label: str
+    status: str
+
+
+class Assessment(Model):
+    target: Target
+    risk_level: RiskLevel
+    flags: list[Flag]
+    disclaimer: str
+    intrinsic_factor: bool
+    recommended_supplement: RecommendedSupplement | None
+
+
+class PlanItem(Model):
+    food_id: str
+    name: str
+    servings: Annotated[float, Field(gt=0)]
+    grams: Annotated[float, Field(ge=0, description="grams [g]")]
+    portion: str
+    b12_ug: Ug
+    source: str
+    fortified: bool
+
+
+class PlanMeal(Model):
+    meal: MealName
+    items: list[PlanItem]
+    b12_ug: Ug
+    absorbed_ug: Ug
+
+
+class PlanDay(Model):
+    day: Annotated[int, Field(ge=1)]
+    date: date
+    weekday: str
+    meals: list[PlanMeal]
+    supplement_ug: Ug
+    b12_ug: Ug
+    absorbed_ug: Ug
+    covered: bool
+    food_b12_ug: Ug
+    food_absorbed_ug: Ug
+    supplement_absorbed_ug: Ug
+    counted_absorbed_ug: Ug
+
+
+class PlanSupplement(Model):
+    dose_ug: Ug
+    frequency: Frequency
+    reason: str
+    source: str
+    kind: Literal["own", "recommended"]
+    label: str
+    absorbed_ug_per_dose: Ug
+
+
+class PlanSummary(Model):
+    avg_intake_ug: Ug
+    avg_absorbed_ug: Ug
+    covered: bool
+    days_covered: int
+    days: int
+    days_covered_by_food: int
+    avg_food_intake_ug: Ug
+    avg_food_absorbed_ug: Ug
+
+
+class ShoppingItem(Model):
+    food_id: str
+    name: str
+    servings: float
+    grams: float
+    meals: int
+    serving_label: str
+
+
+class PlanTarget(Model):
+    intake_ug: Ug
+    absorbed_ug: Ug
+
+
+class Plan(Model):
+    """A week's plan (product.md §4 "Plan"); the same dict as ``/plan.json``."""
+
+    profile: ResolvedProfile
+    assessment: Assessment
+    week: Week
+    target: PlanTarget
+    days: list[PlanDay]
+    supplement: PlanSupplement | None
+    summary: PlanSummary
+    shopping_list: list[ShoppingItem]
+    notes: list[str]
+    disclaimer: str
+
+
+class Food(Model):
+    food_id: str
+    name: str
+    group: FoodGroup
+    b12_ug_per_100g: Ug
+    serving_g: Annotated[float, Field(gt=0, description="grams [g]")]
+    serving_label: str
+    b12_ug_per_serving: Ug
+    meals: list[MealKind]
+    diets: list[Diet]
+    allergens: list[Allergen]
+    fortified: bool
+    source: str
+    evidence: Evidence
+    notes: str
+    counts_as_source: bool
+
+
+class FoodList(Model):
+    count: int
+    foods: list[Food]
+
+
+class GuidelineName(Model):
+    code: Guideline
+    name: str
+
+
+class TargetRow(Model):
+    guideline: Guideline
+    guideline_name: str
+    band: str
+    age_from_years: float
+    age_to_years: float | None = Field(description="null: no upper bound")
+    sex: TargetSex
+    life_stage: LifeStage
+    intake_ug: Ug
+    absorbed_ug: Ug
+    value_type: str
+    status: EvidenceStatus
+    source: str
+    note: str
+
+
+class TargetTable(Model):
+    guidelines: list[GuidelineName]
+    targets: list[TargetRow]
+
+
+class ErrorItem(Model):
+    field: str | None = Field(description="the field at fault, or null")
+    message: str
+
+
+class Error(Model):
+    """Every error of the API (product.md §4)."""
+
+    ok: Literal[False]
+    status: int
+    error: str
+    errors: list[ErrorItem]
+
+
+# ---- the OpenAPI document ------------------------------------------------------------
+
+MODELS = (Profile, Assessment, Plan, FoodList, TargetTable, Error)
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": REF.format(model=name)}
+
+
+def _json(schema: dict, description: str) -> dict:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERROR_TEXT = {
+    400: "Malformed JSON, a body that is not an object, or bad query parameters",
+    413: "Body larger than 1 MB",
+    415: "Content-Type is not application/json",
+    422: "The profile breaks the contract, or no plan can be made for it",
+}
+
+
+def _operation(summary: str, description: str, ok: tuple[str, str], errors: tuple[int, ...],
+               body: bool = False, parameters: tuple[dict, ...] = ()) -> dict:
+    op: dict = {"summary": summary, "description": description,
+                "responses": {"200": _json(_ref(ok[0]), ok[1])}}
+    for status in errors:
+        op["responses"][str(status)] = _json(_ref("Error"), ERROR_TEXT[status])
+    if body:
+        op["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": _ref("Profile")}}}
+    if parameters:
+        op["parameters"] = list(parameters)
+    return op
+
+
+def _query(name: str, schema: dict, description: str) -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema,
+            "description": description}
+
+
+def _or_empty(schema: dict, meaning: str) -> dict:
+    """A query parameter that may also be given empty (as an HTML form sends it)."""
+    return {"anyOf": [schema, {"type": "string", "maxLength": 0}],
+            "description": f"empty means {meaning}"}
+
+
+def _with_food_ids(schemas: dict, food_ids: Sequence[str]) -> None:
+    """Name the table's food ids as the only valid items of the profile's food lists."""
+    schemas["FoodId"] = {"type": "string", "enum": list(food_ids),
+                         "description": "a food_id of the composition table (GET /api/v1/foods)"}
+    for field in ("include_foods", "exclude_foods"):
+        branch = schemas["Profile"]["properties"][field]["anyOf"][0]
+        branch["items"] = _ref("FoodId")
+
+
+def openapi_document(food_ids: Sequence[str] = ()) -> dict:
+    """The OpenAPI 3.1 document of ``/api/v1``, generated from the models above.
+
+    ``food_ids`` (the loaded table's ids) become the enum of the profile's
+    ``include_foods`` and ``exclude_foods``; without them the id pattern stays.
+    """
+    _, top = models_json_schema([(m, "validation") for m in MODELS], ref_template=REF)
+    if food_ids:
+        _with_food_ids(top["$defs"], food_ids)
+    body_errors = (400, 413, 415, 422)
+    week = _query("week", _or_empty({"type": "string", "pattern": WEEK_PATTERN},
+                                    "the server's current week"),
+                  f"ISO week of the plan, e.g. 2025-W07, years {WEEK_YEARS[0]} to "
+                  f"{WEEK_YEARS[1]} (week 53 is also accepted in years that have one); "
+                  "default: the server's current week")
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "B12 Planner API",
+            "version": "1.0.0",
+            "description": "Plan vitamin B12 intake from a real food table, with risk "
+                           "flags from cited sources. Information, not medical advice.",
+        },
+        "paths": {
+            "/api/v1/assess": {"post": _operation(
+                "Assess a profile",
+                "Daily target, risk level and flags (with reasons and sources).",
+                ("Assessment", "The assessment"), body_errors, body=True)},
+            "/api/v1/plan": {"post": _operation(
+                "Plan a week",
+                "A plan of B12 sources per meal for the profile's days, from the Monday "
+                "of the week. Same profile and week give the same plan.",
+                ("Plan", "The plan"), body_errors, body=True, parameters=(week,))},
+            "/api/v1/foods": {"get": _operation(
+                "List foods", "The composition table, richest in B12 per serving first.",
+                ("FoodList", "Matching foods"), (400,), parameters=(
+                    _query("diet", _or_empty(_ref("Diet"), "any diet"),
+                           "only foods that fit this diet"),
+                    _query("group", _or_empty(_ref("FoodGroup"), "every group"),
+                           "only this food group"),
+                    _query("q", {"type": "string", "maxLength": MAX_QUERY_CHARS},
+                           "words that must all appear in the name, id or group")))},
+            "/api/v1/targets": {"get": _operation(
+                "Intake targets",
+                "Every guideline's daily intake by age band and life stage, with its "
+                "source and the absorbed target it gives.",
+                ("TargetTable", "The target table"), ())},
+            "/api/v1/openapi.json": {"get": {
+                "summary": "This document",
+                "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1 document")}}},
+        },
+        "components": {"schemas": top["$defs"]},
+    }
