@@ -21,12 +21,14 @@ def register_commands(group: click.Group) -> None:
     """Attach every project command; each module owns its command."""
     from planner.commands import assess
     from planner.commands import foods
+    from planner.commands import handouts
     from planner.commands import mail
 
     group.add_command(foods.foods)
     group.add_command(assess.assess)
     group.add_command(mail.send_weekly)
     group.add_command(mail.worker)
+    group.add_command(handouts.handouts)
 
 
 register_commands(cli)
