@@ -50,6 +50,7 @@ test: sysdeps $(VENV)/.installed-test
 
 bench: sysdeps $(VENV)/.installed-test
 	$(BIN)/python benchmarks/plan_bench.py
+	$(BIN)/python benchmarks/mail_bench.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

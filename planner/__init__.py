@@ -27,6 +27,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_foods(app)
     register_errors(app)
     register_blueprints(app)
+    register_subscriptions(app)
     return app
 
 
@@ -51,9 +52,19 @@ def register_foods(app: Flask) -> None:
     )
 
 
+def register_subscriptions(app: Flask) -> None:
+    """The subscription store, the weekly-email pages and app-wide CSRF (after the
+    other blueprints, so the JSON API's can be exempted)."""
+    from planner import subscribe
+
+    subscribe.register(app)
+
+
 def register_blueprints(app: Flask) -> None:
     from planner import api
+    from planner import handouts
     from planner import views
 
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(handouts.bp)

@@ -1,0 +1,94 @@
+"""Tables of the subscription store: who subscribed, and what was sent each week.
+
+Two tables, changed only through ``migrations/``:
+
+* ``subscribers``: one row per address. ``email_key`` (the address in lower
+  case) is unique, so ``A@x.org`` and ``a@x.org`` are one subscriber.
+  ``token_version`` is part of every signed link; raising it voids the links
+  sent before.
+* ``sends``: one row per subscriber and ISO week, ``UNIQUE(subscriber_id,
+  week)``. The row is the claim that makes a weekly email go out at most once
+  (see :mod:`planner.weekly` for the states and what happens after a crash).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped
+from sqlalchemy.orm import mapped_column
+
+from planner.db import db
+
+# States of a ``sends`` row (planner.weekly explains the transitions).
+SENDING = "sending"  # claimed; the message may be at the SMTP server
+SENT = "sent"  # the SMTP server accepted it
+RETRY = "retry"  # a temporary failure; a later run tries again
+FAILED = "failed"  # refused for good, or too many attempts
+SEND_STATES = (SENDING, SENT, RETRY, FAILED)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Subscriber(db.Model):
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(sa.String(254))
+    email_key: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    profile_json: Mapped[str] = mapped_column(sa.Text)
+    # A profile sent through /subscribe for an already confirmed address: it
+    # replaces profile_json only when the link emailed to the address is used.
+    pending_profile_json: Mapped[str | None] = mapped_column(sa.Text)
+    token_version: Mapped[int] = mapped_column(default=1, server_default="1")
+    # When the last confirmation email went out (at most one per CONFIRM_RESEND_SECONDS).
+    confirm_sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    confirmed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True),
+                                                 default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True),
+                                                 default=utcnow, onupdate=utcnow)
+
+    @property
+    def profile(self) -> dict:
+        """The stored profile as the JSON object ``parse_profile`` accepts."""
+        return json.loads(self.profile_json)
+
+    @property
+    def active(self) -> bool:
+        """Confirmed and not unsubscribed: gets the weekly email."""
+        return self.confirmed_at is not None and self.unsubscribed_at is None
+
+    def __repr__(self) -> str:
+        return f"<Subscriber {self.id}>"  # no address: reprs end up in logs
+
+
+class Send(db.Model):
+    __tablename__ = "sends"
+    __table_args__ = (
+        sa.UniqueConstraint("subscriber_id", "week"),
+        sa.CheckConstraint(f"status IN {SEND_STATES!r}", name="status"),
+        sa.Index("ix_sends_week_status", "week", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("subscribers.id", ondelete="CASCADE"))
+    week: Mapped[str] = mapped_column(sa.String(8))  # ISO week, "2025-W07"
+    status: Mapped[str] = mapped_column(sa.String(16))
+    message_id: Mapped[str | None] = mapped_column(sa.String(255))
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    claimed_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True),
+                                                 default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Send {self.subscriber_id} {self.week} {self.status}>"

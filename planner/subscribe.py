@@ -1,0 +1,257 @@
+"""Pages of the weekly email: subscribe, confirm, preferences, unsubscribe.
+
+Every page that changes something is a POST with a CSRF token, except the
+unsubscribe POST, which mail programs send on their own (RFC 8058: a body of
+``List-Unsubscribe=One-Click``, no cookies) and which the signed link alone
+authorises. A subscriber's data is reachable only through a signed link
+(:mod:`planner.subscriptions`); a bad, expired or changed link gets 400 and
+a page saying what to do.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint
+from flask import Flask
+from flask import current_app
+from flask import render_template
+from flask import request
+from flask import url_for
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.datastructures import MultiDict
+from wtforms import StringField
+
+from planner import forms
+from planner import mailer as mail
+from planner import subscriptions as store
+from planner import weekly
+from planner.domain import model
+from planner.errors import InvalidInput
+from planner.models import utcnow
+
+bp = Blueprint("subscribe", __name__)
+log = logging.getLogger(__name__)
+
+# Labels for the error summary's links, by form field.
+FIELD_LABELS = {
+    "email": "Email address",
+    "age_years": "Age",
+    "sex": "Sex",
+    "life_stage": "Pregnancy or breastfeeding",
+    "diet": "Diet",
+    "guideline": "Guideline",
+    "meals_per_day": "Meals per day",
+    "days": "Number of days",
+    "allergies": "Allergies",
+    "include_foods": "Foods you buy",
+    "exclude_foods": "Foods to leave out",
+    "medications": "Medicines",
+    "conditions": "Conditions",
+    "symptoms": "Symptoms",
+    "supplement": "Supplement",
+    "supplement_dose_ug": "Supplement dose",
+    "supplement_frequency": "How often",
+}
+
+
+class SubscribeForm(FlaskForm):
+    """The address; the profile fields are read by ``forms.profile_from_args``."""
+
+    email = StringField("Email address")
+
+
+class PreferencesForm(FlaskForm):
+    """Only the CSRF token; the profile fields are read as on /subscribe."""
+
+
+def register(app: Flask) -> None:
+    """Storage, mail settings, these pages and app-wide CSRF protection."""
+    from planner.db import register_db
+
+    register_db(app)
+    weekly.register_mail_config(app)
+    app.register_blueprint(bp)
+    csrf = app.extensions.get("csrf") or CSRFProtect(app)
+    csrf.exempt(unsubscribe)
+    # JSON API blueprints authenticate nothing through cookies: no CSRF token there.
+    for blueprint in app.blueprints.values():
+        if (blueprint.url_prefix or "").startswith("/api"):
+            csrf.exempt(blueprint)
+
+
+def profile_args(profile: dict) -> MultiDict:
+    """A stored profile as form fields (the inverse of ``forms.profile_from_args``)."""
+    args = MultiDict()
+    for key, value in profile.items():
+        if key == "supplement":
+            if value:
+                args["supplement_dose_ug"] = _text(value["dose_ug"])
+                args["supplement_frequency"] = value["frequency"]
+        elif isinstance(value, list | tuple):
+            for item in value:
+                args.add(key, item)
+        elif value is not None:
+            args[key] = _text(value)
+    return args
+
+
+def _text(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def form_context(values: MultiDict, errors: list[dict]) -> dict:
+    """What the profile fields partial needs."""
+    from planner import catalog
+    from planner import web
+
+    groups = catalog.groups()
+    by_group: dict[str, list] = {}
+    for food in catalog.b12_sources(web.foods()):
+        by_group.setdefault(food.group, []).append(food)
+    return {
+        "values": values,
+        "errors": forms.errors_by_field(errors),
+        "error_list": errors,
+        "field_labels": FIELD_LABELS,
+        "vocab": model,
+        "defaults": model.Profile(age_years=0, diet=""),
+        "meal_options": [(n, f"{n} ({', '.join(names)})")
+                         for n, names in model.MEAL_NAMES.items()],
+        "food_groups": [{"label": groups.get(g, {}).get("label", g), "foods": fs}
+                        for g, fs in by_group.items()],
+    }
+
+
+def notice(title: str, paragraphs: list[str], status: int = 200, links=()):
+    """A short page of plain sentences (all escaped by the template)."""
+    return render_template("subscribe/notice.html", title=title, paragraphs=paragraphs,
+                           links=list(links)), status
+
+
+def bad_link(e: store.BadToken):
+    return notice("This link cannot be used", [
+        str(e),
+        "Nothing was changed. Every weekly email has fresh links at its end; "
+        "or subscribe again with the same address to get a new confirmation link.",
+    ], 400, [("Subscribe", url_for("subscribe.subscribe"))])
+
+
+def send_confirmation(subscriber) -> None:
+    """Email the confirmation link (raises planner.mailer.MailError)."""
+    link = url_for("subscribe.confirm", token=store.make_token(subscriber, "confirm"),
+                   _external=True)
+    context = {"link": link, "change": subscriber.pending_profile_json is not None,
+               "hours": store.token_max_age("confirm") // 3600}
+    host = request.host.split(":")[0]
+    msg = mail.build_message(
+        sender=weekly.settings("MAIL_FROM") or f"B12 Planner <plans@{host}>",
+        to=subscriber.email, subject="Confirm your weekly B12 plan emails",
+        text=render_template("email/confirm.txt", **context),
+        html=render_template("email/confirm.html", **context),
+        message_id=f"<b12.confirm.{subscriber.id}.{utcnow():%Y%m%d%H%M%S%f}@{host}>",
+        date=utcnow())
+    with weekly.new_mailer() as smtp:
+        smtp.send(msg)
+
+
+@bp.route("/subscribe", methods=["GET", "POST"])
+def subscribe():
+    """Subscribe to a weekly plan email: your address and your profile."""
+    form = SubscribeForm()
+    if request.method == "GET":
+        return render_template("subscribe/form.html", form=form,
+                               **form_context(request.args, []))
+    errors: list[dict] = []
+    address = None
+    try:
+        address = store.check_email(request.form.get("email", ""))
+    except store.InvalidEmail as e:
+        errors.append({"field": "email", "message": str(e)})
+    try:
+        profile = forms.profile_from_args(request.form, extra=("email", "csrf_token"))
+    except InvalidInput as e:
+        errors += e.errors
+    if errors:
+        return render_template("subscribe/form.html", form=form,
+                               **form_context(request.form, errors)), 400
+    subscriber = store.subscribe(address, profile)
+    interval = float(current_app.config.get("CONFIRM_RESEND_SECONDS", 60))
+    try:
+        if store.claim_confirmation(subscriber, interval):
+            send_confirmation(subscriber)
+    except mail.MailError:
+        store.release_confirmation(subscriber)
+        log.exception("confirmation email to subscriber %s failed", subscriber.id)
+        return notice("The email could not be sent", [
+            "We could not send the confirmation email just now. Nothing will be sent "
+            "to you until you confirm, so please try again in a few minutes."], 503)
+    return notice("Check your inbox", [
+        "We have sent a link to the address you gave. Open it to confirm; nothing "
+        "is sent to you every week until you do.",
+        f"The link works for {store.token_max_age('confirm') // 3600} hours. If no email "
+        "arrives, check your spam folder, or subscribe again to get a new link.",
+    ])
+
+
+@bp.get("/confirm/<token>")
+def confirm(token: str):
+    """Confirm a subscription (or a changed profile) from the emailed link."""
+    try:
+        subscriber = store.read_token(token, "confirm")
+    except store.BadToken as e:
+        return bad_link(e)
+    store.confirm(subscriber)
+    links = [("Change your profile", url_for(
+        "subscribe.preferences", token=store.make_token(subscriber, "preferences")))]
+    if subscriber.unsubscribed_at is not None:
+        return notice("You are unsubscribed", [
+            "This address was unsubscribed after the link was sent, so no weekly "
+            "email goes out. Subscribe again if you want the emails."],
+            links=[("Subscribe", url_for("subscribe.subscribe"))])
+    return notice("You are subscribed", [
+        "Your address is confirmed. Each week you will get a fresh meal plan for "
+        "your profile, with a link to change it or to unsubscribe.",
+        "The plans are information, not medical advice."], links=links)
+
+
+@bp.route("/preferences/<token>", methods=["GET", "POST"])
+def preferences(token: str):
+    """Change the profile your weekly plan is made for."""
+    try:
+        subscriber = store.read_token(token, "preferences")
+    except store.BadToken as e:
+        return bad_link(e)
+    page = {"form": PreferencesForm(), "token": token, "subscriber": subscriber,
+            "unsubscribe_url": url_for("subscribe.unsubscribe",
+                                       token=store.make_token(subscriber, "unsubscribe"))}
+    if request.method == "POST":
+        try:
+            profile = forms.profile_from_args(request.form, extra=("csrf_token",))
+        except InvalidInput as e:
+            return render_template("subscribe/preferences.html", saved=False, **page,
+                                   **form_context(request.form, e.errors)), 400
+        store.update_profile(subscriber, profile)
+    return render_template("subscribe/preferences.html", saved=request.method == "POST",
+                           **page, **form_context(profile_args(subscriber.profile), []))
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+def unsubscribe(token: str):
+    """Stop the weekly email. GET asks; POST (the button, or a mail program's
+    RFC 8058 one-click request) does it."""
+    try:
+        subscriber = store.read_token(token, "unsubscribe")
+    except store.BadToken as e:
+        return bad_link(e)
+    if request.method == "GET":
+        return render_template("subscribe/unsubscribe.html", token=token,
+                               done=subscriber.unsubscribed_at is not None)
+    store.unsubscribe(subscriber)
+    return notice("You are unsubscribed", [
+        "No more weekly plan emails will be sent to this address.",
+        "Changed your mind? Subscribe again at any time."],
+        links=[("Subscribe again", url_for("subscribe.subscribe"))])
