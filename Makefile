@@ -43,6 +43,7 @@ instance/config.py:
 	umask 077 && $(PYTHON) -c 'import secrets; print("SECRET_KEY = " + repr(secrets.token_hex(32)))' > $@
 
 run: $(VENV)/.installed instance/config.py
+	$(BIN)/b12planner db upgrade
 	$(BIN)/b12planner run --host $(HOST) --port $(PORT)
 
 test: sysdeps $(VENV)/.installed-test

@@ -115,9 +115,10 @@ def details_page(errors: list[dict]):
 
 
 def render_page(profile, week: str, details: handout.HandoutDetails) -> str:
-    plan = web.build_plan(profile, week).to_dict()
+    table = web.foods_for_request()
+    plan = web.build_plan(profile, week, table).to_dict()
     return handout.render_handout_html(plan, details, profile=profile, today=web.today(),
-                                       foods=web.foods())
+                                       foods=table)
 
 
 @bp.get("/plan/handout")

@@ -9,6 +9,13 @@ Two tables, changed only through ``migrations/``:
 * ``sends``: one row per subscriber and ISO week, ``UNIQUE(subscriber_id,
   week)``. The row is the claim that makes a weekly email go out at most once
   (see :mod:`planner.weekly` for the states and what happens after a crash).
+
+And one table of foods people enter from a product label (``/foods/mine``):
+
+* ``user_foods``: one row per food, owned by the browser whose signed session
+  cookie holds ``owner_key`` (there are no accounts). ``food_id``
+  (``mine_<hex>``) is unique across owners; :mod:`planner.user_foods` turns a
+  row into a :class:`~planner.domain.model.Food` with the table loader's checks.
 """
 
 from __future__ import annotations
@@ -92,3 +99,32 @@ class Send(db.Model):
 
     def __repr__(self) -> str:
         return f"<Send {self.subscriber_id} {self.week} {self.status}>"
+
+
+class UserFood(db.Model):
+    """A food someone entered from its label; B12 is kept per serving, as printed."""
+
+    __tablename__ = "user_foods"
+    __table_args__ = (
+        sa.CheckConstraint("serving_g > 0", name="serving_g_positive"),
+        sa.CheckConstraint("b12_ug_per_serving >= 0", name="b12_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_key: Mapped[str] = mapped_column(sa.String(64), index=True)
+    food_id: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(80))
+    food_group: Mapped[str] = mapped_column(sa.String(40))
+    serving_g: Mapped[float] = mapped_column(sa.Float)
+    serving_label: Mapped[str] = mapped_column(sa.String(60))
+    b12_ug_per_serving: Mapped[float] = mapped_column(sa.Float)
+    diets: Mapped[str] = mapped_column(sa.String(100))  # ";"-separated, as in the table
+    allergens: Mapped[str] = mapped_column(sa.String(200), default="", server_default="")
+    meals: Mapped[str] = mapped_column(sa.String(60))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True),
+                                                 default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True),
+                                                 default=utcnow, onupdate=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<UserFood {self.food_id}>"  # no owner key: reprs end up in logs

@@ -51,14 +51,16 @@ def render_form(values: MultiDict, errors: list[dict] | None = None) -> str:
     by_group: dict[str, list] = {}
     for food in catalog.b12_sources(web.foods()):
         by_group.setdefault(food.group, []).append(food)
+    own = catalog.b12_sources(web.own_foods())  # listed first, as their own group
+    food_groups = [{"label": "Your own foods", "foods": own}] if own else []
+    food_groups += [{"label": catalog.groups()[g]["label"], "foods": fs}
+                    for g, fs in by_group.items()]
     meal_options = [(n, f"{n}: " + ", ".join(label("meal", m) for m in names))
                     for n, names in model.MEAL_NAMES.items()]
     return render_template(
         "plan/form.html", values=values, errors=forms.errors_by_field(errors or []),
         error_list=errors or [], vocab=model, defaults=forms.PROFILE_DEFAULTS,
-        field_labels=LABELS["field"], meal_options=meal_options,
-        food_groups=[{"label": catalog.groups()[g]["label"], "foods": fs}
-                     for g, fs in by_group.items()],
+        field_labels=LABELS["field"], meal_options=meal_options, food_groups=food_groups,
     )
 
 
@@ -70,7 +72,7 @@ def index():
 
 def _plan_and_week() -> tuple[dict, str]:
     profile, week = forms.plan_request_from_args(request.args, web.today())
-    return web.build_plan(profile, week).to_dict(), week
+    return web.build_plan(profile, week, web.foods_for_request()).to_dict(), week
 
 
 def twin_links(week: str) -> list[tuple[str, str, str]]:
@@ -132,8 +134,9 @@ def foods():
         food_filter = catalog.filter_from_args(request.args)
     except InvalidInput as e:
         status, errors, food_filter = 400, e.errors, catalog.FoodFilter()
-    rows = catalog.select(web.foods(), food_filter)
-    return render_template("foods/index.html", foods=rows, total=len(web.foods()),
+    table = web.foods_for_request()
+    rows = catalog.select(table, food_filter)
+    return render_template("foods/index.html", foods=rows, total=len(table),
                            food_filter=food_filter, groups=catalog.groups(),
                            diets=model.DIETS, errors=forms.errors_by_field(errors),
                            error_list=errors), status

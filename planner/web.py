@@ -6,16 +6,21 @@ The clock is read here (for the default week), never in the core.
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import date
 
 from flask import current_app
+from flask import jsonify
 
+from planner import user_foods
 from planner.domain.absorption import absorbed_target_ug
 from planner.domain.assessment import assess
 from planner.domain.model import Food
 from planner.domain.model import Profile
 from planner.domain.planning import make_plan
+from planner.plan_cache import PlanCache
+from planner.plan_cache import table_fingerprint
 from planner.reference import load_reference
 
 
@@ -24,14 +29,61 @@ def foods() -> tuple[Food, ...]:
     return current_app.extensions["planner.foods"]
 
 
+def own_foods() -> tuple[Food, ...]:
+    """This browser's own foods (``/foods/mine``); () for a request without its cookie."""
+    return user_foods.request_foods()
+
+
+def foods_for_request() -> tuple[Food, ...]:
+    """The table the pages plan from: :func:`foods` with :func:`own_foods` layered over it.
+
+    Every page that builds or lists plans uses this, so a person's own foods
+    are in their plans and nobody else's. The JSON API does not: it stays
+    stateless (no cookies) and plans from :func:`foods` alone.
+    """
+    return user_foods.layered(foods(), own_foods())
+
+
 def today() -> date:
     """The server's date; the only clock read behind the plan's default week."""
     return date.today()
 
 
-def build_plan(profile: Profile, week: str):
-    """The plan every rendering (HTML, JSON, CSV, iCalendar) shows."""
-    return make_plan(profile, foods(), week=week, reference=load_reference())
+def build_plan(profile: Profile, week: str, table: tuple[Food, ...] | None = None):
+    """The plan every rendering (HTML, JSON, CSV, iCalendar) shows, from ``table``
+    (pages pass :func:`foods_for_request`; default: the shared :func:`foods`).
+
+    Served from the app's :class:`~planner.plan_cache.PlanCache` when the same
+    profile, week and food table (by content) were planned before.
+    """
+    table = foods() if table is None else table
+    return plan_cache().get_or_build(
+        plan_key(profile, week, table),
+        lambda: make_plan(profile, table, week=week, reference=load_reference()))
+
+
+def plan_json(profile: Profile, week: str) -> bytes:
+    """``build_plan(profile, week).to_dict()`` (shared table) as the body ``jsonify``
+    sends, cached beside the plan: the API's hot path re-serialises nothing."""
+    return plan_cache().get_or_build(
+        (*plan_key(profile, week, foods()), "json"),
+        lambda: jsonify(build_plan(profile, week).to_dict()).get_data())
+
+
+def plan_key(profile: Profile, week: str, table) -> tuple[str, str, str]:
+    """(canonical profile JSON, week, the table's content fingerprint): all a plan
+    depends on besides the reference data, which is fixed per process."""
+    return (json.dumps(profile.to_dict(), sort_keys=True, separators=(",", ":")), week,
+            table_fingerprint(table))
+
+
+def plan_cache() -> PlanCache:
+    """This app's plan cache, holding at most ``PLAN_CACHE_SIZE`` plans (0: off)."""
+    cache = current_app.extensions.get("planner.web_plan_cache")
+    if cache is None:
+        size = current_app.config.get("PLAN_CACHE_SIZE", 256)
+        cache = current_app.extensions.setdefault("planner.web_plan_cache", PlanCache(size))
+    return cache
 
 
 def build_assessment(profile: Profile):
