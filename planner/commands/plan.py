@@ -1,0 +1,169 @@
+"""``b12planner plan PATH``: a week of B12 sources for one profile, as JSON, text or CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import textwrap
+from datetime import date
+from typing import Any
+
+import click
+
+from planner.domain.plan import Plan
+from planner.domain.planning import WEEK_FORM
+from planner.domain.planning import PlanError
+from planner.domain.planning import make_plan
+from planner.domain.planning import week_start
+from planner.domain.profile import ProfileError
+from planner.domain.profile import parse_profile
+from planner.domain.reference import ReferenceDataError
+from planner.reference import load_reference
+
+WIDTH = 88
+INPUT_ERROR = 2
+CSV_COLUMNS = ("day", "date", "weekday", "meal", "food_id", "name", "servings", "grams",
+               "portion", "b12_ug", "meal_b12_ug", "meal_absorbed_ug")
+
+
+class _InputError(Exception):
+    """Bad input: the message is shown on stderr and the command exits with 2."""
+
+
+def current_week(today: date) -> str:
+    """The ISO week of ``today`` as ``YYYY-Www``."""
+    year, week, _ = today.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def _read_profile(stream: Any):
+    name = getattr(stream, "name", "<stdin>")
+    try:
+        data = json.load(stream)
+    except UnicodeDecodeError:
+        raise _InputError(f"{name}: is not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise _InputError(f"{name}: not valid JSON ({e.msg} at line {e.lineno}, "
+                          f"column {e.colno})") from None
+    try:
+        return parse_profile(data)
+    except ProfileError as e:
+        lines = "\n".join(f"  {err['field']}: {err['message']}" for err in e.errors)
+        raise _InputError(f"{name}: the profile is not valid:\n{lines}") from None
+
+
+def _wrap(text: str, indent: str = "", hang: str = "  ") -> str:
+    return textwrap.fill(text, WIDTH, initial_indent=indent,
+                         subsequent_indent=indent + hang)
+
+
+def render_text(plan: Plan) -> str:
+    """The plan as plain text for a terminal."""
+    first, last = plan.days[0].date, plan.days[-1].date
+    lines = [
+        f"B12 plan, week {plan.week} ({first:%a %d %b %Y} – {last:%a %d %b %Y})",
+        _wrap(f"Target: {plan.target_intake_ug:g} µg a day eaten; a day is covered at "
+              f"{plan.target_absorbed_ug:.2f} µg absorbed."),
+    ]
+    for day in plan.days:
+        state = "covered" if day.covered else "NOT covered"
+        lines += ["", f"Day {day.day}, {day.weekday} {day.date.isoformat()}: "
+                      f"{day.b12_ug:.2f} µg eaten, {day.absorbed_ug:.2f} µg absorbed, "
+                      f"{state}"]
+        for meal in day.meals:
+            if not meal.items:
+                continue
+            for item in meal.items:
+                lines.append(_wrap(f"{meal.meal}: {item.portion} {item.name}, "
+                                   f"{item.b12_ug:.2f} µg", "  ", "    "))
+            lines.append(f"    (meal: {meal.b12_ug:.2f} µg, {meal.absorbed_ug:.3f} µg "
+                         "absorbed)")
+        if day.supplement_ug:
+            lines.append(f"  supplement: {day.supplement_ug:g} µg, "
+                         f"{day.supplement_absorbed_ug:.2f} µg absorbed")
+    s = plan.supplement
+    if s is not None:
+        kind = "the one you take" if s.kind == "own" else "recommended"
+        lines += ["", _wrap(f"Supplement ({kind}): {s.dose_ug:g} µg {s.frequency}. "
+                            f"Why: {s.reason}"),
+                  _wrap(f"Source: {s.source}", "  ")]
+    m = plan.summary
+    lines += ["", _wrap(f"Summary: {m.days_covered} of {m.days} days covered "
+                        f"({m.days_covered_by_food} by food alone); on average "
+                        f"{m.avg_intake_ug:.2f} µg eaten and {m.avg_absorbed_ug:.2f} µg "
+                        "absorbed a day.")]
+    if plan.shopping_list:
+        lines += ["", "Shopping list:"]
+        for item in plan.shopping_list:
+            lines.append(_wrap(f"- {item.name}: {item.servings:g} × {item.serving_label}"
+                               f" = {item.grams:.0f} g", "  ", "    "))
+    if plan.notes:
+        lines += ["", "Notes:"] + [_wrap(f"- {n}", "  ", "    ") for n in plan.notes]
+    flags = plan.assessment.flags
+    if flags:
+        lines += ["", "Flags (see `b12planner assess` for the details):"]
+        lines += [_wrap(f"- {f.code} ({f.level}): {f.title}", "  ", "    ") for f in flags]
+    lines += ["", _wrap(plan.disclaimer, hang="")]
+    return "\n".join(lines)
+
+
+def render_csv(plan: Plan) -> str:
+    """One row per item, plus one row per supplement dose (meal ``supplement``)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for day in plan.days:
+        head = [day.day, day.date.isoformat(), day.weekday]
+        for meal in day.meals:
+            for item in meal.items:
+                writer.writerow(head + [
+                    meal.meal, item.food_id, item.name, f"{item.servings:g}",
+                    f"{item.grams:.1f}", item.portion, f"{item.b12_ug:.3f}",
+                    f"{meal.b12_ug:.3f}", f"{meal.absorbed_ug:.3f}",
+                ])
+        if day.supplement_ug:
+            writer.writerow(head + [
+                "supplement", "", f"B12 supplement ({plan.supplement.frequency})", "",
+                "", f"{day.supplement_ug:g} µg", f"{day.supplement_ug:.3f}",
+                f"{day.supplement_ug:.3f}", f"{day.supplement_absorbed_ug:.3f}",
+            ])
+    return out.getvalue()
+
+
+@click.command("plan")
+@click.argument("path", type=click.File("r", encoding="utf-8"))
+@click.option("--week", metavar="YYYY-Www",
+              help="ISO week to plan; day 1 is its Monday. Default: the current week.")
+@click.option("--format", "fmt", type=click.Choice(["json", "text", "csv"]),
+              default="json", show_default=True,
+              help="JSON (the API's shape), readable text, or CSV rows per item.")
+def plan(path: Any, week: str | None, fmt: str) -> None:
+    """Plan a week of B12 sources for the profile in PATH (a JSON file, or - for stdin)."""
+    from foods.loader import TableError
+    from foods.loader import load_foods
+
+    try:
+        week = week or current_week(date.today())
+        try:
+            week_start(week)
+        except PlanError:
+            raise _InputError(f"--week {week!r} is not an ISO week; use {WEEK_FORM}") \
+                from None
+        profile = _read_profile(path)
+        try:
+            result = make_plan(profile, load_foods(), week=week, reference=load_reference())
+        except PlanError as e:
+            raise _InputError(f"{e.field or 'profile'}: {e}") from None
+    except _InputError as e:
+        click.echo(f"error: {e}", err=True)
+        raise SystemExit(INPUT_ERROR) from None
+    except (TableError, ReferenceDataError) as e:
+        click.echo(f"error: data files: {e}", err=True)
+        raise SystemExit(1) from None
+    if fmt == "json":
+        click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    elif fmt == "text":
+        click.echo(render_text(result))
+    else:
+        click.echo(render_csv(result), nl=False)

@@ -1,0 +1,278 @@
+"""The meal plan as frozen values, and its JSON form (product.md §4 "Plan").
+
+:func:`planner.domain.planning.make_plan` builds a :class:`Plan`; every output
+(page, API, CLI, handout, email) renders the same object, and
+:meth:`Plan.to_dict` is the contract. Numbers are kept at full precision in the
+objects and rounded only in ``to_dict`` (µg to 3 decimals, grams to 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from dataclasses import field
+from datetime import date
+from typing import Any
+
+from planner.domain.model import Food
+from planner.domain.model import Profile
+
+UG_DECIMALS = 3
+G_DECIMALS = 1
+_FRACTIONS = {0.5: "½", 1.5: "1½", 2.5: "2½"}
+
+
+def servings_text(servings: float) -> str:
+    """``0.5`` -> ``"½"``, ``1.5`` -> ``"1½"``, ``2`` -> ``"2"``."""
+    if servings in _FRACTIONS:
+        return _FRACTIONS[servings]
+    return f"{servings:g}"
+
+
+def portion_text(food: Food, servings: float) -> str:
+    """A readable portion: ``"1 cup (244 g)"`` or ``"½ × 1 cup (244 g)"``.
+
+    The table's serving label already carries the grams of one serving.
+    """
+    label = food.serving_label.strip() or f"1 serving ({food.serving_g:g} g)"
+    if servings == 1:
+        return label
+    return f"{servings_text(servings)} × {label}"
+
+
+def _ug(value: float) -> float:
+    return round(value, UG_DECIMALS)
+
+
+def _g(value: float) -> float:
+    return round(value, G_DECIMALS)
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    """One B12 item of a meal: ``servings`` of a food, ``grams`` [g] and its
+    ``b12_ug`` [µg] = grams × b12_ug_per_100g / 100."""
+
+    food_id: str
+    name: str
+    servings: float
+    grams: float
+    portion: str
+    b12_ug: float
+    source: str
+    fortified: bool
+    group: str
+
+    @classmethod
+    def of(cls, food: Food, servings: float) -> PlanItem:
+        grams = servings * food.serving_g
+        return cls(
+            food_id=food.food_id,
+            name=food.name,
+            servings=servings,
+            grams=grams,
+            portion=portion_text(food, servings),
+            b12_ug=grams * food.b12_ug_per_100g / 100.0,
+            source=food.source,
+            fortified=food.fortified,
+            group=food.group,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "food_id": self.food_id,
+            "name": self.name,
+            "servings": self.servings,
+            "grams": _g(self.grams),
+            "portion": self.portion,
+            "b12_ug": _ug(self.b12_ug),
+            "source": self.source,
+            "fortified": self.fortified,
+        }
+
+
+@dataclass(frozen=True)
+class PlanMeal:
+    """One meal, one dose: ``b12_ug`` [µg] eaten, ``absorbed_ug`` [µg] by the model."""
+
+    meal: str
+    items: tuple[PlanItem, ...]
+    b12_ug: float
+    absorbed_ug: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "meal": self.meal,
+            "items": [i.to_dict() for i in self.items],
+            "b12_ug": _ug(self.b12_ug),
+            "absorbed_ug": _ug(self.absorbed_ug),
+        }
+
+
+@dataclass(frozen=True)
+class PlanDay:
+    """One day of the plan [µg].
+
+    ``b12_ug`` and ``absorbed_ug`` are what is eaten and absorbed that day,
+    supplement included (a supplement is its own dose, taken apart from meals).
+    ``counted_absorbed_ug`` is what is compared with the target: food plus a
+    daily supplement, or food plus one seventh of a weekly dose's absorbed
+    amount (a weekly supplement counts through its 7-day average).
+    """
+
+    day: int
+    date: date
+    meals: tuple[PlanMeal, ...]
+    supplement_ug: float
+    supplement_absorbed_ug: float
+    food_b12_ug: float
+    food_absorbed_ug: float
+    counted_absorbed_ug: float
+    covered: bool
+
+    @property
+    def b12_ug(self) -> float:
+        return self.food_b12_ug + self.supplement_ug
+
+    @property
+    def absorbed_ug(self) -> float:
+        return self.food_absorbed_ug + self.supplement_absorbed_ug
+
+    @property
+    def weekday(self) -> str:
+        return self.date.strftime("%A")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "day": self.day,
+            "date": self.date.isoformat(),
+            "weekday": self.weekday,
+            "meals": [m.to_dict() for m in self.meals],
+            "supplement_ug": _ug(self.supplement_ug),
+            "b12_ug": _ug(self.b12_ug),
+            "absorbed_ug": _ug(self.absorbed_ug),
+            "covered": self.covered,
+            "food_b12_ug": _ug(self.food_b12_ug),
+            "food_absorbed_ug": _ug(self.food_absorbed_ug),
+            "supplement_absorbed_ug": _ug(self.supplement_absorbed_ug),
+            "counted_absorbed_ug": _ug(self.counted_absorbed_ug),
+        }
+
+
+@dataclass(frozen=True)
+class PlanSupplement:
+    """The supplement counted in the plan: ``dose_ug`` [µg] per ``frequency``.
+
+    ``kind`` is ``"own"`` (the profile already takes it) or ``"recommended"``
+    (added by the plan); ``reason`` says why; ``absorbed_ug_per_dose`` [µg] is
+    what the model gives for one dose taken on its own.
+    """
+
+    dose_ug: float
+    frequency: str
+    reason: str
+    source: str
+    kind: str
+    absorbed_ug_per_dose: float
+    label: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dose_ug": self.dose_ug,
+            "frequency": self.frequency,
+            "reason": self.reason,
+            "source": self.source,
+            "kind": self.kind,
+            "label": self.label,
+            "absorbed_ug_per_dose": _ug(self.absorbed_ug_per_dose),
+        }
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """Averages over the plan's days [µg/day] and coverage."""
+
+    avg_intake_ug: float
+    avg_absorbed_ug: float
+    covered: bool
+    days_covered: int
+    days: int
+    days_covered_by_food: int
+    avg_food_intake_ug: float
+    avg_food_absorbed_ug: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "avg_intake_ug": _ug(self.avg_intake_ug),
+            "avg_absorbed_ug": _ug(self.avg_absorbed_ug),
+            "covered": self.covered,
+            "days_covered": self.days_covered,
+            "days": self.days,
+            "days_covered_by_food": self.days_covered_by_food,
+            "avg_food_intake_ug": _ug(self.avg_food_intake_ug),
+            "avg_food_absorbed_ug": _ug(self.avg_food_absorbed_ug),
+        }
+
+
+@dataclass(frozen=True)
+class ShoppingItem:
+    """A food to buy for the whole plan: total ``servings`` and ``grams`` [g]."""
+
+    food_id: str
+    name: str
+    servings: float
+    grams: float
+    meals: int
+    serving_label: str
+    group: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "food_id": self.food_id,
+            "name": self.name,
+            "servings": self.servings,
+            "grams": _g(self.grams),
+            "meals": self.meals,
+            "serving_label": self.serving_label,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A plan of B12 sources for ``len(days)`` days starting on the Monday of ``week``.
+
+    ``assessment`` is the :class:`planner.domain.assessment.Assessment` the plan
+    was built on; ``target_absorbed_ug`` [µg/day] is the coverage bar and
+    ``target_intake_ug`` [µg/day] the guideline intake. ``notes`` explain the
+    counting rules used. ``score`` is the optimiser's objective (not part of
+    the JSON contract; the benchmark reads it).
+    """
+
+    profile: Profile
+    assessment: Any
+    week: str
+    target_intake_ug: float
+    target_absorbed_ug: float
+    days: tuple[PlanDay, ...]
+    supplement: PlanSupplement | None
+    summary: PlanSummary
+    shopping_list: tuple[ShoppingItem, ...]
+    notes: tuple[str, ...] = ()
+    disclaimer: str = ""
+    score: Any = field(default=None, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "profile": self.profile.to_dict(),
+            "assessment": self.assessment.to_dict(),
+            "week": self.week,
+            "target": {
+                "intake_ug": self.target_intake_ug,
+                "absorbed_ug": _ug(self.target_absorbed_ug),
+            },
+            "days": [d.to_dict() for d in self.days],
+            "supplement": self.supplement.to_dict() if self.supplement else None,
+            "summary": self.summary.to_dict(),
+            "shopping_list": [s.to_dict() for s in self.shopping_list],
+            "notes": list(self.notes),
+            "disclaimer": self.disclaimer,
+        }

@@ -1,0 +1,523 @@
+"""Build a week of B12 sources for a profile: :func:`make_plan`, the one entry point.
+
+Every output (page, API, CLI, handout, email) calls :func:`make_plan` and
+renders the :class:`~planner.domain.plan.Plan` it returns. Pure: the ISO week
+is an argument, dates come from :meth:`datetime.date.fromisocalendar`, and the
+only "randomness" is a BLAKE2b hash of the profile JSON and the week.
+
+How a plan is made
+------------------
+1. **Foods.** Only real sources are used: B12 > 0, ``counts_as_source`` (algae
+   and tempeh carry inactive analogues and never count), the profile's diet,
+   no allergen of the profile, not in ``exclude_foods``; when ``include_foods``
+   is given, only those (the person's own food list). Unknown food ids in
+   either list raise :class:`UnknownFoods`, naming the field and the ids.
+2. **Target.** From :func:`planner.domain.assessment.assess`: the absorbed
+   target [µg/day] is the coverage bar.
+3. **Food plan.** :mod:`planner.domain.optimizer` chooses portions so that
+   every day is covered by food alone where the allowed foods make that
+   possible (food first: "food-only days should each be covered"), minimising
+   the objective documented there. A food may appear in at most
+   :data:`MAX_USES_PER_WEEK` meals a week from the full table, or
+   :data:`MAX_USES_PER_WEEK_OWN_LIST` when the person gave their own short
+   list (they told us these are the foods they eat; three fortified foods,
+   each once a day, is the Vegan Society's "fortified foods two or three
+   times a day").
+   For people without intrinsic factor food cannot meet the need (only about
+   1.2 % is absorbed), so the food part is planned as for normal absorption
+   and reported with the no-IF model; the supplement carries the coverage.
+4. **Absorption as reported.** Each meal is one dose; its absorbed amount is
+   exactly ``absorbed_ug(meal dose)`` in the person's mode (no-IF when the
+   assessment says intrinsic factor is missing).
+5. **Supplement.** A supplement the profile already takes is counted first.
+   A new one is added when food (plus the own supplement) leaves a day
+   uncovered, or when the assessment recommends one and the person takes
+   none. The dose comes from the data (``supplements.toml`` through the
+   assessment or :func:`planner.domain.supplements.choose_supplement`); if the
+   first option does not cover the target (a daily 10 µg gives 1.32 µg
+   absorbed, less than an EFSA-based 1.8 µg), the next offered option that
+   does is used. A supplement is its own dose, taken apart from meals (at
+   least 4 h from a B12 meal). A daily one counts every day; a weekly one is
+   taken on day 1 of each 7 days and counts through its 7-day average.
+6. **Refused supplements.** When food cannot cover every day and the profile
+   says ``accept_supplement = false``, :class:`InfeasiblePlan` explains why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import replace
+from datetime import date
+from datetime import timedelta
+
+from planner.domain.absorption import absorbed_ug
+from planner.domain.assessment import Assessment
+from planner.domain.assessment import assess
+from planner.domain.facts import profile_facts
+from planner.domain.model import Food
+from planner.domain.model import Profile
+from planner.domain.optimizer import Problem
+from planner.domain.optimizer import Solution
+from planner.domain.optimizer import evaluate
+from planner.domain.optimizer import make_problem
+from planner.domain.optimizer import solve
+from planner.domain.plan import Plan
+from planner.domain.plan import PlanDay
+from planner.domain.plan import PlanItem
+from planner.domain.plan import PlanMeal
+from planner.domain.plan import PlanSummary
+from planner.domain.plan import PlanSupplement
+from planner.domain.plan import ShoppingItem
+from planner.domain.reference import Reference
+from planner.domain.supplements import choose_supplement
+from planner.domain.supplements import dose_options_for
+
+MAX_USES_PER_WEEK = 4
+MAX_USES_PER_WEEK_OWN_LIST = 7
+MAX_ITEMS_PER_MEAL = 2
+WEEK_FORM = "YYYY-Www, for example 2025-W07"
+_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
+_EPS_UG = 1e-9
+
+
+class PlanError(ValueError):
+    """A plan cannot be made. ``field`` names the profile field (or ``week``) to
+    change; ``errors`` has the ``[{"field", "message"}]`` shape of ProfileError."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.errors = [{"field": field or "", "message": message}]
+
+
+class InvalidWeek(PlanError):
+    """The week is not an ISO week string."""
+
+
+class UnknownFoods(PlanError):
+    """``include_foods`` or ``exclude_foods`` names ids the food table lacks."""
+
+
+class InfeasiblePlan(PlanError):
+    """No plan meets the target under the profile's constraints."""
+
+
+def week_start(week: str) -> date:
+    """Monday of an ISO week ``"YYYY-Www"``; InvalidWeek names the valid form."""
+    m = _WEEK.match(week) if isinstance(week, str) else None
+    if m:
+        try:
+            return date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
+        except ValueError:
+            pass
+    raise InvalidWeek(f"week {week!r} is not an ISO week; use {WEEK_FORM}", "week")
+
+
+def profile_json(profile: Profile) -> str:
+    """The profile as canonical JSON, the part of the seed that identifies it.
+
+    A field added later with its default value (``accept_supplement: true``) is
+    left out, so adding it does not change anyone's plans.
+    """
+    data = profile.to_dict()
+    if data.get("accept_supplement", True) is True:
+        data.pop("accept_supplement", None)
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def plan_seed(profile: Profile, week: str) -> bytes:
+    """A stable seed from the profile JSON and the week (same in every process)."""
+    return hashlib.sha256(f"{profile_json(profile)}|{week}".encode()).digest()
+
+
+def check_food_ids(profile: Profile, foods: Iterable[Food]) -> None:
+    """Raise UnknownFoods when the profile names food ids the table lacks."""
+    known = {f.food_id for f in foods}
+    for name in ("include_foods", "exclude_foods"):
+        unknown = [fid for fid in getattr(profile, name) if fid not in known]
+        if unknown:
+            raise UnknownFoods(
+                f"{name}: unknown food id(s) {', '.join(unknown)}; use ids from the "
+                "food table (b12planner foods lists them)",
+                name,
+            )
+
+
+def is_source(food: Food) -> bool:
+    """Whether a food counts as a B12 source at all (B12 > 0, active B12)."""
+    return (
+        food.b12_ug_per_100g > 0
+        and food.serving_g > 0
+        and getattr(food, "counts_as_source", True)
+        and food.group != "other_plant"
+    )
+
+
+def allowed_sources(profile: Profile, foods: Iterable[Food]) -> tuple[Food, ...]:
+    """The sources this profile may eat: diet, allergies, exclusions, own list."""
+    allergies = frozenset(profile.allergies)
+    excluded = frozenset(profile.exclude_foods)
+    own = frozenset(profile.include_foods)
+    return tuple(
+        f
+        for f in foods
+        if is_source(f)
+        and profile.diet in f.diets
+        and not (allergies & f.allergens)
+        and f.food_id not in excluded
+        and (not own or f.food_id in own)
+    )
+
+
+def build_problem(
+    profile: Profile,
+    foods: Sequence[Food],
+    *,
+    week: str,
+    reference: Reference,
+    assessment: Assessment | None = None,
+) -> Problem:
+    """The optimisation problem :func:`make_plan` solves (the benchmark and the
+    MILP reference use it too, so they solve exactly the same problem)."""
+    week_start(week)
+    check_food_ids(profile, foods)
+    if assessment is None:
+        assessment = assess(profile, reference, foods)
+    limit = MAX_USES_PER_WEEK_OWN_LIST if profile.include_foods else MAX_USES_PER_WEEK
+    return make_problem(
+        allowed_sources(profile, foods),
+        profile.meal_names,
+        profile.days,
+        assessment.target.absorbed_ug,
+        assessment.target.intake_ug,
+        reference.absorption,
+        intrinsic_factor=True,
+        max_uses_per_week=limit,
+        max_items_per_meal=MAX_ITEMS_PER_MEAL,
+        seed=plan_seed(profile, week),
+    )
+
+
+@dataclass(frozen=True)
+class _FoodDay:
+    meals: tuple[PlanMeal, ...]
+    b12_ug: float
+    absorbed_ug: float
+
+
+def _food_days(
+    problem: Problem, solution: Solution, reference: Reference, intrinsic_factor: bool
+) -> list[_FoodDay]:
+    out = []
+    for day in solution:
+        meals = []
+        for name, meal in zip(problem.meals, day, strict=True):
+            items = tuple(PlanItem.of(problem.foods[f], s) for f, s in meal)
+            dose = sum(i.b12_ug for i in items)
+            meals.append(
+                PlanMeal(
+                    meal=name,
+                    items=items,
+                    b12_ug=dose,
+                    absorbed_ug=absorbed_ug(dose, reference.absorption, intrinsic_factor),
+                )
+            )
+        out.append(
+            _FoodDay(
+                meals=tuple(meals),
+                b12_ug=sum(m.b12_ug for m in meals),
+                absorbed_ug=sum(m.absorbed_ug for m in meals),
+            )
+        )
+    return out
+
+
+def _share_ug(supplement: PlanSupplement | None) -> float:
+    """Absorbed B12 a supplement counts for each day [µg/day]."""
+    if supplement is None:
+        return 0.0
+    if supplement.frequency == "weekly":
+        return supplement.absorbed_ug_per_dose / 7.0
+    return supplement.absorbed_ug_per_dose
+
+
+def _days_covered(food: list[_FoodDay], supplement: PlanSupplement | None,
+                  target_ug: float) -> int:
+    share = _share_ug(supplement)
+    return sum(1 for d in food if d.absorbed_ug + share >= target_ug - _EPS_UG)
+
+
+def _plan_supplement(dose_ug: float, frequency: str, reason: str, source: str,
+                     kind: str, reference: Reference, intrinsic_factor: bool,
+                     label: str = "") -> PlanSupplement:
+    return PlanSupplement(
+        dose_ug=dose_ug,
+        frequency=frequency,
+        reason=reason,
+        source=source,
+        kind=kind,
+        absorbed_ug_per_dose=absorbed_ug(dose_ug, reference.absorption, intrinsic_factor),
+        label=label,
+    )
+
+
+def _shortfall_reason(profile: Profile, assessment: Assessment, food: list[_FoodDay],
+                      covered: int, n_sources: int) -> str:
+    target = assessment.target.absorbed_ug
+    days = len(food)
+    if not assessment.intrinsic_factor:
+        return (
+            "Without intrinsic factor only about 1 % of food B12 is absorbed, so food "
+            f"cannot reach the absorbed target of {target:.2f} µg a day; treatment "
+            "(high-dose tablets or injections) is a doctor's decision."
+        )
+    if n_sources == 0:
+        where = "on your own food list" if profile.include_foods else "allowed by this profile"
+        return (
+            f"None of the foods {where} contains B12 that counts, so food cannot "
+            f"reach the absorbed target of {target:.2f} µg a day."
+        )
+    return (
+        f"The foods allowed by this profile reach the absorbed target of {target:.2f} µg "
+        f"a day on only {covered} of {days} days."
+    )
+
+
+def _supplement_options(profile: Profile, assessment: Assessment, reference: Reference,
+                        reason: str) -> list:
+    """Dose options from the data, the recommended one first."""
+    first = assessment.recommended_supplement or choose_supplement(
+        profile, assessment, reference, reason
+    )
+    facts = profile_facts(
+        profile,
+        reference.supplement_adequacy,
+        malabsorption=assessment.flag("malabsorption") is not None,
+    )
+    options = [(first.dose_ug, first.frequency, first.source, first.label)]
+    for o in dose_options_for(facts, reference):
+        dose = assessment.target.intake_ug if o.dose_basis == "intake_target" else o.dose_ug
+        if (dose, o.frequency) != (first.dose_ug, first.frequency):
+            options.append((dose, o.frequency, o.source, o.label))
+    return options
+
+
+def _own_supplement(profile: Profile, reference: Reference,
+                    intrinsic_factor: bool) -> PlanSupplement | None:
+    if profile.supplement is None:
+        return None
+    return _plan_supplement(
+        profile.supplement.dose_ug, profile.supplement.frequency,
+        "You already take this supplement; the plan counts it.",
+        "your profile", "own", reference, intrinsic_factor,
+    )
+
+
+def _choose_supplement(
+    profile: Profile,
+    assessment: Assessment,
+    reference: Reference,
+    food: list[_FoodDay],
+    n_sources: int,
+) -> tuple[PlanSupplement | None, list[str]]:
+    """The supplement counted in the plan (or None) and notes about it."""
+    target = assessment.target.absorbed_ug
+    days = len(food)
+    by_food = _days_covered(food, None, target)
+    own = _own_supplement(profile, reference, assessment.intrinsic_factor)
+    if own is not None and _days_covered(food, own, target) == days:
+        return own, []
+    recommended = assessment.recommended_supplement
+    accepts = getattr(profile, "accept_supplement", True)
+    if by_food == days and (recommended is None or not accepts):
+        return own, []
+    if not accepts:
+        reason = _shortfall_reason(profile, assessment, food, by_food, n_sources)
+        raise InfeasiblePlan(
+            f"{reason} The profile does not accept a supplement, so no plan can "
+            "cover the target. Allow a supplement, or add foods with B12 "
+            "(fortified foods, or animal foods your diet allows).",
+            "accept_supplement",
+        )
+    if by_food < days:
+        reason = _shortfall_reason(profile, assessment, food, by_food, n_sources)
+        reason += " A supplement covers the rest."
+        if recommended is not None and recommended.reason:
+            reason += f" Also: {recommended.reason.rstrip('.')}."
+    else:
+        reason = recommended.reason if recommended is not None else ""
+    options = [
+        _plan_supplement(dose, frequency, reason, source, "recommended", reference,
+                         assessment.intrinsic_factor, label)
+        for dose, frequency, source, label in _supplement_options(
+            profile, assessment, reference, reason)
+    ]
+    return _pick_supplement(options, own, food, target)
+
+
+def _pick_supplement(options: list[PlanSupplement], own: PlanSupplement | None,
+                     food: list[_FoodDay], target: float
+                     ) -> tuple[PlanSupplement, list[str]]:
+    """The first option that covers every day; else whatever covers most (the
+    supplement already taken included), with a note."""
+    def reach(s: PlanSupplement) -> tuple[int, float]:
+        return _days_covered(food, s, target), _share_ug(s)
+
+    notes = []
+    chosen = next((o for o in options if reach(o)[0] == len(food)), None)
+    if chosen is None:
+        chosen = max(options, key=reach)
+        if own is not None and reach(own) >= reach(chosen):
+            chosen = own
+        notes.append(
+            "None of the supplement doses in the reference data covers the target on "
+            "every day with this food plan; ask a doctor or dietitian about the dose."
+        )
+    elif chosen is not options[0]:
+        notes.append(
+            f"The first dose option ({options[0].dose_ug:g} µg {options[0].frequency}) "
+            "would not reach the absorbed target with this food plan, so the plan uses "
+            f"{chosen.dose_ug:g} µg {chosen.frequency}."
+        )
+    if own is not None and chosen is not own:
+        chosen = replace(
+            chosen,
+            reason=chosen.reason + f" It replaces the {own.dose_ug:g} µg "
+            f"{own.frequency} supplement you take now, which does not cover the "
+            "target here.",
+        )
+    return chosen, notes
+
+
+def _shopping_list(days: Sequence[PlanDay], foods: dict[str, Food]) -> tuple[ShoppingItem, ...]:
+    totals: dict[str, list[float]] = {}
+    for day in days:
+        for meal in day.meals:
+            for item in meal.items:
+                t = totals.setdefault(item.food_id, [0.0, 0.0, 0])
+                t[0] += item.servings
+                t[1] += item.grams
+                t[2] += 1
+    return tuple(
+        ShoppingItem(
+            food_id=fid,
+            name=foods[fid].name,
+            servings=servings,
+            grams=grams,
+            meals=int(meals),
+            serving_label=foods[fid].serving_label,
+            group=foods[fid].group,
+        )
+        for fid, (servings, grams, meals) in totals.items()
+    )
+
+
+def make_plan(
+    profile: Profile, foods: Sequence[Food], *, week: str, reference: Reference
+) -> Plan:
+    """A plan of B12 sources for ``profile.days`` days from the Monday of ``week``.
+
+    Parameters
+    ----------
+    profile : a validated :class:`~planner.domain.model.Profile`.
+    foods : the food table (all rows; the plan picks the allowed sources).
+    week : ISO week ``"YYYY-Www"``; day 1 is its Monday.
+    reference : the reference data (``planner.reference.load_reference()``).
+
+    Raises
+    ------
+    InvalidWeek, UnknownFoods, InfeasiblePlan (all :class:`PlanError`).
+    """
+    start = week_start(week)
+    foods = tuple(foods)
+    check_food_ids(profile, foods)
+    assessment = assess(profile, reference, foods)
+    problem = build_problem(profile, foods, week=week, reference=reference,
+                            assessment=assessment)
+    solution = solve(problem)
+    mode = assessment.intrinsic_factor
+    target = assessment.target.absorbed_ug
+    food = _food_days(problem, solution, reference, mode)
+    supplement, notes = _choose_supplement(
+        profile, assessment, reference, food, len(problem.foods)
+    )
+    share = _share_ug(supplement)
+    days = []
+    for i, fd in enumerate(food):
+        taken = 0.0
+        if supplement is not None and (supplement.frequency == "daily" or i % 7 == 0):
+            taken = supplement.dose_ug
+        counted = fd.absorbed_ug + share
+        days.append(
+            PlanDay(
+                day=i + 1,
+                date=start + timedelta(days=i),
+                meals=fd.meals,
+                supplement_ug=taken,
+                supplement_absorbed_ug=absorbed_ug(taken, reference.absorption, mode),
+                food_b12_ug=fd.b12_ug,
+                food_absorbed_ug=fd.absorbed_ug,
+                counted_absorbed_ug=counted,
+                covered=counted >= target - _EPS_UG,
+            )
+        )
+    n = len(days)
+    covered = sum(d.covered for d in days)
+    summary = PlanSummary(
+        avg_intake_ug=sum(d.b12_ug for d in days) / n,
+        avg_absorbed_ug=sum(d.absorbed_ug for d in days) / n,
+        covered=covered == n,
+        days_covered=covered,
+        days=n,
+        days_covered_by_food=sum(d.food_absorbed_ug >= target - _EPS_UG for d in days),
+        avg_food_intake_ug=sum(d.food_b12_ug for d in days) / n,
+        avg_food_absorbed_ug=sum(d.food_absorbed_ug for d in days) / n,
+    )
+    return Plan(
+        profile=profile,
+        assessment=assessment,
+        week=week,
+        target_intake_ug=assessment.target.intake_ug,
+        target_absorbed_ug=target,
+        days=tuple(days),
+        supplement=supplement,
+        summary=summary,
+        shopping_list=_shopping_list(days, {f.food_id: f for f in problem.foods}),
+        notes=tuple(_notes(assessment, supplement, problem) + notes),
+        disclaimer=assessment.disclaimer,
+        score=evaluate(problem, solution),
+    )
+
+
+def _notes(assessment: Assessment, supplement: PlanSupplement | None,
+           problem: Problem) -> list[str]:
+    t = assessment.target
+    notes = [
+        f"A day is covered when its absorbed B12 reaches {t.absorbed_ug:.2f} µg: what "
+        f"{t.intake_ug:g} µg a day gives when eaten in {problem.params.target_meals} "
+        "equal meals. Each meal is one dose; absorption saturates per meal.",
+        f"One food appears in at most {problem.max_uses_per_food} meals over these "
+        f"{problem.days} days; at most {problem.max_items_per_meal} B12 items per meal.",
+    ]
+    if not assessment.intrinsic_factor:
+        notes.append(
+            "Absorbed amounts use the model without intrinsic factor (about 1.2 % of "
+            "each dose)."
+        )
+    if supplement is not None:
+        notes.append(
+            "The supplement is counted as its own dose, taken apart from meals "
+            "(at least 4 hours from a meal with B12)."
+        )
+        if supplement.frequency == "weekly":
+            notes.append(
+                "A weekly supplement is taken on day 1 of each week and counts through "
+                "its 7-day average, because the body stores B12."
+            )
+    return notes

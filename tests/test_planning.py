@@ -1,0 +1,426 @@
+"""make_plan end to end: the Plan contract, the hard rules, supplements, determinism."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
+from hypothesis import strategies as st
+
+from foods.loader import load_foods
+from foods.loader import load_table
+from planner.domain.absorption import absorbed_ug
+from planner.domain.model import ALLERGENS
+from planner.domain.model import CONDITIONS
+from planner.domain.model import DIETS
+from planner.domain.model import GUIDELINES
+from planner.domain.model import MEAL_NAMES
+from planner.domain.model import MEDICATIONS
+from planner.domain.model import Profile
+from planner.domain.model import meal_kind
+from planner.domain.optimizer import HALF_STEPS
+from planner.domain.optimizer import serving_steps
+from planner.domain.optimizer import uses_limit
+from planner.domain.plan import portion_text
+from planner.domain.planning import MAX_USES_PER_WEEK
+from planner.domain.planning import MAX_USES_PER_WEEK_OWN_LIST
+from planner.domain.planning import InfeasiblePlan
+from planner.domain.planning import InvalidWeek
+from planner.domain.planning import PlanError
+from planner.domain.planning import UnknownFoods
+from planner.domain.planning import make_plan
+from planner.domain.planning import week_start
+from planner.domain.profile import parse_profile
+from planner.reference import load_reference
+
+SMALL = Path(__file__).parent / "data" / "foods_small.csv"
+WEEK = "2025-W07"
+
+REFERENCE = load_reference()
+TABLE = load_foods()
+TABLE_BY_ID = {f.food_id: f for f in TABLE}
+SMALL_FOODS = load_table(SMALL)
+
+
+@dataclass(frozen=True)
+class NoSupplementProfile(Profile):
+    """A profile that refuses supplements (the proposed ``accept_supplement`` field)."""
+
+    accept_supplement: bool = False
+
+
+def profile(**fields) -> Profile:
+    return parse_profile({"age_years": 35, "diet": "omnivore", **fields})
+
+
+def plan_of(prof: Profile, foods=TABLE, week: str = WEEK):
+    return make_plan(prof, foods, week=week, reference=REFERENCE)
+
+
+def item_ids(plan) -> list[str]:
+    return [i.food_id for d in plan.days for m in d.meals for i in m.items]
+
+
+# ---------------------------------------------------------------------------
+# The JSON contract (product.md §4)
+
+
+def test_to_dict_has_every_field_of_the_contract():
+    d = plan_of(profile(diet="vegan")).to_dict()
+    assert {"profile", "assessment", "days", "supplement", "summary",
+            "shopping_list"} <= d.keys()
+    assert {"avg_intake_ug", "avg_absorbed_ug", "covered", "days_covered"} <= d[
+        "summary"].keys()
+    day = d["days"][0]
+    assert {"day", "date", "meals", "supplement_ug", "b12_ug", "absorbed_ug",
+            "covered"} <= day.keys()
+    assert [m["meal"] for m in day["meals"]] == ["breakfast", "lunch", "dinner"]
+    items = [i for day in d["days"] for m in day["meals"] for i in m["items"]]
+    assert items and all(
+        {"food_id", "name", "servings", "grams", "portion", "b12_ug"} <= i.keys()
+        for i in items)
+    assert {"b12_ug", "absorbed_ug", "meal", "items"} <= day["meals"][0].keys()
+    assert d["supplement"] is None or {"dose_ug", "frequency", "reason"} <= d[
+        "supplement"].keys()
+    assert all({"food_id", "name", "servings", "grams"} <= s.keys()
+               for s in d["shopping_list"])
+    json.dumps(d)  # plain JSON types only
+
+
+@pytest.mark.parametrize("meals", [2, 3, 4, 5])
+def test_meal_names_follow_the_number_of_meals(meals):
+    plan = plan_of(profile(meals_per_day=meals, days=1))
+    assert tuple(m.meal for m in plan.days[0].meals) == MEAL_NAMES[meals]
+
+
+def test_days_run_from_the_monday_of_the_iso_week():
+    plan = plan_of(profile(days=10), week="2025-W01")
+    assert plan.days[0].date == date(2024, 12, 30)
+    assert plan.days[-1].date == date(2025, 1, 8)
+    assert [d.day for d in plan.days] == list(range(1, 11))
+    assert plan.to_dict()["days"][0]["date"] == "2024-12-30"
+
+
+def test_numbers_are_rounded_in_the_json_but_not_in_the_plan():
+    plan = plan_of(profile(diet="vegan"))
+    for day, raw in zip(plan.to_dict()["days"], plan.days, strict=True):
+        assert day["absorbed_ug"] == round(raw.absorbed_ug, 3)
+
+
+def test_each_item_carries_its_b12_from_grams_and_the_table():
+    plan = plan_of(profile(diet="vegetarian"))
+    for day in plan.days:
+        for meal in day.meals:
+            for item in meal.items:
+                food = TABLE_BY_ID[item.food_id]
+                assert item.grams == pytest.approx(item.servings * food.serving_g)
+                assert item.b12_ug == pytest.approx(item.grams * food.b12_ug_per_100g / 100)
+                assert item.portion == portion_text(food, item.servings)
+            assert meal.b12_ug == pytest.approx(sum(i.b12_ug for i in meal.items))
+
+
+def test_portions_read_like_a_recipe():
+    soy = next(f for f in SMALL_FOODS if f.food_id == "soy_drink_fortified")
+    assert portion_text(soy, 1.0) == "1 cup (200 g)"
+    assert portion_text(soy, 0.5) == "½ × 1 cup (200 g)"
+    assert portion_text(soy, 1.5) == "1½ × 1 cup (200 g)"
+    assert portion_text(soy, 2.0) == "2 × 1 cup (200 g)"
+
+
+def test_the_shopping_list_adds_up_the_days():
+    plan = plan_of(profile(diet="pescatarian", meals_per_day=4))
+    totals: dict[str, list[float]] = {}
+    for day in plan.days:
+        for meal in day.meals:
+            for item in meal.items:
+                t = totals.setdefault(item.food_id, [0.0, 0.0])
+                t[0] += item.servings
+                t[1] += item.grams
+    listed = {s.food_id: [s.servings, s.grams] for s in plan.shopping_list}
+    assert listed.keys() == totals.keys()
+    for fid, (servings, grams) in totals.items():
+        assert listed[fid] == pytest.approx([servings, grams])
+
+
+# ---------------------------------------------------------------------------
+# The rules, on many generated profiles
+
+
+FOOD_IDS = sorted(TABLE_BY_ID)
+
+
+@st.composite
+def profiles(draw) -> Profile:
+    data = {
+        "age_years": draw(st.integers(0, 100)),
+        "diet": draw(st.sampled_from(DIETS)),
+        "guideline": draw(st.sampled_from(GUIDELINES)),
+        "meals_per_day": draw(st.integers(2, 5)),
+        "days": draw(st.integers(1, 14)),
+        "allergies": draw(st.lists(st.sampled_from(ALLERGENS), max_size=3, unique=True)),
+        "exclude_foods": draw(st.lists(st.sampled_from(FOOD_IDS), max_size=6, unique=True)),
+        "conditions": draw(st.lists(st.sampled_from(CONDITIONS), max_size=1, unique=True)),
+        "medications": draw(st.lists(st.sampled_from(MEDICATIONS), max_size=1,
+                                     unique=True)),
+    }
+    if data["age_years"] >= 16 and draw(st.booleans()):
+        data["sex"] = "female"
+        data["life_stage"] = draw(st.sampled_from(["none", "pregnant", "lactating"]))
+    if draw(st.booleans()):
+        data["include_foods"] = draw(st.lists(st.sampled_from(FOOD_IDS), min_size=1,
+                                              max_size=5, unique=True))
+    if draw(st.booleans()):
+        data["supplement"] = {"dose_ug": draw(st.sampled_from([2, 10, 250, 1000, 2000])),
+                              "frequency": draw(st.sampled_from(["daily", "weekly"]))}
+    return parse_profile(data)
+
+
+def check_plan_rules(prof: Profile, plan) -> None:
+    params = REFERENCE.absorption
+    mode = plan.assessment.intrinsic_factor
+    own_list = set(prof.include_foods)
+    limit = uses_limit(MAX_USES_PER_WEEK_OWN_LIST if own_list else MAX_USES_PER_WEEK,
+                       prof.days)
+    assert len(plan.days) == prof.days
+    uses: dict[str, int] = {}
+    for day in plan.days:
+        assert tuple(m.meal for m in day.meals) == prof.meal_names
+        for meal in day.meals:
+            assert len(meal.items) <= 2
+            assert len({i.food_id for i in meal.items}) == len(meal.items)
+            for item in meal.items:
+                food = TABLE_BY_ID[item.food_id]
+                assert prof.diet in food.diets
+                assert not set(prof.allergies) & food.allergens
+                assert food.food_id not in prof.exclude_foods
+                assert not own_list or food.food_id in own_list
+                assert meal_kind(meal.meal) in food.meals
+                assert food.counts_as_source and food.b12_ug_per_100g > 0
+                assert item.servings in serving_steps(food)
+                uses[food.food_id] = uses.get(food.food_id, 0) + 1
+            model = absorbed_ug(meal.b12_ug, params, mode)
+            assert meal.absorbed_ug <= model + 1e-9
+            assert meal.absorbed_ug == pytest.approx(model)
+        assert day.food_absorbed_ug == pytest.approx(sum(m.absorbed_ug for m in day.meals))
+    assert all(n <= limit for n in uses.values())
+    covered_note = any("covers the target on every day" in n for n in plan.notes)
+    assert plan.summary.covered or covered_note
+    assert plan.summary.days_covered == sum(d.covered for d in plan.days)
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(prof=profiles(), week=st.integers(1, 52))
+def test_every_plan_keeps_the_rules_or_explains_why_not(prof, week):
+    try:
+        plan = plan_of(prof, week=f"2025-W{week:02d}")
+    except UnknownFoods:
+        pytest.fail("ids come from the table")
+    except PlanError as e:  # pragma: no cover - only refused supplements raise
+        assert e.field and str(e)
+        return
+    check_plan_rules(prof, plan)
+
+
+@settings(max_examples=60, deadline=None)
+@given(prof=profiles())
+def test_plans_from_the_small_table_keep_the_rules_too(prof):
+    small_ids = {f.food_id for f in SMALL_FOODS}
+    known = [i for i in prof.include_foods if i in small_ids]
+    prof = parse_profile({**prof.to_dict(), "include_foods": known,
+                          "exclude_foods": [i for i in prof.exclude_foods if i in small_ids]})
+    plan = make_plan(prof, SMALL_FOODS, week=WEEK, reference=REFERENCE)
+    assert len(plan.days) == prof.days
+    assert all(i in small_ids for i in item_ids(plan))
+    assert "nori_sheet" not in item_ids(plan)  # algae never count
+
+
+# ---------------------------------------------------------------------------
+# Coverage and supplements
+
+
+def test_a_vegan_with_fortified_foods_is_covered_by_food_every_day():
+    plan = plan_of(profile(diet="vegan"))
+    assert plan.summary.covered
+    assert plan.summary.days_covered_by_food == 7
+    target = plan.target_absorbed_ug
+    assert all(d.food_absorbed_ug >= target - 1e-9 for d in plan.days)
+
+
+def test_a_vegan_with_only_unfortified_foods_gets_a_supplement_and_the_reason():
+    prof = profile(diet="vegan", include_foods=["tofu_firm_nigari", "soy_drink_unfortified",
+                                                "tempeh"])
+    plan = plan_of(prof)
+    assert item_ids(plan) == []  # tempeh's B12 does not count
+    assert plan.supplement is not None
+    assert plan.supplement.kind == "recommended"
+    assert "B12 that counts" in plan.supplement.reason
+    assert plan.summary.covered
+    assert all(d.supplement_ug == plan.supplement.dose_ug for d in plan.days)
+
+
+def test_pernicious_anaemia_gets_1000_ug_daily_and_no_if_absorption():
+    plan = plan_of(profile(age_years=63, conditions=["pernicious_anemia"]))
+    assert plan.assessment.intrinsic_factor is False
+    assert (plan.supplement.dose_ug, plan.supplement.frequency) == (1000, "daily")
+    params = REFERENCE.absorption
+    for day in plan.days:
+        for meal in day.meals:
+            assert meal.absorbed_ug == pytest.approx(params.no_if_fraction * meal.b12_ug)
+        assert day.supplement_absorbed_ug == pytest.approx(absorbed_ug(1000, params, False))
+    assert plan.summary.covered
+    assert plan.summary.days_covered_by_food == 0
+
+
+def test_a_supplement_the_person_takes_is_counted_and_nothing_is_added():
+    plan = plan_of(profile(diet="vegan", supplement={"dose_ug": 10, "frequency": "daily"}))
+    assert plan.supplement.kind == "own"
+    assert plan.supplement.dose_ug == 10
+    one_dose = absorbed_ug(10, REFERENCE.absorption)
+    for day in plan.days:
+        assert day.supplement_ug == 10
+        assert day.absorbed_ug == pytest.approx(day.food_absorbed_ug + one_dose)
+    assert plan.summary.covered
+
+
+def test_a_weekly_supplement_is_taken_on_day_one_and_counts_through_its_average():
+    prof = profile(diet="vegan", include_foods=["tofu_firm_nigari"],
+                   supplement={"dose_ug": 2000, "frequency": "weekly"}, days=10)
+    plan = plan_of(prof)
+    assert [d.supplement_ug for d in plan.days] == [2000] + [0] * 6 + [2000] + [0] * 2
+    share = absorbed_ug(2000, REFERENCE.absorption) / 7
+    assert all(d.counted_absorbed_ug == pytest.approx(share) for d in plan.days)
+    assert plan.summary.covered  # 27 µg absorbed a week is 3.9 µg a day
+    assert plan.days[1].absorbed_ug == 0  # what the body takes up that day
+
+
+def test_an_own_supplement_too_small_is_replaced_and_the_plan_says_so():
+    prof = profile(diet="vegan", include_foods=["tofu_firm_nigari"],
+                   supplement={"dose_ug": 2, "frequency": "daily"})
+    plan = plan_of(prof)
+    assert plan.supplement.kind == "recommended"
+    assert "replaces the 2 µg daily" in plan.supplement.reason
+    assert plan.summary.covered
+
+
+def test_a_higher_target_takes_the_dose_option_that_covers_it():
+    # EFSA's 4 µg gives 1.8 µg absorbed; 10 µg daily gives only 1.32
+    prof = profile(diet="vegan", guideline="efsa", include_foods=["tofu_firm_nigari"])
+    plan = plan_of(prof)
+    assert plan.summary.covered
+    assert (plan.supplement.dose_ug, plan.supplement.frequency) == (2000, "weekly")
+    assert any("would not reach the absorbed target" in n for n in plan.notes)
+
+
+def test_every_b12_food_excluded_and_supplements_refused_is_explained():
+    prof = NoSupplementProfile(age_years=30, diet="vegan",
+                               include_foods=("tofu_firm_nigari", "tempeh"))
+    with pytest.raises(InfeasiblePlan) as err:
+        plan_of(prof)
+    assert err.value.field == "accept_supplement"
+    assert "does not accept a supplement" in str(err.value)
+    assert err.value.errors == [{"field": "accept_supplement", "message": str(err.value)}]
+
+
+def test_refusing_supplements_is_fine_when_food_covers_every_day():
+    prof = NoSupplementProfile(age_years=30, diet="vegan")
+    plan = plan_of(prof)
+    assert plan.supplement is None
+    assert plan.summary.covered
+
+
+# ---------------------------------------------------------------------------
+# Errors
+
+
+def test_unknown_own_foods_are_named_with_their_field():
+    with pytest.raises(UnknownFoods) as err:
+        plan_of(profile(include_foods=["soy_drink_fortified_original", "unicorn_milk"]))
+    assert err.value.field == "include_foods"
+    assert "unicorn_milk" in str(err.value)
+    assert "soy_drink_fortified_original" not in str(err.value)
+
+
+def test_unknown_excluded_foods_are_named_too():
+    with pytest.raises(UnknownFoods) as err:
+        plan_of(profile(exclude_foods=["dragon_steak"]))
+    assert err.value.field == "exclude_foods"
+
+
+@pytest.mark.parametrize("week", ["2025-7", "2025-W7", "2025-W54", "2025-W53", "W07", ""])
+def test_a_bad_week_names_the_valid_form(week):
+    with pytest.raises(InvalidWeek) as err:
+        plan_of(profile(), week=week)
+    assert err.value.field == "week"
+    assert "YYYY-Www" in str(err.value)
+
+
+def test_week_53_exists_in_long_years():
+    assert week_start("2020-W53") == date(2020, 12, 28)
+
+
+# ---------------------------------------------------------------------------
+# Determinism and variety
+
+
+def test_the_same_profile_and_week_give_the_same_plan():
+    prof = profile(diet="vegetarian", meals_per_day=4)
+    assert plan_of(prof).to_dict() == plan_of(prof).to_dict()
+
+
+def test_a_different_week_gives_a_different_plan_that_is_still_covered():
+    prof = profile(diet="vegan")
+    weeks = [plan_of(prof, week=f"2025-W{w:02d}") for w in (7, 8, 9)]
+    sets = [frozenset(item_ids(p)) for p in weeks]
+    assert sets[0] != sets[1] or sets[1] != sets[2]
+    assert len(set(sets)) >= 2
+    assert all(p.summary.days_covered_by_food == 7 for p in weeks)
+
+
+def test_a_vegan_own_list_repeats_within_its_weekly_limit():
+    prof = profile(diet="vegan", include_foods=["soy_drink_fortified_original",
+                                                "cheerios",
+                                                "nutritional_yeast_fortified_generic"])
+    plan = plan_of(prof)
+    counts = {fid: item_ids(plan).count(fid) for fid in set(item_ids(plan))}
+    assert max(counts.values()) <= MAX_USES_PER_WEEK_OWN_LIST
+    assert plan.summary.days_covered_by_food == 7
+
+
+def test_eggs_are_never_halved():
+    plan = plan_of(profile(diet="vegetarian", include_foods=["egg_hard_boiled", "milk_skim"]))
+    for day in plan.days:
+        for meal in day.meals:
+            for item in meal.items:
+                if item.food_id == "egg_hard_boiled":
+                    assert item.servings in (1.0, 2.0)
+    assert serving_steps(TABLE_BY_ID["milk_skim"]) == HALF_STEPS
+
+
+def test_the_plan_does_not_depend_on_pythons_hash_seed():
+    code = (
+        "import json; from foods.loader import load_foods; "
+        "from planner.reference import load_reference; "
+        "from planner.domain.profile import parse_profile; "
+        "from planner.domain.planning import make_plan; "
+        "p = parse_profile({'age_years': 40, 'diet': 'vegan', 'meals_per_day': 4}); "
+        "print(json.dumps(make_plan(p, load_foods(), week='2025-W20', "
+        "reference=load_reference()).to_dict(), sort_keys=True))"
+    )
+    root = Path(__file__).resolve().parent.parent
+    outputs = {
+        subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True,
+                       text=True, check=True,
+                       env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        for seed in ("1", "2")
+    }
+    assert len(outputs) == 1
