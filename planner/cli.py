@@ -23,12 +23,16 @@ def register_commands(group: click.Group) -> None:
     from planner.commands import foods
     from planner.commands import handouts
     from planner.commands import mail
+    from planner.commands import plan
+    from planner.commands import subscribers
 
     group.add_command(foods.foods)
     group.add_command(assess.assess)
+    group.add_command(plan.plan)
     group.add_command(mail.send_weekly)
     group.add_command(mail.worker)
     group.add_command(handouts.handouts)
+    group.add_command(subscribers.subscribers)
 
 
 register_commands(cli)
