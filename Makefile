@@ -11,11 +11,11 @@ PORT ?= 5000
 APT_PACKAGES := chromium libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
 	poppler-utils postgresql redis-server wrk
 
-.PHONY: run test bench load sysdeps lint clean
+.PHONY: run test bench load audit sysdeps lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q --upgrade pip setuptools
 
 $(VENV)/.installed: $(BIN)/python setup.cfg pyproject.toml
 	$(BIN)/pip install -q -e .
@@ -44,7 +44,8 @@ instance/config.py:
 
 run: $(VENV)/.installed instance/config.py
 	$(BIN)/b12planner db upgrade
-	$(BIN)/b12planner run --host $(HOST) --port $(PORT)
+	B12_SERVER_NAME="$${B12_SERVER_NAME:-$(HOST):$(PORT)}" \
+	  $(BIN)/b12planner run --host $(HOST) --port $(PORT)
 
 test: sysdeps $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -52,6 +53,16 @@ test: sysdeps $(VENV)/.installed-test
 bench: sysdeps $(VENV)/.installed-test
 	$(BIN)/python benchmarks/plan_bench.py
 	$(BIN)/python benchmarks/mail_bench.py
+
+# gunicorn with production settings (2 workers, 127.0.0.1) under wrk: 60 s per endpoint,
+# about 4 minutes; LOAD_ARGS="--duration 20" for a quick look. Not part of make test.
+load: sysdeps $(VENV)/.installed-test
+	$(BIN)/python benchmarks/load.py $(LOAD_ARGS)
+
+# Known vulnerabilities in the installed dependencies (pip-audit; exit 1: found,
+# exit 3: the audit could not be completed; see .ci/audit.py).
+audit: $(VENV)/.installed-test
+	$(BIN)/python .ci/audit.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -6,6 +6,13 @@ server bound to 127.0.0.1, one endpoint after the other, and reports requests
 per second, p50 and p99 latency, errors, and each endpoint's ratio to
 ``/healthz``. The last line is one JSON object with the figures.
 
+The plan endpoints answer a profile they planned before from the plan cache
+(``planner.plan_cache``), so a fourth run, ``POST /api/v1/plan (distinct)``,
+sends a different profile with every request, from a pool of
+``len(distinct_profiles())`` (far more than the cache holds per worker, in
+rotation), so every one of its requests builds a new plan: the uncached
+figure.
+
 Rate limits are switched off for this run (all traffic comes from one
 address, so the per-client limit would turn the measurement into 429s); every
 other setting is the production one: no debug, a real secret key, gunicorn
@@ -35,6 +42,33 @@ PROFILE = {
     "include_foods": [], "allergies": ["tree_nut"],
 }
 PLAN_QUERY = "age_years=34&diet=vegan&sex=female&allergies=tree_nut"
+
+
+def distinct_profiles() -> list[dict]:
+    """3840 different valid profiles: age 18–97 × diet × sex × meals per day."""
+    return [{"age_years": age, "diet": diet, "sex": sex, "meals_per_day": meals}
+            for age in range(18, 98)
+            for diet in ("vegan", "vegetarian", "pescatarian", "omnivore")
+            for sex in ("female", "male", "unspecified")
+            for meals in (2, 3, 4, 5)]
+
+
+def lua_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def rotating_script(bodies: list[str]) -> str:
+    """A wrk script POSTing ``bodies`` in turn; thread k of n sends k, k+n, k+2n…"""
+    return ("local bodies = {\n" + ",\n".join(lua_string(b) for b in bodies) + "\n}\n"
+            "local threads, counter = 2, 0\n"
+            "function setup(thread) thread:set('id', counter); counter = counter + 1 end\n"
+            "local i = nil\n"
+            "function request()\n"
+            "  if i == nil then i = id end\n"
+            "  i = (i + threads) % #bodies\n"
+            "  return wrk.format('POST', nil, {['Content-Type'] = 'application/json'},\n"
+            "                    bodies[i + 1])\n"
+            "end\n")
 
 
 def free_port() -> int:
@@ -107,6 +141,8 @@ def main() -> int:
         script.write_text('wrk.method = "POST"\n'
                           'wrk.headers["Content-Type"] = "application/json"\n'
                           f'wrk.body = "{body}"\n')
+        distinct = Path(tmp) / "post_plan_distinct.lua"
+        distinct.write_text(rotating_script([json.dumps(p) for p in distinct_profiles()]))
         server = subprocess.Popen(
             [gunicorn, "-w", str(args.workers), "-b", f"127.0.0.1:{port}",
              "--log-level", "warning", "planner:create_app()"],
@@ -117,6 +153,7 @@ def main() -> int:
                 "GET /healthz": (f"{base}/healthz", None),
                 "POST /api/v1/plan": (f"{base}/api/v1/plan", script),
                 "GET /plan?…": (f"{base}/plan?{PLAN_QUERY}", None),
+                "POST /api/v1/plan (distinct)": (f"{base}/api/v1/plan", distinct),
             }
             results = {}
             for name, (url, lua) in targets.items():
@@ -128,11 +165,11 @@ def main() -> int:
             server.wait(timeout=30)
 
     base_rps = results["GET /healthz"]["rps"]
-    print(f"\n{'endpoint':20} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
+    print(f"\n{'endpoint':30} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} "
           f"{'vs healthz':>10}")
     for name, r in results.items():
         r["ratio"] = r["rps"] / base_rps if base_rps else 0.0
-        print(f"{name:20} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
+        print(f"{name:30} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} "
               f"{r['errors']:7d} {r['ratio']:9.0%}")
     total_errors = sum(r["errors"] for r in results.values())
     plan_ratio = results["POST /api/v1/plan"]["ratio"]

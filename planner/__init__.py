@@ -28,6 +28,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     register_errors(app)
     register_blueprints(app)
     register_subscriptions(app)
+    register_rate_limits(app)
     return app
 
 
@@ -60,11 +61,20 @@ def register_subscriptions(app: Flask) -> None:
     subscribe.register(app)
 
 
+def register_rate_limits(app: Flask) -> None:
+    """Per-client limits on the API and on subscribing (after every blueprint)."""
+    from planner import ratelimit
+
+    ratelimit.register_rate_limits(app)
+
+
 def register_blueprints(app: Flask) -> None:
     from planner import api
     from planner import handouts
+    from planner import own_foods
     from planner import views
 
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(handouts.bp)
+    app.register_blueprint(own_foods.bp)

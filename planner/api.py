@@ -99,7 +99,8 @@ def plan():
     """A plan for the profile in the body, for ``?week=`` or the current week."""
     check_query(("week",))
     week = forms.parse_week(request.args.get("week"), web.today())
-    return jsonify(web.build_plan(profile_from_body(), week).to_dict())
+    return current_app.response_class(web.plan_json(profile_from_body(), week),
+                                      mimetype="application/json")
 
 
 @bp.get("/foods")

@@ -12,21 +12,27 @@ Which exception gives which status:
   contract) → 422;
 * ``PlanError`` from the plan builder (infeasible plan, unknown foods) → 422;
 * any werkzeug ``HTTPException`` (404, 405, 413, 415…) → its own status;
+* ``RateLimitExceeded`` from Flask-Limiter (``planner.ratelimit``) → 429, saying
+  which limit; the limiter adds ``Retry-After``;
 * anything else → 500, logged by Flask, with no detail shown.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable
 from collections.abc import Iterable
 from urllib.parse import urlencode
 
 from flask import Flask
+from flask import current_app
 from flask import jsonify
 from flask import make_response
 from flask import render_template
 from flask import request
 from flask import url_for
+from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -58,6 +64,7 @@ MESSAGES = {
     405: "This address does not accept that method.",
     413: "The request body is larger than the 1 MB this server accepts.",
     415: "Send the body as JSON with the header Content-Type: application/json.",
+    429: "Too many requests from your address. Wait and try again later.",
     422: "The request was understood but cannot be carried out.",
     500: "Something went wrong on our side. The error has been logged; please try again later.",
 }
@@ -74,6 +81,7 @@ TITLES = {
     405: "Not allowed here",
     413: "Too much data",
     415: "Wrong kind of data",
+    429: "Too many requests",
     422: "No plan could be made",
     500: "Something went wrong",
 }
@@ -126,6 +134,17 @@ def handle_http(e: HTTPException):
     return error_response(status, message, errors, headers=headers)
 
 
+def handle_rate_limited(e: RateLimitExceeded):
+    limiter = current_app.extensions.get("planner.limiter")
+    current = limiter.current_limit if limiter is not None else None
+    wait_s = max(1, int(current.reset_at - time.time())) if current else None
+    when = (f"in {wait_s} seconds" if wait_s and wait_s < 120 else
+            f"in {math.ceil(wait_s / 60)} minutes" if wait_s else "later")
+    message = (f"Too many requests from your address: at most {e.description}. "
+               f"Try again {when}.")
+    return error_response(429, message)
+
+
 def handle_invalid_input(e: InvalidInput):
     return error_response(e.status, str(e), e.errors)
 
@@ -141,6 +160,7 @@ def handle_plan_error(e: PlanError):
 
 HANDLERS: list[tuple[type[Exception], Callable]] = [
     (HTTPException, handle_http),
+    (RateLimitExceeded, handle_rate_limited),
     (InvalidInput, handle_invalid_input),
     (ProfileError, handle_profile_error),
     (PlanError, handle_plan_error),

@@ -358,7 +358,16 @@ ERROR_TEXT = {
     413: "Body larger than 1 MB",
     415: "Content-Type is not application/json",
     422: "The profile breaks the contract, or no plan can be made for it",
+    429: "Too many requests from this client address (planner.ratelimit); wait the "
+         "seconds in Retry-After",
 }
+
+
+def _rate_limited() -> dict:
+    """The 429 every operation may answer, with its Retry-After header."""
+    return {**_json(_ref("Error"), ERROR_TEXT[429]), "headers": {"Retry-After": {
+        "description": "seconds to wait before the next request",
+        "schema": {"type": "integer", "minimum": 0}}}}
 
 
 def _operation(summary: str, description: str, ok: tuple[str, str], errors: tuple[int, ...],
@@ -367,6 +376,7 @@ def _operation(summary: str, description: str, ok: tuple[str, str], errors: tupl
                 "responses": {"200": _json(_ref(ok[0]), ok[1])}}
     for status in errors:
         op["responses"][str(status)] = _json(_ref("Error"), ERROR_TEXT[status])
+    op["responses"]["429"] = _rate_limited()
     if body:
         op["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": _ref("Profile")}}}
@@ -426,7 +436,10 @@ def openapi_document(food_ids: Sequence[str] = ()) -> dict:
             "/api/v1/plan": {"post": _operation(
                 "Plan a week",
                 "A plan of B12 sources per meal for the profile's days, from the Monday "
-                "of the week. Same profile and week give the same plan.",
+                "of the week. Same profile and week give the same plan. The API is "
+                "stateless: it plans from the shared table (GET /api/v1/foods) only; "
+                "foods people enter at /foods/mine belong to their browser's cookie "
+                "and are a feature of the web pages.",
                 ("Plan", "The plan"), body_errors, body=True, parameters=(week,))},
             "/api/v1/foods": {"get": _operation(
                 "List foods", "The composition table, richest in B12 per serving first.",
@@ -444,7 +457,8 @@ def openapi_document(food_ids: Sequence[str] = ()) -> dict:
                 ("TargetTable", "The target table"), ())},
             "/api/v1/openapi.json": {"get": {
                 "summary": "This document",
-                "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1 document")}}},
+                "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1 document"),
+                              "429": _rate_limited()}}},
         },
         "components": {"schemas": top["$defs"]},
     }

@@ -1,9 +1,11 @@
 """Pages of the weekly email: subscribe, confirm, preferences, unsubscribe.
 
 Every page that changes something is a POST with a CSRF token, except the
-unsubscribe POST, which mail programs send on their own (RFC 8058: a body of
-``List-Unsubscribe=One-Click``, no cookies) and which the signed link alone
-authorises. A subscriber's data is reachable only through a signed link
+one-click unsubscribe POST, which mail programs send on their own (RFC 8058: a
+body of ``List-Unsubscribe=One-Click``, no cookies) and which the signed link
+alone authorises. The unsubscribe page's own button sends a CSRF token like
+every other form, and a POST to that address with neither the token nor the
+one-click body gets 400. A subscriber's data is reachable only through a signed link
 (:mod:`planner.subscriptions`); a bad, expired or changed link gets 400 and
 a page saying what to do.
 """
@@ -32,6 +34,9 @@ from planner.errors import InvalidInput
 from planner.models import utcnow
 
 bp = Blueprint("subscribe", __name__)
+
+#: The form field and value of an RFC 8058 one-click unsubscribe POST.
+ONE_CLICK = ("List-Unsubscribe", "One-Click")
 log = logging.getLogger(__name__)
 
 # Labels for the error summary's links, by form field.
@@ -140,13 +145,35 @@ def bad_link(e: store.BadToken):
     ], 400, [("Subscribe", url_for("subscribe.subscribe"))])
 
 
+class HostNotConfigured(RuntimeError):
+    """SERVER_NAME is missing, so no link can be mailed (outside debug and testing)."""
+
+
+def mail_host() -> str:
+    """The host name in the confirmation email's link, sender and Message-ID.
+
+    It is the configured ``SERVER_NAME`` (``B12_SERVER_NAME``), never the
+    request's Host header: the client chooses that header, and a forged one
+    would put another site's address in a link mailed to someone else (who
+    would then hand that site their token). Only in debug or testing does the
+    request's host stand in when SERVER_NAME is unset.
+    """
+    server = current_app.config.get("SERVER_NAME")
+    if server:
+        return str(server).split(":")[0]
+    if current_app.debug or current_app.testing:
+        return request.host.split(":")[0]
+    raise HostNotConfigured("SERVER_NAME is not set: set B12_SERVER_NAME to the site's "
+                            "host name so confirmation emails can link to it")
+
+
 def send_confirmation(subscriber) -> None:
     """Email the confirmation link (raises planner.mailer.MailError)."""
+    host = mail_host()
     link = url_for("subscribe.confirm", token=store.make_token(subscriber, "confirm"),
                    _external=True)
     context = {"link": link, "change": subscriber.pending_profile_json is not None,
                "hours": store.token_max_age("confirm") // 3600}
-    host = request.host.split(":")[0]
     msg = mail.build_message(
         sender=weekly.settings("MAIL_FROM") or f"B12 Planner <plans@{host}>",
         to=subscriber.email, subject="Confirm your weekly B12 plan emails",
@@ -178,6 +205,13 @@ def subscribe():
     if errors:
         return render_template("subscribe/form.html", form=form,
                                **form_context(request.form, errors)), 400
+    try:
+        mail_host()
+    except HostNotConfigured:
+        log.exception("cannot send confirmation emails")
+        return notice("Subscribing is not available", [
+            "This server is not set up to send emails yet, so nothing was saved. "
+            "Please try again later."], 503)
     subscriber = store.subscribe(address, profile)
     interval = float(current_app.config.get("CONFIRM_RESEND_SECONDS", 60))
     try:
@@ -250,6 +284,9 @@ def unsubscribe(token: str):
     if request.method == "GET":
         return render_template("subscribe/unsubscribe.html", token=token,
                                done=subscriber.unsubscribed_at is not None)
+    one_click = request.form.get(ONE_CLICK[0]) == ONE_CLICK[1]
+    if not one_click and current_app.config.get("WTF_CSRF_ENABLED", True):
+        current_app.extensions["csrf"].protect()  # the page's button: CSRFError (400)
     store.unsubscribe(subscriber)
     return notice("You are unsubscribed", [
         "No more weekly plan emails will be sent to this address.",

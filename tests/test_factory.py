@@ -125,3 +125,15 @@ def test_make_creates_a_random_secret_key_once(tmp_path):
     assert re.fullmatch(r"SECRET_KEY = '[0-9a-f]{64}'\n", first)
     assert (tmp_path / "instance" / "config.py").read_text() == first
     assert (tmp_path / "instance" / "config.py").stat().st_mode & 0o077 == 0
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path, no_b12_env):
+    from planner.security import MissingSecretKey
+
+    for secret in (None, ""):
+        with pytest.raises(MissingSecretKey, match="B12_SECRET_KEY") as info:
+            create_app({"TESTING": False, "SECRET_KEY": secret, "INSTANCE_PATH": str(tmp_path)})
+        assert "instance/config.py" in str(info.value)
+
+    assert create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path)}).testing
+    assert create_app({"SECRET_KEY": "s3cret", "INSTANCE_PATH": str(tmp_path)}).secret_key

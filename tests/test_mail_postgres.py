@@ -45,6 +45,12 @@ from test_send_weekly import (  # noqa: F401
 from test_send_weekly import (  # noqa: F401
     test_with_redis_the_workers_send_each_email_once_and_report_failures,
 )
+from test_subscribers_cli import (  # noqa: F401
+    test_export_then_import_into_an_empty_store_restores_every_state,
+)
+from test_subscribers_cli import (  # noqa: F401
+    test_importing_over_a_live_store_upserts_by_address_and_never_resubscribes,
+)
 from test_subscriptions import (  # noqa: F401
     test_a_confirmed_subscribers_profile_changes_only_through_the_emailed_link,
 )

@@ -183,3 +183,90 @@ def test_any_unknown_word_is_rejected_and_names_the_field(data, field, junk):
     error = only_error({**data, field: junk})
     assert error["field"] == field
     assert "choose one of" in error["message"]
+
+
+# ---- any input at all: a Profile, or a ProfileError naming fields ---------------------
+
+CONTRACT_FIELDS = tuple(Profile.__dataclass_fields__)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                               max_size=4),
+    max_leaves=10)
+junk_profiles = st.dictionaries(st.sampled_from(CONTRACT_FIELDS) | st.text(max_size=15),
+                                json_values, max_size=8)
+
+
+def named_field(error: dict, data) -> str:
+    """The input key an error is about: ``supplement.dose_ug`` → ``supplement``."""
+    field = error["field"]
+    assert isinstance(field, str), error
+    assert error["message"].startswith(f"{field}:"), error
+    top = field.split(".", 1)[0] if field.startswith("supplement.") else field
+    assert top in data or top in CONTRACT_FIELDS or top == "profile", (top, data)
+    return top
+
+
+@given(data=junk_profiles | json_values)
+def test_any_json_value_gives_a_profile_or_a_profile_error_naming_each_field(data):
+    try:
+        profile = parse_profile(data)
+    except ProfileError as e:
+        assert e.errors
+        for error in e.errors:
+            named_field(error, data if isinstance(data, dict) else {})
+        return
+    assert isinstance(data, dict) and set(data) <= set(CONTRACT_FIELDS)
+    assert parse_profile(profile.to_dict()) == profile
+
+
+_NUMBER_FIELDS = ("age_years", "meals_per_day", "days")
+_WORD_FIELDS = ("diet", "sex", "life_stage", "guideline")
+_LIST_FIELDS = ("allergies", "include_foods", "exclude_foods", "medications", "conditions",
+                "symptoms")
+_not_number = st.text() | st.booleans() | st.lists(st.integers(), max_size=2) | st.dictionaries(
+    st.text(max_size=3), st.integers(), max_size=2)
+_not_string = (st.integers() | st.floats() | st.booleans()
+               | st.lists(st.text(max_size=5), max_size=2) | st.dictionaries(
+                   st.text(max_size=3), st.text(max_size=3), max_size=2))
+WRONG_TYPES = {
+    **dict.fromkeys(_NUMBER_FIELDS, _not_number),
+    **dict.fromkeys(_WORD_FIELDS, _not_string),
+    **dict.fromkeys(_LIST_FIELDS, st.text() | st.integers() | st.booleans()
+                    | st.dictionaries(st.text(max_size=3), st.text(max_size=3), max_size=2)
+                    | st.lists(st.integers() | st.booleans() | st.lists(st.text(), max_size=1),
+                               min_size=1, max_size=3)),
+    "supplement": st.text() | st.integers() | st.booleans() | st.lists(st.integers(),
+                                                                       max_size=2),
+}
+OUT_OF_VOCABULARY = {"allergies": ALLERGENS, "medications": MEDICATIONS,
+                     "conditions": CONDITIONS, "symptoms": SYMPTOMS}
+
+
+@given(data=valid_profiles, field=st.sampled_from(sorted(WRONG_TYPES)), choice=st.data())
+def test_a_value_of_the_wrong_type_is_rejected_naming_its_field(data, field, choice):
+    wrong = choice.draw(WRONG_TYPES[field])
+
+    errors = errors_for({**data, field: wrong})
+
+    assert {e["field"] for e in errors} == {field}
+
+
+@given(data=valid_profiles, key=st.text(min_size=1, max_size=30).filter(
+    lambda k: k not in CONTRACT_FIELDS), value=json_values)
+def test_an_unknown_key_is_rejected_naming_it(data, key, value):
+    error = only_error({**data, key: value})
+
+    assert error["field"] == key
+    assert "not a profile field; choose from age_years" in error["message"]
+
+
+@given(data=valid_profiles, field=st.sampled_from(sorted(OUT_OF_VOCABULARY)), choice=st.data())
+def test_an_unknown_list_value_is_rejected_naming_its_field(data, field, choice):
+    words = OUT_OF_VOCABULARY[field]
+    junk = choice.draw(st.text(min_size=1, max_size=20).filter(lambda w: w not in words))
+
+    error = only_error({**data, field: [*words[:1], junk]})
+
+    assert error["field"] == field
+    assert repr(junk) in error["message"] and "choose from" in error["message"]

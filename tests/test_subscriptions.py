@@ -237,7 +237,8 @@ def test_subscribing_again_after_unsubscribing_voids_the_old_links(mail_app, mai
     subscribe_and_confirm(mail_client, recorder, "ann@example.org")
     with mail_app.app_context():
         old = store.make_token(db.session.get(Subscriber, 1), "preferences")
-    mail_client.post("/unsubscribe/" + _unsubscribe_token(mail_app))
+    mail_client.post("/unsubscribe/" + _unsubscribe_token(mail_app),
+                     data={"List-Unsubscribe": "One-Click"})
     subscribe(mail_client, "ann@example.org")
 
     assert mail_client.get("/preferences/" + old).status_code == 400

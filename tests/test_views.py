@@ -279,7 +279,7 @@ def test_unknown_food_ids_give_a_422_page_in_the_site_layout(client):
 
 
 def test_infeasible_plan_gives_a_422_page_and_json(client, monkeypatch):
-    def infeasible(profile, week):
+    def infeasible(profile, week, table=None):  # pages pass their table (own foods)
         raise InfeasiblePlan("No foods left to plan with.", "include_foods")
 
     monkeypatch.setattr(web, "build_plan", infeasible)
