@@ -146,18 +146,26 @@ def compare(cases: list[BenchCase], foods, reference, times: dict[str, list[floa
     return rows
 
 
+def _tidy(pct: float) -> float:
+    """Rounding noise (±1e-12 %) shown as 0."""
+    return 0.0 if abs(pct) < 5e-3 else pct
+
+
 def print_table(rows: list[Row]) -> None:
     print(f"{'profile':38} {'meals':>5} {'p50 ms':>7} {'max ms':>7} {'J plan':>9} "
-          f"{'J milp':>9} {'gap %':>6} {'≤bound%':>7}  milp status")
+          f"{'J milp':>9} {'gap %':>6} {'>bound%':>7}  milp status")
     for r in rows:
         e = r.entry
         j_milp = f"{e['objective']:9.3f}" if e else f"{'—':>9}"
-        gap_s = f"{r.gap_pct:6.2f}" if r.gap_pct is not None else f"{'stale':>6}"
-        bound_s = f"{r.bound_gap_pct:7.2f}" if r.bound_gap_pct is not None else " " * 7
+        gap_s = f"{_tidy(r.gap_pct):6.2f}" if r.gap_pct is not None else f"{'stale':>6}"
+        bound_s = (f"{_tidy(r.bound_gap_pct):7.2f}" if r.bound_gap_pct is not None
+                   else " " * 7)
         status = f"{e['status']} {e['seconds']:.0f}s" if e else "not cached"
         print(f"{r.case.name:38} {r.case.profile.meals_per_day:5d} "
               f"{statistics.median(r.times_ms):7.2f} {max(r.times_ms):7.2f} "
               f"{r.plan.score.total:9.3f} {j_milp} {gap_s} {bound_s}  {status}")
+    print("J: the objective (optimizer module docstring). gap %: above the MILP's best "
+          "plan. >bound%: above the MILP's proven lower bound.")
 
 
 def summarise(rows: list[Row]) -> dict:
