@@ -34,6 +34,9 @@ NUMBER_FIELDS = tuple(n for n, f in _FIELDS.items() if f.type in ("float", "int"
 #: The nested supplement object, flattened for HTML: form field → key in ``supplement``.
 SUPPLEMENT_FIELDS = {"supplement_dose_ug": "dose_ug", "supplement_frequency": "frequency"}
 NUMBER_FIELDS += ("supplement_dose_ug",)
+#: Profile fields given as yes/no; the form sends ``true`` or ``false``.
+BOOLEAN_FIELDS = tuple(n for n, f in _FIELDS.items() if f.type == "bool")
+BOOLEAN_WORDS = {"true": True, "false": False}
 #: Every profile field as the form names it.
 FORM_FIELDS = tuple(n for n in _FIELDS if n != "supplement") + tuple(SUPPLEMENT_FIELDS)
 #: Default of each optional profile field, for pre-selecting the form's choices.
@@ -115,6 +118,12 @@ def _read_args(args: MultiDict, extra: set[str]) -> tuple[dict, list[dict]]:
             errors.append({"field": key, "message": f"give one value, not {len(values)}"})
         elif values and key in NUMBER_FIELDS and _number(values[0]) is None:
             errors.append({"field": key, "message": f"{values[0][:40]!r} is not a number"})
+        elif values and key in BOOLEAN_FIELDS:
+            if values[0].lower() in BOOLEAN_WORDS:
+                data[key] = BOOLEAN_WORDS[values[0].lower()]
+            else:
+                errors.append({"field": key, "message": (
+                    f"{values[0][:40]!r} is not a choice; choose true or false")})
         elif values:
             value = _number(values[0]) if key in NUMBER_FIELDS else values[0]
             if key in SUPPLEMENT_FIELDS:

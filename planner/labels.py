@@ -106,6 +106,7 @@ LABELS: dict[str, dict[str, str]] = {
         "symptoms": "Symptoms",
         "supplement_dose_ug": "Supplement dose",
         "supplement_frequency": "Supplement frequency",
+        "accept_supplement": "Supplement suggestions",
         "guideline": "Guideline",
         "meals_per_day": "Meals per day",
         "days": "Days",

@@ -104,6 +104,9 @@ class Profile(Model):
     conditions: _list(Condition) = None
     symptoms: _list(Symptom) = None
     supplement: Supplement | None = None
+    accept_supplement: bool | None = Field(
+        True, description="false: the person does not want a supplement; a plan food "
+        "cannot cover is then refused with 422 naming this field")
 
 
 # ---- responses -----------------------------------------------------------------------
@@ -126,6 +129,7 @@ class ResolvedProfile(Model):
     conditions: list[Condition]
     symptoms: list[Symptom]
     supplement: Supplement | None
+    accept_supplement: bool
 
 
 class Target(Model):

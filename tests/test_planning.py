@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -40,6 +39,7 @@ from planner.domain.planning import UnknownFoods
 from planner.domain.planning import make_plan
 from planner.domain.planning import week_start
 from planner.domain.profile import parse_profile
+from planner.domain.profile import ProfileError
 from planner.reference import load_reference
 
 SMALL = Path(__file__).parent / "data" / "foods_small.csv"
@@ -49,13 +49,6 @@ REFERENCE = load_reference()
 TABLE = load_foods()
 TABLE_BY_ID = {f.food_id: f for f in TABLE}
 SMALL_FOODS = load_table(SMALL)
-
-
-@dataclass(frozen=True)
-class NoSupplementProfile(Profile):
-    """A profile that refuses supplements (the proposed ``accept_supplement`` field)."""
-
-    accept_supplement: bool = False
 
 
 def profile(**fields) -> Profile:
@@ -322,8 +315,8 @@ def test_a_higher_target_takes_the_dose_option_that_covers_it():
 
 
 def test_every_b12_food_excluded_and_supplements_refused_is_explained():
-    prof = NoSupplementProfile(age_years=30, diet="vegan",
-                               include_foods=("tofu_firm_nigari", "tempeh"))
+    prof = profile(diet="vegan", accept_supplement=False,
+                   include_foods=["tofu_firm_nigari", "tempeh"])
     with pytest.raises(InfeasiblePlan) as err:
         plan_of(prof)
     assert err.value.field == "accept_supplement"
@@ -332,7 +325,7 @@ def test_every_b12_food_excluded_and_supplements_refused_is_explained():
 
 
 def test_refusing_supplements_is_fine_when_food_covers_every_day():
-    prof = NoSupplementProfile(age_years=30, diet="vegan")
+    prof = profile(diet="vegan", accept_supplement=False)
     plan = plan_of(prof)
     assert plan.supplement is None
     assert plan.summary.covered
@@ -424,3 +417,34 @@ def test_the_plan_does_not_depend_on_pythons_hash_seed():
         for seed in ("1", "2")
     }
     assert len(outputs) == 1
+
+
+def test_refusing_supplements_through_the_api_gets_422_naming_the_field(client):
+    body = {"age_years": 30, "diet": "vegan", "accept_supplement": False,
+            "include_foods": ["tofu_firm_nigari", "tempeh"]}
+    response = client.post("/api/v1/plan?week=2026-W47", json=body)
+    assert response.status_code == 422
+    data = response.get_json()
+    assert data["errors"][0]["field"] == "accept_supplement"
+    assert "does not accept a supplement" in data["error"]
+
+
+def test_refusing_supplements_on_the_form_gives_a_422_page_with_the_reason(client):
+    response = client.get("/plan?age_years=30&diet=vegan&accept_supplement=false"
+                          "&include_foods=tofu_firm_nigari&include_foods=tempeh")
+    assert response.status_code == 422
+    assert "does not accept a supplement" in response.get_data(as_text=True)
+
+
+def test_accept_supplement_must_be_a_boolean():
+    with pytest.raises(ProfileError) as err:
+        parse_profile({"age_years": 30, "diet": "vegan", "accept_supplement": "no"})
+    assert err.value.errors[0]["field"] == "accept_supplement"
+    with pytest.raises(ProfileError):
+        parse_profile({"age_years": 30, "diet": "vegan", "accept_supplement": 0})
+
+
+def test_the_form_rejects_an_accept_supplement_that_is_not_true_or_false(client):
+    response = client.get("/plan?age_years=30&diet=vegan&accept_supplement=maybe")
+    assert response.status_code == 400
+    assert "choose true or false" in response.get_data(as_text=True)

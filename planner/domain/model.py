@@ -158,6 +158,7 @@ class Profile:
     conditions: tuple[str, ...] = ()
     symptoms: tuple[str, ...] = ()
     supplement: Supplement | None = None
+    accept_supplement: bool = True  # False: the person does not want a supplement
 
     @property
     def meal_names(self) -> tuple[str, ...]:
@@ -179,4 +180,5 @@ class Profile:
             "conditions": list(self.conditions),
             "symptoms": list(self.symptoms),
             "supplement": self.supplement.to_dict() if self.supplement else None,
+            "accept_supplement": self.accept_supplement,
         }

@@ -334,7 +334,7 @@ def _choose_supplement(
     if own is not None and _days_covered(food, own, target) == days:
         return own, []
     recommended = assessment.recommended_supplement
-    accepts = getattr(profile, "accept_supplement", True)
+    accepts = profile.accept_supplement
     if by_food == days and (recommended is None or not accepts):
         return own, []
     if not accepts:

@@ -118,6 +118,13 @@ _food_ids = _list_of(
 _frequency = _word(FREQUENCIES, "a frequency")
 
 
+def _boolean(field: str, value: Any) -> tuple[Any, list[_Problem]]:
+    """JSON ``true`` or ``false`` (not 0/1, not a string)."""
+    if isinstance(value, bool):
+        return value, []
+    return None, [_Problem(field, f"{field}: must be true or false")]
+
+
 def _supplement(field: str, value: Any) -> tuple[Any, list[_Problem]]:
     """``{"dose_ug": >0 and <= 10000, "frequency": daily|weekly}`` (null handled by caller)."""
     if not isinstance(value, dict):
@@ -158,6 +165,7 @@ FIELDS: dict[str, Check] = {
     "conditions": _words(CONDITIONS, "a condition"),
     "symptoms": _words(SYMPTOMS, "a symptom"),
     "supplement": _supplement,
+    "accept_supplement": _boolean,
 }
 
 _HINTS = {
