@@ -448,3 +448,12 @@ def test_the_form_rejects_an_accept_supplement_that_is_not_true_or_false(client)
     response = client.get("/plan?age_years=30&diet=vegan&accept_supplement=maybe")
     assert response.status_code == 400
     assert "choose true or false" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("guideline", ["us", "efsa", "dach", "nnr"])
+def test_a_breastfeeding_vegan_without_fortified_food_is_covered_by_a_daily_dose(guideline):
+    prof = profile(diet="vegan", life_stage="lactating", guideline=guideline,
+                   include_foods=["tofu_firm_nigari"])
+    plan = plan_of(prof)
+    assert plan.supplement.frequency == "daily"
+    assert plan.summary.covered and plan.summary.days_covered == 7
