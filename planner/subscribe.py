@@ -29,8 +29,8 @@ from planner import forms
 from planner import mailer as mail
 from planner import subscriptions as store
 from planner import weekly
-from planner.domain import model
 from planner.errors import InvalidInput
+from planner.labels import LABELS
 from planner.models import utcnow
 
 bp = Blueprint("subscribe", __name__)
@@ -39,26 +39,8 @@ bp = Blueprint("subscribe", __name__)
 ONE_CLICK = ("List-Unsubscribe", "One-Click")
 log = logging.getLogger(__name__)
 
-# Labels for the error summary's links, by form field.
-FIELD_LABELS = {
-    "email": "Email address",
-    "age_years": "Age",
-    "sex": "Sex",
-    "life_stage": "Pregnancy or breastfeeding",
-    "diet": "Diet",
-    "guideline": "Guideline",
-    "meals_per_day": "Meals per day",
-    "days": "Number of days",
-    "allergies": "Allergies",
-    "include_foods": "Foods you buy",
-    "exclude_foods": "Foods to leave out",
-    "medications": "Medicines",
-    "conditions": "Conditions",
-    "symptoms": "Symptoms",
-    "supplement": "Supplement",
-    "supplement_dose_ug": "Supplement dose",
-    "supplement_frequency": "How often",
-}
+# Labels for the error summary's links: the profile form's, plus the address.
+FIELD_LABELS = LABELS["field"] | {"email": "Email address"}
 
 
 class SubscribeForm(FlaskForm):
@@ -109,26 +91,11 @@ def _text(value) -> str:
 
 
 def form_context(values: MultiDict, errors: list[dict]) -> dict:
-    """What the profile fields partial needs."""
-    from planner import catalog
-    from planner import web
+    """What the shared profile fields partial needs, plus the email field's label."""
+    from planner.views import profile_form_context
 
-    groups = catalog.groups()
-    by_group: dict[str, list] = {}
-    for food in catalog.b12_sources(web.foods()):
-        by_group.setdefault(food.group, []).append(food)
-    return {
-        "values": values,
-        "errors": forms.errors_by_field(errors),
-        "error_list": errors,
-        "field_labels": FIELD_LABELS,
-        "vocab": model,
-        "defaults": model.Profile(age_years=0, diet=""),
-        "meal_options": [(n, f"{n} ({', '.join(names)})")
-                         for n, names in model.MEAL_NAMES.items()],
-        "food_groups": [{"label": groups.get(g, {}).get("label", g), "foods": fs}
-                        for g, fs in by_group.items()],
-    }
+    return profile_form_context(values, errors, own_foods=False) | {
+        "field_labels": FIELD_LABELS}
 
 
 def notice(title: str, paragraphs: list[str], status: int = 200, links=()):

@@ -46,22 +46,31 @@ def best_sources(foods, limit: int = 15):
     return sorted(sources, key=lambda f: (-f.b12_ug_per_serving, f.food_id))[:limit]
 
 
-def render_form(values: MultiDict, errors: list[dict] | None = None) -> str:
-    """The profile form filled with ``values``, each error next to its field."""
+def profile_form_context(values: MultiDict, errors: list[dict] | None = None,
+                         own_foods: bool = True) -> dict:
+    """What ``templates/_profile_fields.html`` needs, each error next to its field.
+
+    ``own_foods`` lists the browser's own foods first (the plan form); the
+    subscription pages leave them out, since weekly emails are built without a browser.
+    """
     by_group: dict[str, list] = {}
     for food in catalog.b12_sources(web.foods()):
         by_group.setdefault(food.group, []).append(food)
-    own = catalog.b12_sources(web.own_foods())  # listed first, as their own group
+    own = catalog.b12_sources(web.own_foods()) if own_foods else []
     food_groups = [{"label": "Your own foods", "foods": own}] if own else []
     food_groups += [{"label": catalog.groups()[g]["label"], "foods": fs}
                     for g, fs in by_group.items()]
     meal_options = [(n, f"{n}: " + ", ".join(label("meal", m) for m in names))
                     for n, names in model.MEAL_NAMES.items()]
-    return render_template(
-        "plan/form.html", values=values, errors=forms.errors_by_field(errors or []),
-        error_list=errors or [], vocab=model, defaults=forms.PROFILE_DEFAULTS,
-        field_labels=LABELS["field"], meal_options=meal_options, food_groups=food_groups,
-    )
+    return {"values": values, "errors": forms.errors_by_field(errors or []),
+            "error_list": errors or [], "vocab": model, "defaults": forms.PROFILE_DEFAULTS,
+            "field_labels": LABELS["field"], "meal_options": meal_options,
+            "food_groups": food_groups}
+
+
+def render_form(values: MultiDict, errors: list[dict] | None = None) -> str:
+    """The profile form filled with ``values``, each error next to its field."""
+    return render_template("plan/form.html", **profile_form_context(values, errors))
 
 
 @bp.get("/")

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from foods.loader import COLUMNS
-from foods.loader import SHIPPED_TABLE
 from foods.loader import TableError
 from foods.loader import load_foods
 from foods.loader import load_table

@@ -38,8 +38,8 @@ from planner.domain.planning import PlanError
 from planner.domain.planning import UnknownFoods
 from planner.domain.planning import make_plan
 from planner.domain.planning import week_start
-from planner.domain.profile import parse_profile
 from planner.domain.profile import ProfileError
+from planner.domain.profile import parse_profile
 from planner.reference import load_reference
 
 SMALL = Path(__file__).parent / "data" / "foods_small.csv"
