@@ -174,6 +174,8 @@ def profiles(draw) -> Profile:
     if draw(st.booleans()):
         data["supplement"] = {"dose_ug": draw(st.sampled_from([2, 10, 250, 1000, 2000])),
                               "frequency": draw(st.sampled_from(["daily", "weekly"]))}
+    if draw(st.booleans()):
+        data["accept_supplement"] = draw(st.booleans())
     return parse_profile(data)
 
 
@@ -218,8 +220,8 @@ def test_every_plan_keeps_the_rules_or_explains_why_not(prof, week):
         plan = plan_of(prof, week=f"2025-W{week:02d}")
     except UnknownFoods:
         pytest.fail("ids come from the table")
-    except PlanError as e:  # pragma: no cover - only refused supplements raise
-        assert e.field and str(e)
+    except PlanError as e:  # only refused supplements raise
+        assert e.field == "accept_supplement" and not prof.accept_supplement and str(e)
         return
     check_plan_rules(prof, plan)
 
@@ -231,7 +233,11 @@ def test_plans_from_the_small_table_keep_the_rules_too(prof):
     known = [i for i in prof.include_foods if i in small_ids]
     prof = parse_profile({**prof.to_dict(), "include_foods": known,
                           "exclude_foods": [i for i in prof.exclude_foods if i in small_ids]})
-    plan = make_plan(prof, SMALL_FOODS, week=WEEK, reference=REFERENCE)
+    try:
+        plan = make_plan(prof, SMALL_FOODS, week=WEEK, reference=REFERENCE)
+    except InfeasiblePlan as e:
+        assert e.field == "accept_supplement" and not prof.accept_supplement
+        return
     assert len(plan.days) == prof.days
     assert all(i in small_ids for i in item_ids(plan))
     assert "nori_sheet" not in item_ids(plan)  # algae never count

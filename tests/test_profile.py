@@ -156,6 +156,7 @@ valid_profiles = st.fixed_dictionaries(
         "life_stage": st.sampled_from(LIFE_STAGES),
         "guideline": st.sampled_from(GUIDELINES),
         "meals_per_day": st.integers(2, 5),
+        "accept_supplement": st.booleans(),
         "days": st.integers(1, 14),
         "allergies": st.lists(st.sampled_from(ALLERGENS)),
         "include_foods": st.lists(st.from_regex(r"[a-z0-9_]{1,20}", fullmatch=True)),

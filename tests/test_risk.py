@@ -434,6 +434,7 @@ profile_data = st.fixed_dictionaries(
         "life_stage": st.sampled_from(LIFE_STAGES),
         "guideline": st.sampled_from(GUIDELINES),
         "meals_per_day": st.integers(2, 5),
+        "accept_supplement": st.booleans(),
         "days": st.integers(1, 14),
         "allergies": words(ALLERGENS),
         "include_foods": st.lists(st.sampled_from(["fortified_test_drink", "apple", "salmon"])),
