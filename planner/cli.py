@@ -7,9 +7,15 @@ from flask.cli import FlaskGroup
 
 
 def _create_app():
+    """The app for commands that need one; a start-up problem is a message, not a traceback."""
+    from foods.loader import TableError
     from planner import create_app
+    from planner.security import MissingSecretKey
 
-    return create_app()
+    try:
+        return create_app()
+    except (MissingSecretKey, TableError) as e:
+        raise click.ClickException(str(e)) from None
 
 
 @click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)

@@ -137,3 +137,18 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path, no_b12_env):
 
     assert create_app({"TESTING": True, "INSTANCE_PATH": str(tmp_path)}).testing
     assert create_app({"SECRET_KEY": "s3cret", "INSTANCE_PATH": str(tmp_path)}).secret_key
+
+
+def test_the_cli_reports_a_start_up_problem_without_a_traceback(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from planner.cli import cli
+
+    monkeypatch.setenv("B12_SECRET_KEY", "cli-test")
+    monkeypatch.setenv("B12_USER_FOODS_CSV", str(tmp_path / "missing.csv"))
+    result = CliRunner().invoke(cli, ["routes"])
+
+    assert result.exit_code == 1
+    assert "missing.csv: no such file" in result.output
+    assert "Traceback" not in result.output
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit)
