@@ -95,7 +95,8 @@ def test_bad_json_exits_2_without_a_traceback(cli):
 def test_an_invalid_profile_names_the_field(cli):
     result = cli.invoke(plan, ["-"], input=json.dumps({"age_years": 30, "diet": "keto"}))
     assert result.exit_code == 2
-    assert "diet" in result.stderr
+    assert "diet: 'keto' is not a diet" in result.stderr
+    assert "diet: diet" not in result.stderr  # the field is named once
     assert "vegan" in result.stderr  # the valid choices are listed
 
 

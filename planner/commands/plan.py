@@ -49,7 +49,8 @@ def _read_profile(stream: Any):
     try:
         return parse_profile(data)
     except ProfileError as e:
-        lines = "\n".join(f"  {err['field']}: {err['message']}" for err in e.errors)
+        # parse_profile's messages already start with the field's name
+        lines = "\n".join(f"  {err['message']}" for err in e.errors)
         raise _InputError(f"{name}: the profile is not valid:\n{lines}") from None
 
 
