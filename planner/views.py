@@ -40,12 +40,6 @@ def _ug(value: float | None) -> str:
     return amount_ug(value)
 
 
-def best_sources(foods, limit: int = 15):
-    """Foods counted as B12 sources, richest per serving first."""
-    sources = [f for f in foods if f.counts_as_source and f.b12_ug_per_100g > 0]
-    return sorted(sources, key=lambda f: (-f.b12_ug_per_serving, f.food_id))[:limit]
-
-
 def profile_form_context(values: MultiDict, errors: list[dict] | None = None,
                          own_foods: bool = True) -> dict:
     """What ``templates/_profile_fields.html`` needs, each error next to its field.

@@ -1,11 +1,9 @@
-"""The foods page lists the table's best B12 sources first (``/`` is now the profile form)."""
-
-from planner.views import best_sources
+"""The foods page lists the table's richest B12 sources first (``/`` is the profile form)."""
 
 
-def test_home_lists_the_richest_sources_first(client, app):
+def test_foods_page_lists_the_richest_sources_first(client, app):
     foods = app.extensions["planner.foods"]
-    top = best_sources(foods)
+    top = sorted(foods, key=lambda f: (-f.b12_ug_per_serving, f.food_id))
 
     response = client.get("/foods")
 
@@ -14,9 +12,3 @@ def test_home_lists_the_richest_sources_first(client, app):
     assert top[0].name in html
     assert html.index(top[0].name) < html.index(top[1].name)
     assert "not medical advice" in html
-
-
-def test_best_sources_skip_foods_not_counted():
-    from foods.loader import load_foods
-
-    assert all(f.counts_as_source for f in best_sources(load_foods(), limit=500))
