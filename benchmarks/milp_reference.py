@@ -240,8 +240,9 @@ class _PlanModel:
 
     def _repeats(self) -> None:
         """U_f ≤ limit, and r_f ≥ repeat · (j·U_f − j(j+1)/2) for j = 1..limit−1."""
-        limit, rep = self.p.max_uses_per_food, self.w.repeat
+        rep = self.w.repeat
         for f, vs in self.uses.items():
+            limit = self.p.limit_of(f)
             self.m.row(-math.inf, limit, vs, [1.0] * len(vs))
             if limit > 1 and rep > 0:
                 r = self.repeat_var[f] = self.m.var(cost=1.0)

@@ -14,6 +14,7 @@ import functools
 import math
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +28,7 @@ from planner.domain.model import Food
 FOODS_DIR = Path(__file__).resolve().parent
 SHIPPED_TABLE = FOODS_DIR / "b12_foods.csv"
 GROUPS_FILE = FOODS_DIR / "groups.csv"
+TAGS_FILE = FOODS_DIR / "food_tags.csv"
 
 COLUMNS = (
     "food_id",
@@ -221,8 +223,36 @@ def validate_frame(df: pd.DataFrame, path: str | Path) -> tuple[Food, ...]:
 
 
 def load_table(path: str | Path) -> tuple[Food, ...]:
-    """Read and validate one table file."""
-    return validate_frame(read_table(path), path)
+    """Read and validate one table file; foods get their food-safety tags."""
+    return with_tags(validate_frame(read_table(path), path))
+
+
+@functools.cache
+def load_tags(path: Path = TAGS_FILE) -> dict[str, frozenset[str]]:
+    """Food-safety tags by food id (``food_tags.csv``: food_id, tag, reason).
+
+    The food-safety rules (``planner/data/food_safety.toml``) match foods by these
+    tags. A row with a blank cell raises TableError naming the line.
+    """
+    tags: dict[str, set[str]] = {}
+    errors = []
+    with open(path, newline="", encoding="utf-8") as f:
+        for line, row in enumerate(csv.DictReader(f), start=2):
+            fid, tag = (row.get("food_id") or "").strip(), (row.get("tag") or "").strip()
+            if not fid or not tag or not (row.get("reason") or "").strip():
+                errors.append(f"{path}:{line}: food_id, tag and reason are all required")
+                continue
+            tags.setdefault(fid, set()).add(tag)
+    if errors:
+        raise TableError(errors)
+    return {fid: frozenset(t) for fid, t in tags.items()}
+
+
+def with_tags(foods: Iterable[Food]) -> tuple[Food, ...]:
+    """``foods`` with the tags ``food_tags.csv`` gives their ids."""
+    tags = load_tags()
+    return tuple(replace(f, tags=f.tags | tags[f.food_id]) if f.food_id in tags else f
+                 for f in foods)
 
 
 def layer(base: Iterable[Food], overlay: Iterable[Food]) -> tuple[Food, ...]:

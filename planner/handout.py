@@ -43,9 +43,12 @@ from planner.domain.model import MEAL_NAMES
 from planner.domain.model import Food
 from planner.domain.model import Profile
 from planner.domain.planning import allowed_sources
+from planner.domain.planning import safe_sources
+from planner.domain.reference import Reference
 from planner.errors import InvalidInput
 from planner.labels import amount_ug
 from planner.labels import label
+from planner.reference import load_reference
 
 #: The handout's own fields, beside the profile's, with their length limits [characters].
 TEXT_LIMITS = {"client_name": 80, "practitioner": 120, "notes": 2000}
@@ -121,13 +124,16 @@ def short_date(day: date) -> str:
 
 
 def food_sources(profile: Profile, foods: Iterable[Food], limit: int = FOOD_SOURCES_LIMIT,
-                 per_group: int = FOOD_SOURCES_PER_GROUP) -> list[Food]:
+                 per_group: int = FOOD_SOURCES_PER_GROUP,
+                 reference: Reference | None = None) -> list[Food]:
     """The table's richest B12 sources per serving that this client may eat (diet,
-    allergies, exclusions), at most ``per_group`` from each food group for variety.
+    allergies, exclusions, and the food-safety rules of the life stage, the same
+    filter as the plan's), at most ``per_group`` from each food group for variety.
 
     The client's own food list is not applied: the list suggests other foods.
     """
-    allowed = allowed_sources(replace(profile, include_foods=()), foods)
+    reference = reference or load_reference()
+    allowed = allowed_sources(replace(profile, include_foods=()), foods, reference)
     chosen: list[Food] = []
     per: dict[str, int] = {}
     for food in sorted(allowed, key=lambda f: (-f.b12_ug_per_serving, f.food_id)):
@@ -137,6 +143,17 @@ def food_sources(profile: Profile, foods: Iterable[Food], limit: int = FOOD_SOUR
         if len(chosen) == limit:
             break
     return chosen
+
+
+def left_out_for_safety(profile: Profile, foods: Iterable[Food],
+                        reference: Reference | None = None) -> list[dict]:
+    """Foods this diet allows that the life stage's safety rules leave out, by rule:
+    ``[{"reason", "source", "foods": [names]}]`` (why liver is missing in pregnancy)."""
+    reference = reference or load_reference()
+    general = replace(profile, include_foods=())
+    safe = safe_sources(general, allowed_sources(general, foods), reference)
+    return [{"reason": rule.reason, "source": rule.source, "foods": [f.name for f in left]}
+            for rule, left in safe.excluded]
 
 
 class SourceList:
@@ -242,6 +259,7 @@ def handout_context(plan: dict, details: HandoutDetails, branding: brand.Brandin
         "meal_names": MEAL_NAMES[plan["profile"]["meals_per_day"]],
         "food_sources": [(food, sources.ref(food.source))
                          for food in food_sources(profile, foods)],
+        "left_out": left_out_for_safety(profile, foods),
         "sources": sources.items,
         "disclaimer": assessment["disclaimer"],
     }

@@ -17,6 +17,7 @@ from importlib import resources
 
 from planner.domain.absorption import AbsorptionParams
 from planner.domain.differential import parse_differentials
+from planner.domain.food_safety import parse_food_safety
 from planner.domain.model import GUIDELINES
 from planner.domain.reference import Reference
 from planner.domain.reference import ReferenceDataError
@@ -85,4 +86,13 @@ def load_reference() -> Reference:
         differentials=differentials,
         supplement_groups=groups,
         supplement_adequacy=parse_adequacy(supplements_raw),
+        food_safety=load_food_safety(),
     )
+
+
+def load_food_safety():
+    """``food_safety.toml``: food-safety rules by life stage, checked against the
+    food groups of the table."""
+    from foods.loader import load_groups
+
+    return parse_food_safety(read_toml("food_safety.toml"), load_groups())

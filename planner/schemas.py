@@ -279,6 +279,9 @@ class Plan(Model):
     shopping_list: list[ShoppingItem]
     notes: list[str]
     disclaimer: str
+    no_food_plan: str | None = Field(
+        None, description="Set (the reason, in plain words) when the plan has no meals: "
+        "babies under about 6 months live on breast milk or formula")
 
 
 class Food(Model):

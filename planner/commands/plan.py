@@ -67,7 +67,7 @@ def render_text(plan: Plan) -> str:
         _wrap(f"Target: {plan.target_intake_ug:g} µg a day eaten; a day is covered at "
               f"{plan.target_absorbed_ug:.2f} µg absorbed."),
     ]
-    for day in plan.days:
+    for day in () if plan.no_food_plan else plan.days:  # no meals: the notes say why
         state = "covered" if day.covered else "NOT covered"
         lines += ["", f"Day {day.day}, {day.weekday} {day.date.isoformat()}: "
                       f"{day.b12_ug:.2f} µg eaten, {day.absorbed_ug:.2f} µg absorbed, "
@@ -90,10 +90,11 @@ def render_text(plan: Plan) -> str:
                             f"Why: {s.reason}"),
                   _wrap(f"Source: {s.source}", "  ")]
     m = plan.summary
-    lines += ["", _wrap(f"Summary: {m.days_covered} of {m.days} days covered "
-                        f"({m.days_covered_by_food} by food alone); on average "
-                        f"{m.avg_intake_ug:.2f} µg eaten and {m.avg_absorbed_ug:.2f} µg "
-                        "absorbed a day.")]
+    if not plan.no_food_plan:
+        lines += ["", _wrap(f"Summary: {m.days_covered} of {m.days} days covered "
+                            f"({m.days_covered_by_food} by food alone); on average "
+                            f"{m.avg_intake_ug:.2f} µg eaten and {m.avg_absorbed_ug:.2f} µg "
+                            "absorbed a day.")]
     if plan.shopping_list:
         lines += ["", "Shopping list:"]
         for item in plan.shopping_list:

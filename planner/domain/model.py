@@ -22,7 +22,9 @@ ALLERGENS = (
     "peanut",
     "sesame",
 )
-EVIDENCE = ("measured", "label", "estimated")
+EVIDENCE = ("measured", "label", "estimated", "unreliable")
+"""``unreliable``: the row's own notes say not to rely on it; it never counts as a
+B12 source (``Food.counts_as_source`` is False), though it may still be listed."""
 SEXES = ("female", "male", "unspecified")
 LIFE_STAGES = ("none", "pregnant", "lactating")
 GUIDELINES = ("us", "efsa", "dach", "nnr", "uk", "who")
@@ -102,6 +104,11 @@ class Food:
     evidence: str
     notes: str = ""
     counts_as_source: bool = True  # False for algae, tempeh: inactive analogues
+    tags: frozenset[str] = frozenset()  # food-safety tags (foods/food_tags.csv)
+
+    def __post_init__(self) -> None:
+        if self.evidence == "unreliable" and self.counts_as_source:
+            object.__setattr__(self, "counts_as_source", False)
 
     @property
     def b12_ug_per_serving(self) -> float:

@@ -92,6 +92,7 @@ import re
 from bisect import bisect_left
 from bisect import bisect_right
 from bisect import insort
+from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
@@ -178,6 +179,12 @@ class Problem:
     max_items_per_meal: int
     rotation: tuple[float, ...]
     weights: Weights = field(default_factory=Weights)
+    food_limits: tuple[int, ...] = ()  # per-food meal limits; empty: all max_uses_per_food
+
+    def limit_of(self, food: int) -> int:
+        """Meals food ``food`` may appear in over the plan (food-safety caps are
+        lower than the general limit)."""
+        return self.food_limits[food] if self.food_limits else self.max_uses_per_food
 
     def dose_ug(self, item: Item) -> float:
         """B12 in one item [µg]."""
@@ -207,12 +214,20 @@ def make_problem(
     max_items_per_meal: int = 2,
     weights: Weights = Weights(),
     seed: bytes = b"",
+    food_limits: Mapping[str, int] | None = None,
+    max_item_g: float | None = None,
 ) -> Problem:
-    """Build a :class:`Problem` from eligible source foods (B12 > 0, filtered)."""
-    foods = tuple(f for f in foods if f.b12_ug_per_100g > 0 and f.serving_g > 0)
+    """Build a :class:`Problem` from eligible source foods (B12 > 0, filtered).
+
+    ``food_limits`` lowers the meal limit of single foods (by id) and
+    ``max_item_g`` caps the grams of one item (children's portions); see
+    :func:`allowed_portions`.
+    """
+    foods, steps, limits = allowed_portions(
+        foods, uses_limit(max_uses_per_week, days), food_limits or {}, max_item_g)
     return Problem(
         foods=foods,
-        steps=tuple(serving_steps(f) for f in foods),
+        steps=steps,
         meals=tuple(meals),
         days=days,
         target_absorbed_ug=target_absorbed_ug,
@@ -223,7 +238,31 @@ def make_problem(
         max_items_per_meal=max_items_per_meal,
         rotation=rotation_costs(foods, seed, weights.rotation),
         weights=weights,
+        food_limits=limits if food_limits else (),
     )
+
+
+def allowed_portions(foods: Sequence[Food], limit: int, food_limits: Mapping[str, int],
+                     max_item_g: float | None
+                     ) -> tuple[tuple[Food, ...], tuple[tuple[float, ...], ...], tuple[int, ...]]:
+    """Which foods, serving steps and per-food meal limits the solver may use.
+
+    Only sources (B12 > 0) with at least one serving step within ``max_item_g``
+    and a meal limit above 0 are kept (food-safety caps come in through
+    ``food_limits``, see :mod:`planner.domain.food_safety`).
+    """
+    kept, steps, limits = [], [], []
+    for f in foods:
+        if not (f.b12_ug_per_100g > 0 and f.serving_g > 0):
+            continue
+        ok = tuple(s for s in serving_steps(f)
+                   if max_item_g is None or s * f.serving_g <= max_item_g + 1e-9)
+        n = min(limit, food_limits.get(f.food_id, limit))
+        if ok and n > 0:
+            kept.append(f)
+            steps.append(ok)
+            limits.append(n)
+    return tuple(kept), tuple(steps), tuple(limits)
 
 
 # --------------------------------------------------------------------------
@@ -324,10 +363,10 @@ def violations(problem: Problem, solution: Solution) -> list[str]:
                 if s not in problem.steps[f]:
                     out.append(f"day {d} {meal_name}: {s} servings of {food.food_id}")
     for f, n in food_uses(solution).items():
-        if n > problem.max_uses_per_food:
+        if n > problem.limit_of(f):
             out.append(
                 f"{problem.foods[f].food_id} in {n} meals "
-                f"(limit {problem.max_uses_per_food})"
+                f"(limit {problem.limit_of(f)})"
             )
     return out
 
@@ -360,7 +399,7 @@ class _Solver:
         self.target = problem.target_absorbed_ug
         self.k = k = problem.cost_per_intake_ug
         self.rep = w.repeat
-        self.limit = problem.max_uses_per_food
+        self.limits = [problem.limit_of(f) for f in range(len(problem.foods))]
         self.pairs_allowed = problem.max_items_per_meal >= 2
         self._eff_cache: dict[float, float] = {}
         self.kinds = sorted({meal_kind(m) for m in problem.meals})
@@ -439,14 +478,14 @@ class _Solver:
                  ub: float) -> list[tuple]:
         """Singles of a meal kind at today's prices, cheaper than ``ub``, minus those
         dominated by a bigger serving of the same food or by two other foods."""
-        rep, limit = self.rep, self.limit
+        rep, limits = self.rep, self.limits
         rho, target = self.rho, self.target
         out = []
         c1 = c2 = _INF
         f1 = -1
         for o in self._candidates(kind, used_foods):
             u = uses[o.food]
-            if u >= limit:
+            if u >= limits[o.food]:
                 continue
             c = o.base + rep * u
             if c + rho * (target - o.eff) >= ub:
@@ -545,7 +584,7 @@ class _Solver:
         for f in new:
             n = foods.count(f)
             if n:
-                if uses[f] + n + 1 > self.limit:
+                if uses[f] + n + 1 > self.limits[f]:
                     return None
                 extra += self.rep * n
         return extra
@@ -555,7 +594,7 @@ class _Solver:
         """All (state, candidate) pairs whose cost plus ``rho`` × missing absorbed
         stays under ``ub``; ``rho`` is the lowest cost per µg of any candidate."""
         target = self.target
-        rep, limit = self.rep, self.limit
+        rep, limits = self.rep, self.limits
         out = []
         for e, c, choice, foods in states:
             for e2, c2, items, foods2 in front:
@@ -566,7 +605,7 @@ class _Solver:
                     for f in foods2:
                         n = foods.count(f)
                         if n:
-                            if uses[f] + n + 1 > limit:
+                            if uses[f] + n + 1 > limits[f]:
                                 total = _INF
                                 break
                             total += rep * n
@@ -613,7 +652,7 @@ class _Solver:
             for f, s in meal:
                 dose += p.dose_ug((f, s))
                 n = seen.get(f, 0)
-                if uses[f] + n + 1 > self.limit:
+                if uses[f] + n + 1 > self.limits[f]:
                     return None
                 cost += w.item + p.rotation[f] + self.rep * (uses[f] + n)
                 seen[f] = n + 1
@@ -652,7 +691,7 @@ class _DaySearch:
                 if o.base >= self.cost:
                     break
                 u = self.uses[o.food]
-                if u < s.limit:
+                if u < s.limits[o.food]:
                     self.offer(o.base + s.rep * u, self.day_of({i: (o.item,)}))
 
     def one_or_two_meals(self, fronts: _DayFronts) -> None:

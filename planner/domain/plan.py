@@ -259,6 +259,7 @@ class Plan:
     notes: tuple[str, ...] = ()
     disclaimer: str = ""
     score: Any = field(default=None, compare=False)
+    no_food_plan: str = ""  # why there are no meals (babies under about 6 months)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -275,4 +276,5 @@ class Plan:
             "shopping_list": [s.to_dict() for s in self.shopping_list],
             "notes": list(self.notes),
             "disclaimer": self.disclaimer,
+            "no_food_plan": self.no_food_plan or None,
         }

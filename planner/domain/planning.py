@@ -59,6 +59,11 @@ from planner.domain.absorption import absorbed_ug
 from planner.domain.assessment import Assessment
 from planner.domain.assessment import assess
 from planner.domain.facts import profile_facts
+from planner.domain.food_safety import LifeStage
+from planner.domain.food_safety import SafeFoods
+from planner.domain.food_safety import no_food_plan
+from planner.domain.food_safety import safe_foods
+from planner.domain.food_safety import share_caps
 from planner.domain.model import Food
 from planner.domain.model import Profile
 from planner.domain.optimizer import Problem
@@ -159,12 +164,15 @@ def is_source(food: Food) -> bool:
     )
 
 
-def allowed_sources(profile: Profile, foods: Iterable[Food]) -> tuple[Food, ...]:
-    """The sources this profile may eat: diet, allergies, exclusions, own list."""
+def allowed_sources(profile: Profile, foods: Iterable[Food],
+                    reference: Reference | None = None) -> tuple[Food, ...]:
+    """The sources this profile may eat: diet, allergies, exclusions, own list;
+    with ``reference``, also the food-safety rules of its life stage (portions
+    scaled to a child's age), see :func:`safe_sources`."""
     allergies = frozenset(profile.allergies)
     excluded = frozenset(profile.exclude_foods)
     own = frozenset(profile.include_foods)
-    return tuple(
+    allowed = tuple(
         f
         for f in foods
         if is_source(f)
@@ -173,6 +181,18 @@ def allowed_sources(profile: Profile, foods: Iterable[Food]) -> tuple[Food, ...]
         and f.food_id not in excluded
         and (not own or f.food_id in own)
     )
+    if reference is None:
+        return allowed
+    return safe_sources(profile, allowed, reference).foods
+
+
+def safe_sources(profile: Profile, allowed: Iterable[Food], reference: Reference) -> SafeFoods:
+    """The food-safety filter (``food_safety.toml``, b12-reference.md §8) over foods
+    the profile may otherwise eat: nothing at all under about 6 months, no food
+    its life stage rules out, child portions, and the weekly caps."""
+    if no_food_plan(profile, reference.food_safety) is not None:
+        return SafeFoods(foods=())
+    return safe_foods(profile, allowed, reference.food_safety)
 
 
 def build_problem(
@@ -190,8 +210,10 @@ def build_problem(
     if assessment is None:
         assessment = assess(profile, reference, foods)
     limit = MAX_USES_PER_WEEK_OWN_LIST if profile.include_foods else MAX_USES_PER_WEEK
+    safe = safe_sources(profile, allowed_sources(profile, foods), reference)
+    seed = plan_seed(profile, week)
     return make_problem(
-        allowed_sources(profile, foods),
+        safe.foods,
         profile.meal_names,
         profile.days,
         assessment.target.absorbed_ug,
@@ -200,7 +222,9 @@ def build_problem(
         intrinsic_factor=True,
         max_uses_per_week=limit,
         max_items_per_meal=MAX_ITEMS_PER_MEAL,
-        seed=plan_seed(profile, week),
+        seed=seed,
+        food_limits=share_caps(safe.caps, seed),
+        max_item_g=safe.max_item_g,
     )
 
 
@@ -438,6 +462,9 @@ def make_plan(
     foods = tuple(foods)
     check_food_ids(profile, foods)
     assessment = assess(profile, reference, foods)
+    milk_only = no_food_plan(profile, reference.food_safety)
+    if milk_only is not None:
+        return _plan_without_food(profile, assessment, reference, week, start, milk_only)
     problem = build_problem(profile, foods, week=week, reference=reference,
                             assessment=assessment)
     solution = solve(problem)
@@ -489,7 +516,8 @@ def make_plan(
         supplement=supplement,
         summary=summary,
         shopping_list=_shopping_list(days, {f.food_id: f for f in problem.foods}),
-        notes=tuple(_notes(assessment, supplement, problem) + notes),
+        notes=tuple(_notes(assessment, supplement, problem) + notes
+                    + _safety_notes(profile, foods, reference)),
         disclaimer=assessment.disclaimer,
         score=evaluate(problem, solution),
     )
@@ -521,3 +549,64 @@ def _notes(assessment: Assessment, supplement: PlanSupplement | None,
                 "its 7-day average, because the body stores B12."
             )
     return notes
+
+
+def _safety_notes(profile: Profile, foods: Sequence[Food], reference: Reference) -> list[str]:
+    """What the food-safety rules changed for this profile, each with its source:
+    foods left out (only rules that took out a food the diet allows), weekly caps
+    and child portions."""
+    safe = safe_sources(profile, allowed_sources(profile, foods), reference)
+    notes = []
+    for rule, left_out in safe.excluded:
+        names = ", ".join(f.name for f in left_out[:3])
+        more = f" and {len(left_out) - 3} more" if len(left_out) > 3 else ""
+        notes.append(f"Left out for safety: {names}{more}. {rule.reason} "
+                     f"(Source: {rule.source}.)")
+    for rule, ids in safe.caps:
+        if ids:
+            notes.append(f"{rule.reason} The plan keeps to this over all its days. "
+                         f"(Source: {rule.source}.)")
+    if safe.portion is not None:
+        p = safe.portion
+        notes.append(f"Portions are a {p.label}: about {p.factor:.0%} of an adult serving, "
+                     f"and no item above {p.max_item_g:.0f} g. (Source: {p.source}.)")
+    return notes
+
+
+def _plan_without_food(profile: Profile, assessment: Assessment, reference: Reference,
+                       week: str, start: date, stage: LifeStage) -> Plan:
+    """A plan with no meals, for a life stage that eats no food yet (babies under
+    about 6 months). The assessment and its flags are kept; a supplement the
+    profile already takes is counted; none is added (that is the doctor's call,
+    and the flags say so)."""
+    mode = assessment.intrinsic_factor
+    target = assessment.target.absorbed_ug
+    own = _own_supplement(profile, reference, mode)
+    share = _share_ug(own)
+    days = []
+    for i in range(profile.days):
+        taken = own.dose_ug if own is not None and (
+            own.frequency == "daily" or i % 7 == 0) else 0.0
+        days.append(PlanDay(
+            day=i + 1, date=start + timedelta(days=i), meals=(),
+            supplement_ug=taken,
+            supplement_absorbed_ug=absorbed_ug(taken, reference.absorption, mode),
+            food_b12_ug=0.0, food_absorbed_ug=0.0, counted_absorbed_ug=share,
+            covered=share >= target - _EPS_UG,
+        ))
+    n = len(days)
+    covered = sum(d.covered for d in days)
+    summary = PlanSummary(
+        avg_intake_ug=sum(d.b12_ug for d in days) / n,
+        avg_absorbed_ug=sum(d.absorbed_ug for d in days) / n,
+        covered=covered == n, days_covered=covered, days=n, days_covered_by_food=0,
+        avg_food_intake_ug=0.0, avg_food_absorbed_ug=0.0,
+    )
+    return Plan(
+        profile=profile, assessment=assessment, week=week,
+        target_intake_ug=assessment.target.intake_ug, target_absorbed_ug=target,
+        days=tuple(days), supplement=own, summary=summary, shopping_list=(),
+        notes=(stage.message, f"Source: {stage.source}."),
+        disclaimer=assessment.disclaimer,
+        no_food_plan=stage.message,
+    )

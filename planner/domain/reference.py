@@ -19,6 +19,7 @@ from planner.domain.absorption import AbsorptionParams
 if TYPE_CHECKING:
     from planner.domain.differential import DifferentialTable
     from planner.domain.facts import SupplementAdequacy
+    from planner.domain.food_safety import FoodSafety
     from planner.domain.risk import RiskPolicy
     from planner.domain.risk import Rule
     from planner.domain.supplements import SupplementGroup
@@ -48,3 +49,4 @@ class Reference:
     differentials: tuple[DifferentialTable, ...] = ()
     supplement_groups: tuple[SupplementGroup, ...] = ()
     supplement_adequacy: SupplementAdequacy | None = None
+    food_safety: FoodSafety | None = None  # food_safety.toml; None: no safety rules
