@@ -186,6 +186,9 @@ def check_plan_rules(prof: Profile, plan) -> None:
     limit = uses_limit(MAX_USES_PER_WEEK_OWN_LIST if own_list else MAX_USES_PER_WEEK,
                        prof.days)
     assert len(plan.days) == prof.days
+    if prof.age_years < 0.5:  # issue 12: no food plan under about 6 months
+        assert plan.no_food_plan and all(d.meals == () for d in plan.days)
+        return
     uses: dict[str, int] = {}
     for day in plan.days:
         assert tuple(m.meal for m in day.meals) == prof.meal_names

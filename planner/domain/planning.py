@@ -12,6 +12,12 @@ How a plan is made
    no allergen of the profile, not in ``exclude_foods``; when ``include_foods``
    is given, only those (the person's own food list). Unknown food ids in
    either list raise :class:`UnknownFoods`, naming the field and the ids.
+   Then the food-safety filter of the life stage (:func:`safe_sources`,
+   ``food_safety.toml``, b12-reference.md §8): foods a baby, a young child, a
+   pregnant or breastfeeding person must not eat are left out, children's
+   portions are scaled and capped, and weekly caps (liver for babies, oily
+   fish) become per-food meal limits. Under about 6 months there is no food
+   plan at all.
 2. **Target.** From :func:`planner.domain.assessment.assess`: the absorbed
    target [µg/day] is the coverage bar.
 3. **Food plan.** :mod:`planner.domain.optimizer` chooses portions so that
