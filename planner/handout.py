@@ -152,7 +152,9 @@ def left_out_for_safety(profile: Profile, foods: Iterable[Food],
     reference = reference or load_reference()
     general = replace(profile, include_foods=())
     safe = safe_sources(general, allowed_sources(general, foods), reference)
-    return [{"reason": rule.reason, "source": rule.source, "foods": [f.name for f in left]}
+    return [{"reason": rule.reason, "source": rule.source,
+             "foods": [f.name for f in left[:3]] + ([f"{len(left) - 3} more"]
+                                                    if len(left) > 3 else [])}
             for rule, left in safe.excluded]
 
 
