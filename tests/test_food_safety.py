@@ -15,10 +15,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck
 from hypothesis import given
 from hypothesis import settings
-from click.testing import CliRunner
 from hypothesis import strategies as st
 
 from foods.loader import FOODS_DIR

@@ -250,66 +250,75 @@ def _need(row: Mapping, key: str, where: str):
 
 def parse_food_safety(raw: Mapping, groups: Iterable[str] = ()) -> FoodSafety:
     """Validate ``food_safety.toml``; a wrong row raises ReferenceDataError naming it."""
-    known_groups = frozenset(groups)
-    stages = []
-    for i, row in enumerate(raw.get("stage", []), 1):
-        where = f"stage {i} ({row.get('id', '?')})"
-        life = row.get("life_stage")
-        if life is not None and life not in LIFE_STAGES:
-            raise ReferenceDataError(f"{FILE}: {where}: life_stage {life!r}; choose one of "
-                                     f"{', '.join(LIFE_STAGES)}")
-        if life is None and ("age_from_months" not in row or "age_to_months" not in row):
-            raise ReferenceDataError(f"{FILE}: {where}: give life_stage or both "
-                                     "age_from_months and age_to_months")
-        stages.append(LifeStage(
-            id=_need(row, "id", where), label=_need(row, "label", where),
-            source=_need(row, "source", where),
-            age_from_months=(float(row["age_from_months"]) if life is None else None),
-            age_to_months=(float(row["age_to_months"]) if life is None else None),
-            life_stage=life, no_food_plan=bool(row.get("no_food_plan", False)),
-            message=" ".join(str(row.get("message", "")).split()),
-        ))
+    stages = tuple(_parse_stage(i, row) for i, row in enumerate(raw.get("stage", []), 1))
     stage_ids = {s.id for s in stages}
-    if any(s.no_food_plan and not s.message for s in stages):
-        raise ReferenceDataError(f"{FILE}: a no_food_plan stage needs a message")
-    rules = []
-    for i, row in enumerate(raw.get("rule", []), 1):
-        where = f"rule {i} ({row.get('id', '?')})"
-        kind = _need(row, "kind", where)
-        if kind not in KINDS:
-            raise ReferenceDataError(f"{FILE}: {where}: kind {kind!r}; choose one of "
-                                     f"{', '.join(KINDS)}")
-        wrong = [s for s in row.get("stages", []) if s not in stage_ids]
-        if not row.get("stages") or wrong:
-            raise ReferenceDataError(f"{FILE}: {where}: stages must name stages from "
-                                     f"{', '.join(sorted(stage_ids))}")
-        bad_groups = [g for g in row.get("groups", []) if known_groups and g not in known_groups]
-        if bad_groups:
-            raise ReferenceDataError(f"{FILE}: {where}: unknown group(s) {', '.join(bad_groups)}")
-        if not (row.get("tags") or row.get("groups") or row.get("names")):
-            raise ReferenceDataError(f"{FILE}: {where}: give tags, groups or names")
-        cap = row.get("max_per_week")
-        if (kind == "max_per_week") != (cap is not None) or (cap is not None and cap < 0):
-            raise ReferenceDataError(f"{FILE}: {where}: max_per_week (a count ≥ 0) goes "
-                                     "with kind max_per_week, and only there")
-        rules.append(SafetyRule(
-            id=_need(row, "id", where), stages=tuple(row["stages"]), kind=kind,
-            reason=" ".join(str(_need(row, "reason", where)).split()),
-            source=_need(row, "source", where),
-            tags=frozenset(row.get("tags", [])), groups=frozenset(row.get("groups", [])),
-            names=re.compile(row["names"], re.IGNORECASE) if row.get("names") else None,
-            max_per_week=cap,
-        ))
-    portions = []
-    for i, row in enumerate(raw.get("portion", []), 1):
-        where = f"portion {i} ({row.get('stage', '?')})"
-        if row.get("stage") not in stage_ids:
-            raise ReferenceDataError(f"{FILE}: {where}: stage must be one of "
-                                     f"{', '.join(sorted(stage_ids))}")
-        values = [float(_need(row, k, where)) for k in
-                  ("factor_from", "factor_to", "max_item_g_from", "max_item_g_to")]
-        if any(v <= 0 for v in values):
-            raise ReferenceDataError(f"{FILE}: {where}: factors and caps must be > 0")
-        portions.append(PortionRule(row["stage"], _need(row, "label", where), *values,
-                                    source=_need(row, "source", where)))
-    return FoodSafety(stages=tuple(stages), rules=tuple(rules), portions=tuple(portions))
+    known_groups = frozenset(groups)
+    rules = tuple(_parse_rule(i, row, stage_ids, known_groups)
+                  for i, row in enumerate(raw.get("rule", []), 1))
+    portions = tuple(_parse_portion(i, row, stage_ids)
+                     for i, row in enumerate(raw.get("portion", []), 1))
+    return FoodSafety(stages=stages, rules=rules, portions=portions)
+
+
+def _parse_stage(i: int, row: Mapping) -> LifeStage:
+    where = f"stage {i} ({row.get('id', '?')})"
+    life = row.get("life_stage")
+    if life is not None and life not in LIFE_STAGES:
+        raise ReferenceDataError(f"{FILE}: {where}: life_stage {life!r}; choose one of "
+                                 f"{', '.join(LIFE_STAGES)}")
+    if life is None and ("age_from_months" not in row or "age_to_months" not in row):
+        raise ReferenceDataError(f"{FILE}: {where}: give life_stage or both "
+                                 "age_from_months and age_to_months")
+    stage = LifeStage(
+        id=_need(row, "id", where), label=_need(row, "label", where),
+        source=_need(row, "source", where),
+        age_from_months=(float(row["age_from_months"]) if life is None else None),
+        age_to_months=(float(row["age_to_months"]) if life is None else None),
+        life_stage=life, no_food_plan=bool(row.get("no_food_plan", False)),
+        message=" ".join(str(row.get("message", "")).split()),
+    )
+    if stage.no_food_plan and not stage.message:
+        raise ReferenceDataError(f"{FILE}: {where}: a no_food_plan stage needs a message")
+    return stage
+
+
+def _parse_rule(i: int, row: Mapping, stage_ids: set[str],
+                known_groups: frozenset[str]) -> SafetyRule:
+    where = f"rule {i} ({row.get('id', '?')})"
+    kind = _need(row, "kind", where)
+    if kind not in KINDS:
+        raise ReferenceDataError(f"{FILE}: {where}: kind {kind!r}; choose one of "
+                                 f"{', '.join(KINDS)}")
+    if not row.get("stages") or any(s not in stage_ids for s in row["stages"]):
+        raise ReferenceDataError(f"{FILE}: {where}: stages must name stages from "
+                                 f"{', '.join(sorted(stage_ids))}")
+    bad_groups = [g for g in row.get("groups", []) if known_groups and g not in known_groups]
+    if bad_groups:
+        raise ReferenceDataError(f"{FILE}: {where}: unknown group(s) {', '.join(bad_groups)}")
+    if not (row.get("tags") or row.get("groups") or row.get("names")):
+        raise ReferenceDataError(f"{FILE}: {where}: give tags, groups or names")
+    cap = row.get("max_per_week")
+    if (kind == "max_per_week") != (cap is not None) or (cap is not None and cap < 0):
+        raise ReferenceDataError(f"{FILE}: {where}: max_per_week (a count ≥ 0) goes "
+                                 "with kind max_per_week, and only there")
+    return SafetyRule(
+        id=_need(row, "id", where), stages=tuple(row["stages"]), kind=kind,
+        reason=" ".join(str(_need(row, "reason", where)).split()),
+        source=_need(row, "source", where),
+        tags=frozenset(row.get("tags", [])), groups=frozenset(row.get("groups", [])),
+        names=re.compile(row["names"], re.IGNORECASE) if row.get("names") else None,
+        max_per_week=cap,
+    )
+
+
+def _parse_portion(i: int, row: Mapping, stage_ids: set[str]) -> PortionRule:
+    where = f"portion {i} ({row.get('stage', '?')})"
+    if row.get("stage") not in stage_ids:
+        raise ReferenceDataError(f"{FILE}: {where}: stage must be one of "
+                                 f"{', '.join(sorted(stage_ids))}")
+    values = [float(_need(row, k, where)) for k in
+              ("factor_from", "factor_to", "max_item_g_from", "max_item_g_to")]
+    if any(v <= 0 for v in values):
+        raise ReferenceDataError(f"{FILE}: {where}: factors and caps must be > 0")
+    return PortionRule(row["stage"], _need(row, "label", where), *values,
+                       source=_need(row, "source", where))
