@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from planner.commands.assess import flag_lines
+from planner.domain.assessment import Assessment
 from planner.domain.plan import Plan
 from planner.domain.planning import WEEK_FORM
 from planner.domain.planning import PlanError
@@ -109,6 +111,15 @@ def render_text(plan: Plan) -> str:
     return "\n".join(lines)
 
 
+def render_refused(assessment: Assessment, texts: dict) -> str:
+    """The flags of a profile no plan could be made for, shown above the reason why."""
+    lines = ["No plan could be made. The assessment's flags still apply:"]
+    for flag in assessment.flags:
+        lines += ["", *flag_lines(flag, texts.get("flags", {}))]
+    lines += ["", _wrap(assessment.disclaimer, hang=""), "", "Why no plan could be made:"]
+    return "\n".join(lines)
+
+
 def render_csv(plan: Plan) -> str:
     """One row per item, plus one row per supplement dose (meal ``supplement``)."""
     out = io.StringIO()
@@ -153,8 +164,11 @@ def plan(path: Any, week: str | None, fmt: str) -> None:
                 from None
         profile = _read_profile(path)
         try:
-            result = make_plan(profile, load_foods(), week=week, reference=load_reference())
+            reference = load_reference()
+            result = make_plan(profile, load_foods(), week=week, reference=reference)
         except PlanError as e:
+            if e.assessment is not None:  # a refused plan never hides a flag
+                click.echo(render_refused(e.assessment, dict(reference.texts)), err=True)
             raise _InputError(f"{e.field or 'profile'}: {e}") from None
     except _InputError as e:
         click.echo(f"error: {e}", err=True)
