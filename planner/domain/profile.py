@@ -251,6 +251,17 @@ def check_combinations(profile: Profile,
         f"{profile.age_years:g}); choose one of {', '.join(valid)}")}]
 
 
+def possible_profile(data: Any) -> bool:
+    """False when ``data`` parses field by field but names an impossible combination."""
+    try:
+        parse_profile(data)
+    except ImpossibleProfile:
+        return False
+    except ProfileError:
+        return True
+    return True
+
+
 def parse_profile(data: Any) -> Profile:
     """A validated :class:`Profile` from JSON data, or :class:`ProfileError` with every problem.
 
