@@ -69,6 +69,14 @@ def render_text(plan: Plan) -> str:
         _wrap(f"Target: {plan.target_intake_ug:g} µg a day eaten; a day is covered at "
               f"{plan.target_absorbed_ug:.2f} µg absorbed."),
     ]
+    flags = plan.assessment.flags
+    if flags:  # medical flags first, before any meal, each rule in its own words
+        lines += ["", "Read this first (reasons and sources: `b12planner assess`):"]
+        for f in flags:
+            lines.append(_wrap(f"- {f.code} ({f.level}): {f.title}", "  ", "    "))
+            lines.append(_wrap(f"What to do: {f.advice}", "    ", "  "))
+            lines += [_wrap(f"Also ({v.title}): {v.advice}", "    ", "  ")
+                      for v in f.other_voices]
     for day in plan.days:
         state = "covered" if day.covered else "NOT covered"
         lines += ["", f"Day {day.day}, {day.weekday} {day.date.isoformat()}: "
@@ -103,10 +111,6 @@ def render_text(plan: Plan) -> str:
                                f" = {item.grams:.0f} g", "  ", "    "))
     if plan.notes:
         lines += ["", "Notes:"] + [_wrap(f"- {n}", "  ", "    ") for n in plan.notes]
-    flags = plan.assessment.flags
-    if flags:
-        lines += ["", "Flags (see `b12planner assess` for the details):"]
-        lines += [_wrap(f"- {f.code} ({f.level}): {f.title}", "  ", "    ") for f in flags]
     lines += ["", _wrap(plan.disclaimer, hang="")]
     return "\n".join(lines)
 
