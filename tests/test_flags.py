@@ -381,7 +381,7 @@ def test_the_form_refuses_impossible_profiles_with_422_next_to_life_stage(client
     response = client.get("/plan", query_string=query({"diet": "vegan", **fields}))
     assert response.status_code == 422
     text = page_text(response)
-    assert 'id="field-life_stage"' in text
+    assert 'href="#field-life_stage"' in text  # the error summary links to the field
     assert words in text
     assert "<h1>Your B12 plan" not in text
 

@@ -25,8 +25,8 @@ from planner.domain.model import SYMPTOMS
 from planner.domain.model import Food
 from planner.domain.model import Profile
 from planner.domain.model import Supplement
-from planner.domain.profile import possible_profile
 from planner.domain.profile import parse_profile
+from planner.domain.profile import possible_profile
 from planner.domain.reference import ReferenceDataError
 from planner.domain.risk import RISK_LEVELS
 from planner.domain.risk import parse_policy
