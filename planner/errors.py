@@ -11,6 +11,9 @@ Which exception gives which status:
 * ``ProfileError`` from ``parse_profile`` (a JSON profile that breaks the
   contract) → 422;
 * ``PlanError`` from the plan builder (infeasible plan, unknown foods) → 422;
+  when the profile was assessed first, the body adds ``"assessment"`` (the
+  full assessment, every flag included) and the page shows the flags above
+  the explanation, so a refused plan never hides a medical flag;
 * any werkzeug ``HTTPException`` (404, 405, 413, 415…) → its own status;
 * ``RateLimitExceeded`` from Flask-Limiter (``planner.ratelimit``) → 429, saying
   which limit; the limiter adds ``Retry-After``;
@@ -106,11 +109,17 @@ def error_body(status: int, error: str, errors: Iterable[dict] = ()) -> dict:
 
 
 def error_response(status: int, error: str, errors: Iterable[dict] = (),
-                   headers: dict | None = None):
-    """JSON or the HTML error page, depending on the path (see :data:`JSON_PATHS`)."""
+                   headers: dict | None = None, assessment: dict | None = None):
+    """JSON or the HTML error page, depending on the path (see :data:`JSON_PATHS`).
+
+    ``assessment`` (a dict of ``Assessment.to_dict()``) goes into the JSON body
+    and puts its flags on the page above the message."""
     errors = list(errors)
     if wants_json():
-        response = jsonify(error_body(status, error, errors))
+        body = error_body(status, error, errors)
+        if assessment is not None:
+            body["assessment"] = assessment
+        response = jsonify(body)
     else:
         reason = HTTP_STATUS_CODES.get(status, "Error")
         back = url_for("views.index")
@@ -118,7 +127,8 @@ def error_response(status: int, error: str, errors: Iterable[dict] = (),
             back += "?" + urlencode(list(request.args.items(multi=True)))
         response = make_response(render_template(
             "errors/error.html", status=status, reason=reason,
-            title=TITLES.get(status, reason), message=error, errors=errors, back_url=back))
+            title=TITLES.get(status, reason), message=error, errors=errors, back_url=back,
+            assessment=assessment))
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -155,7 +165,8 @@ def handle_profile_error(e: ProfileError):
 
 def handle_plan_error(e: PlanError):
     errors = [{"field": err.get("field") or None, "message": err["message"]} for err in e.errors]
-    return error_response(422, str(e), errors)
+    assessment = e.assessment.to_dict() if getattr(e, "assessment", None) is not None else None
+    return error_response(422, str(e), errors, assessment=assessment)
 
 
 HANDLERS: list[tuple[type[Exception], Callable]] = [

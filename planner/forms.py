@@ -22,6 +22,7 @@ from flask import current_app
 from werkzeug.datastructures import MultiDict
 
 from planner.domain.model import Profile
+from planner.domain.profile import ImpossibleProfile
 from planner.domain.profile import ProfileError
 from planner.domain.profile import parse_profile
 from planner.errors import InvalidInput
@@ -140,8 +141,11 @@ def profile_from_args(args: MultiDict, extra: Iterable[str] = ()) -> Profile:
 
     ``extra`` names arguments that belong to the caller's form (``week``,
     ``csrf_token``…) and are skipped. Raises :class:`InvalidInput` (status
-    400) listing every problem at once, each naming a form field.
+    400) listing every problem at once, each naming a form field; status 422
+    when every field is valid but some cannot be true together (a pregnant
+    man: :class:`~planner.domain.profile.ImpossibleProfile`, naming ``life_stage``).
     """
+    status = 400
     data, errors = _read_args(args, set(extra))
     for problem in too_many_values(data, current_app.config["MAX_LIST_VALUES"]):
         del data[problem["field"]]
@@ -149,11 +153,13 @@ def profile_from_args(args: MultiDict, extra: Iterable[str] = ()) -> Profile:
     try:
         profile = parse_profile(data)
     except ProfileError as e:
+        if isinstance(e, ImpossibleProfile) and not errors:
+            status = 422
         seen = {err["field"] for err in errors}
         errors += [{"field": form_field(err.get("field")), "message": without_field(err)}
                    for err in e.errors if form_field(err.get("field")) not in seen]
     if errors:
-        raise InvalidInput(errors)
+        raise InvalidInput(errors, status=status)
     return profile
 
 
@@ -174,17 +180,20 @@ def too_many_values(data: dict, limit: int) -> list[dict]:
 def plan_request_from_args(args: MultiDict, today: date) -> tuple[Profile, str]:
     """The profile and week of a ``/plan`` request; every problem reported at once."""
     errors: list[dict] = []
+    statuses: list[int] = []
     profile = week = None
     try:
         profile = profile_from_args(args, extra=PLAN_FIELDS)
     except InvalidInput as e:
         errors += e.errors
+        statuses.append(e.status)
     try:
         week = parse_week(args.get("week"), today)
     except InvalidInput as e:
         errors += e.errors
+        statuses.append(e.status)
     if errors:
-        raise InvalidInput(errors)
+        raise InvalidInput(errors, status=statuses[0] if len(statuses) == 1 else 400)
     return profile, week
 
 

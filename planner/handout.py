@@ -185,9 +185,11 @@ def balanced_columns(items: list[dict], weight: Callable[[dict], int]) -> list[l
 
 def flag_weight(flag: dict) -> int:
     """About how tall a flag prints: its characters, plus a line's worth per list item."""
+    others = flag.get("rule_details", [])[1:]  # printed as "also said by the other rules"
     texts = [flag["title"], flag["advice"], *flag["reasons"], *flag.get("tests", []),
-             *(o["label"] for o in flag.get("dose_options", []))]
-    return sum(len(t) for t in texts) + 60 * (len(flag["reasons"]) + 3)
+             *(o["label"] for o in flag.get("dose_options", [])),
+             *(f'{r["title"]} {r["advice"]}' for r in others)]
+    return sum(len(t) for t in texts) + 60 * (len(flag["reasons"]) + len(others) + 3)
 
 
 def clip_labels(chart: charts.WeekChart) -> list[dict]:

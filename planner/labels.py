@@ -85,6 +85,8 @@ LABELS: dict[str, dict[str, str]] = {
         "leg_pain": "Aching or painful legs",
         "pale_skin": "Pale or pale-yellow skin",
         "shortness_of_breath": "Shortness of breath",
+        "breathless_at_rest": "Breathless even at rest",
+        "chest_pain": "Chest pain",
     },
     "meal": {
         "breakfast": "Breakfast",

@@ -146,8 +146,10 @@ class Target(Model):
 
 class DoseOption(Model):
     id: str
-    dose_ug: Ug | None = Field(description="null when the dose is the person's intake target")
-    frequency: Frequency
+    dose_ug: Ug | None = Field(description="null when the dose is the person's intake "
+                               "target, or for injections, whose dose a doctor sets")
+    frequency: Frequency | None = Field(description="null for injections, whose schedule "
+                                        "a doctor sets")
     label: str
     status: str
     source: str
@@ -167,6 +169,22 @@ class DifferentialTable(Model):
     source: str
 
 
+Specificity = vocabulary("Specificity", risk.SPECIFICITY)
+
+
+class RuleDetail(Model):
+    """One rule behind a flag, in its own words."""
+
+    id: str
+    level: str
+    specificity: Specificity = Field(description="who the rule speaks to; the most "
+                                     "specific rule at the flag's level gives its title")
+    title: str
+    advice: str
+    reasons: list[str]
+    sources: list[str] = Field(min_length=1)
+
+
 class Flag(Model):
     code: FlagCode
     level: str = Field(description="levels per flag are in planner/data/risk_rules.toml")
@@ -175,7 +193,11 @@ class Flag(Model):
     advice: str
     sources: list[str] = Field(min_length=1)
     tests: list[str]
-    rules: list[str]
+    rules: list[str] = Field(description="ids of the rules that raised the flag")
+    rule_details: list[RuleDetail] = Field(
+        min_length=1, description="every rule that raised the flag, with its own title, "
+        "advice, reasons and sources; the first is the one whose title and advice the "
+        "flag carries")
     dose_options: list[DoseOption] | None = Field(None, description="present when not empty")
     tables: list[DifferentialTable] | None = Field(None, description="present when not empty")
 
@@ -345,6 +367,9 @@ class Error(Model):
     status: int
     error: str
     errors: list[ErrorItem]
+    assessment: Assessment | None = Field(
+        None, description="present on a 422 when the profile is valid but no plan can "
+        "be made for it: the full assessment, every flag included")
 
 
 # ---- the OpenAPI document ------------------------------------------------------------
@@ -364,7 +389,9 @@ ERROR_TEXT = {
     400: "Malformed JSON, a body that is not an object, or bad query parameters",
     413: "Body larger than 1 MB",
     415: "Content-Type is not application/json",
-    422: "The profile breaks the contract, or no plan can be made for it",
+    422: "The profile breaks the contract (including impossible combinations, such as "
+         "a pregnant man, named by life_stage), or no plan can be made for it; then the "
+         "body carries the full assessment with every flag",
     429: "Too many requests from this client address (planner.ratelimit); wait the "
          "seconds in Retry-After",
 }

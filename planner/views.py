@@ -91,8 +91,8 @@ def plan():
     """The week's plan: flags first, then meals, chart, supplement and shopping list."""
     try:
         plan, week = _plan_and_week()
-    except InvalidInput as e:
-        return render_form(request.args, e.errors), 400
+    except InvalidInput as e:  # 400, or 422 for fields that cannot be true together
+        return render_form(request.args, e.errors), e.status
     edit_args = request.args.to_dict(flat=False)
     return render_template("plan/show.html", plan=plan, week=week,
                            chart=charts.week_chart(plan), links=twin_links(week),

@@ -26,6 +26,7 @@ from planner.domain.model import Food
 from planner.domain.model import Profile
 from planner.domain.model import Supplement
 from planner.domain.profile import parse_profile
+from planner.domain.profile import possible_profile
 from planner.domain.reference import ReferenceDataError
 from planner.domain.risk import RISK_LEVELS
 from planner.domain.risk import parse_policy
@@ -154,7 +155,7 @@ CASES = [
      {"medical_check": "soon", "supplement": "essential"}, {"malabsorption"}),
     ("omnivore 62 with pernicious anaemia", {"age_years": 62, "diet": "omnivore",
                                             "conditions": ("pernicious_anemia",)},
-     {"malabsorption": "advised", "medical_check": "routine"}, {"differential"}),
+     {"malabsorption": "advised", "medical_check": "soon"}, {"differential"}),
     ("omnivore 45 with leg pain", {"age_years": 45, "diet": "omnivore",
                                    "symptoms": ("leg_pain",)},
      {"differential": "info", "medical_check": "routine"}, {"supplement", "malabsorption"}),
@@ -402,7 +403,8 @@ def test_a_new_rule_needs_only_a_new_row():
     raw = copy.deepcopy(RAW_RULES)
     raw["rule"].append({
         "id": "test_only_rule", "when": {"diet": ["pescatarian"], "age_min": 80},
-        "flag": "supplement", "level": "consider", "title": "Test", "advice": "Test.",
+        "flag": "supplement", "level": "consider", "specificity": "general",
+        "title": "Test", "advice": "Test.",
         "reasons": ["A test row."], "source": ["b12-reference.md §3 test"],
     })
     policy = parse_policy(raw)
@@ -447,7 +449,7 @@ profile_data = st.fixed_dictionaries(
             "frequency": st.sampled_from(FREQUENCIES),
         }),
     },
-)
+).filter(possible_profile)  # a pregnant man is refused (issue 12), not assessed
 
 
 @settings(max_examples=200, deadline=None)
@@ -482,7 +484,7 @@ def test_adding_a_nerve_symptom_never_lowers_the_medical_check(data, symptom):
 
     old = before.flag("medical_check")
     new = after.flag("medical_check")
-    assert new is not None and new.level == "soon"
+    assert new is not None and rank("medical_check", new.level) >= rank("medical_check", "soon")
     if old is not None:
         assert rank("medical_check", new.level) >= rank("medical_check", old.level)
     assert RISK_LEVELS.index(after.risk_level) >= RISK_LEVELS.index(before.risk_level)

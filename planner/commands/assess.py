@@ -70,10 +70,14 @@ def _table_lines(table: Any) -> list[str]:
     return lines
 
 
-def _flag_lines(flag: Any, names: dict) -> list[str]:
+def flag_lines(flag: Any, names: dict) -> list[str]:
     lines = [f"{names.get(flag.code, flag.code)} ({flag.level}): {flag.title}"]
     lines += [_wrap(f"- {reason}", "  ") for reason in flag.reasons]
     lines.append(_wrap(f"What to do: {flag.advice}", "  "))
+    if flag.other_voices:
+        lines.append("  Every other rule behind this flag, in its own words:")
+        for voice in flag.other_voices:
+            lines.append(_wrap(f"- {voice.title} ({voice.level}): {voice.advice}", "    "))
     if flag.tests:
         lines.append(_wrap("Tests to ask about: " + "; ".join(t.label for t in flag.tests), "  "))
     if flag.dose_options:
@@ -97,7 +101,7 @@ def render_text(assessment: Assessment, texts: dict) -> str:
     if not assessment.intrinsic_factor:
         lines.append("Intrinsic factor: lost; only about 1 % of any B12 dose is absorbed.")
     for flag in assessment.flags:
-        lines += ["", *_flag_lines(flag, texts.get("flags", {}))]
+        lines += ["", *flag_lines(flag, texts.get("flags", {}))]
     supplement = assessment.recommended_supplement
     if supplement:
         lines += ["", _wrap(

@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from planner.commands.assess import flag_lines
+from planner.domain.assessment import Assessment
 from planner.domain.plan import Plan
 from planner.domain.planning import WEEK_FORM
 from planner.domain.planning import PlanError
@@ -67,6 +69,14 @@ def render_text(plan: Plan) -> str:
         _wrap(f"Target: {plan.target_intake_ug:g} µg a day eaten; a day is covered at "
               f"{plan.target_absorbed_ug:.2f} µg absorbed."),
     ]
+    flags = plan.assessment.flags
+    if flags:  # medical flags first, before any meal, each rule in its own words
+        lines += ["", "Read this first (reasons and sources: `b12planner assess`):"]
+        for f in flags:
+            lines.append(_wrap(f"- {f.code} ({f.level}): {f.title}", "  ", "    "))
+            lines.append(_wrap(f"What to do: {f.advice}", "    ", "  "))
+            lines += [_wrap(f"Also ({v.title}): {v.advice}", "    ", "  ")
+                      for v in f.other_voices]
     for day in () if plan.no_food_plan else plan.days:  # no meals: the notes say why
         state = "covered" if day.covered else "NOT covered"
         lines += ["", f"Day {day.day}, {day.weekday} {day.date.isoformat()}: "
@@ -102,11 +112,16 @@ def render_text(plan: Plan) -> str:
                                f" = {item.grams:.0f} g", "  ", "    "))
     if plan.notes:
         lines += ["", "Notes:"] + [_wrap(f"- {n}", "  ", "    ") for n in plan.notes]
-    flags = plan.assessment.flags
-    if flags:
-        lines += ["", "Flags (see `b12planner assess` for the details):"]
-        lines += [_wrap(f"- {f.code} ({f.level}): {f.title}", "  ", "    ") for f in flags]
     lines += ["", _wrap(plan.disclaimer, hang="")]
+    return "\n".join(lines)
+
+
+def render_refused(assessment: Assessment, texts: dict) -> str:
+    """The flags of a profile no plan could be made for, shown above the reason why."""
+    lines = ["No plan could be made. The assessment's flags still apply:"]
+    for flag in assessment.flags:
+        lines += ["", *flag_lines(flag, texts.get("flags", {}))]
+    lines += ["", _wrap(assessment.disclaimer, hang=""), "", "Why no plan could be made:"]
     return "\n".join(lines)
 
 
@@ -154,8 +169,11 @@ def plan(path: Any, week: str | None, fmt: str) -> None:
                 from None
         profile = _read_profile(path)
         try:
-            result = make_plan(profile, load_foods(), week=week, reference=load_reference())
+            reference = load_reference()
+            result = make_plan(profile, load_foods(), week=week, reference=reference)
         except PlanError as e:
+            if e.assessment is not None:  # a refused plan never hides a flag
+                click.echo(render_refused(e.assessment, dict(reference.texts)), err=True)
             raise _InputError(f"{e.field or 'profile'}: {e}") from None
     except _InputError as e:
         click.echo(f"error: {e}", err=True)

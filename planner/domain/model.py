@@ -66,6 +66,8 @@ SYMPTOMS = (
     "leg_pain",
     "pale_skin",
     "shortness_of_breath",
+    "breathless_at_rest",
+    "chest_pain",
 )
 
 # Meal names by meals per day (product.md §4).

@@ -98,13 +98,17 @@ _EPS_UG = 1e-9
 
 class PlanError(ValueError):
     """A plan cannot be made. ``field`` names the profile field (or ``week``) to
-    change; ``errors`` has the ``[{"field", "message"}]`` shape of ProfileError."""
+    change; ``errors`` has the ``[{"field", "message"}]`` shape of ProfileError.
+    ``assessment`` is set when the profile was assessed before the plan failed, so
+    every output can still show its flags."""
 
-    def __init__(self, message: str, field: str | None = None):
+    def __init__(self, message: str, field: str | None = None,
+                 assessment: Assessment | None = None):
         super().__init__(message)
         self.message = message
         self.field = field
         self.errors = [{"field": field or "", "message": message}]
+        self.assessment = assessment
 
 
 class InvalidWeek(PlanError):
@@ -319,6 +323,20 @@ def _shortfall_reason(profile: Profile, assessment: Assessment, food: list[_Food
     )
 
 
+def _refusal_advice(assessment: Assessment) -> str:
+    """What a person who refuses a supplement can do: more B12 food helps only when
+    the gut can absorb it; with a malabsorption flag treatment is a doctor's decision."""
+    if not assessment.intrinsic_factor:  # the shortfall already names the treatment
+        return ("Adding foods with B12 will not help here; please talk to your doctor "
+                "about treatment.")
+    if assessment.flag("malabsorption") is not None:
+        return ("Adding foods with B12 will not help here: treatment (injections or "
+                "high-dose B12 by mouth) is a doctor's decision, so please talk to your "
+                "doctor about it.")
+    return ("Allow a supplement, or add foods with B12 (fortified foods, or animal "
+            "foods your diet allows).")
+
+
 def _supplement_options(profile: Profile, assessment: Assessment, reference: Reference,
                         reason: str) -> list:
     """Dose options from the data, the recommended one first."""
@@ -371,9 +389,9 @@ def _choose_supplement(
         reason = _shortfall_reason(profile, assessment, food, by_food, n_sources)
         raise InfeasiblePlan(
             f"{reason} The profile does not accept a supplement, so no plan can "
-            "cover the target. Allow a supplement, or add foods with B12 "
-            "(fortified foods, or animal foods your diet allows).",
+            f"cover the target. {_refusal_advice(assessment)}",
             "accept_supplement",
+            assessment,
         )
     if by_food < days:
         reason = _shortfall_reason(profile, assessment, food, by_food, n_sources)

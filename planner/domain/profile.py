@@ -193,6 +193,75 @@ def _check_fields(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[_Proble
     return values, problems
 
 
+# ---------------------------------------------------------------------------
+# Combinations of valid fields that cannot be true together (issue 12; product.md
+# §4: "impossible combinations (a pregnant man, a breastfeeding 5-year-old) are
+# rejected"). One row per combination, read by one check; no if-chain.
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImpossibleLifeStage:
+    """``life_stages`` cannot go with a profile that has one of ``sexes``, or an age
+    below ``age_under`` or above ``age_over`` [years]; ``why`` says so in words."""
+
+    life_stages: frozenset[str]
+    why: str
+    sexes: frozenset[str] = frozenset()
+    age_under: float | None = None
+    age_over: float | None = None
+
+    def refuses(self, life_stage: str, sex: str, age_years: float) -> bool:
+        if life_stage not in self.life_stages:
+            return False
+        return (sex in self.sexes
+                or (self.age_under is not None and age_years < self.age_under)
+                or (self.age_over is not None and age_years > self.age_over))
+
+
+IMPOSSIBLE_LIFE_STAGES: tuple[ImpossibleLifeStage, ...] = (
+    ImpossibleLifeStage(frozenset({"pregnant", "lactating"}), "cannot go with sex 'male'",
+                        sexes=frozenset({"male"})),
+    ImpossibleLifeStage(frozenset({"pregnant", "lactating"}),
+                        "is accepted only from 10 years of age", age_under=10),
+    ImpossibleLifeStage(frozenset({"pregnant"}), "is accepted only up to 60 years of age",
+                        age_over=60),
+)
+
+
+class ImpossibleProfile(ProfileError):
+    """Every field is valid on its own, but some cannot be true together."""
+
+
+def check_combinations(profile: Profile,
+                       rows: tuple[ImpossibleLifeStage, ...] = IMPOSSIBLE_LIFE_STAGES
+                       ) -> list[dict[str, str]]:
+    """Problems (``{"field", "message"}``) with fields that cannot be true together,
+    each naming ``life_stage`` and the life stages this profile may choose."""
+    def refused(stage: str) -> list[ImpossibleLifeStage]:
+        return [r for r in rows if r.refuses(stage, profile.sex, profile.age_years)]
+
+    found = refused(profile.life_stage)
+    if not found:
+        return []
+    valid = [stage for stage in LIFE_STAGES if not refused(stage)]
+    reasons = "; ".join(f"{profile.life_stage!r} {r.why}" for r in found)
+    return [{"field": "life_stage", "message": (
+        f"life_stage: {reasons} (this profile: sex {profile.sex!r}, age_years "
+        f"{profile.age_years:g}); choose one of {', '.join(valid)}")}]
+
+
+def possible_profile(data: Any) -> bool:
+    """False when ``data`` parses field by field but names an impossible combination."""
+    try:
+        parse_profile(data)
+    except ImpossibleProfile:
+        return False
+    except ProfileError:
+        return True
+    return True
+
+
 def parse_profile(data: Any) -> Profile:
     """A validated :class:`Profile` from JSON data, or :class:`ProfileError` with every problem.
 
@@ -203,4 +272,8 @@ def parse_profile(data: Any) -> Profile:
     values, problems = _check_fields(data)
     if problems:
         raise ProfileError([{"field": p.field, "message": p.message} for p in problems])
-    return Profile(**values)
+    profile = Profile(**values)
+    impossible = check_combinations(profile)
+    if impossible:
+        raise ImpossibleProfile(impossible)
+    return profile

@@ -6,6 +6,11 @@ which level, and why, with its sources. :func:`evaluate_rules` picks the rows
 that hold for a profile's facts; :func:`build_flags` merges them into one
 :class:`Flag` per code, medical flags first; :func:`risk_level` reads the
 overall level off a small table in the same file.
+
+A merged flag speaks with the voice of its most specific rule (each row's
+``specificity``, ranked by ``[policy] specificity``), never by file order
+alone, and keeps every rule that fired with its own title, advice, reasons
+and sources (:class:`RuleVoice`).
 """
 
 from __future__ import annotations
@@ -21,11 +26,15 @@ from planner.domain.facts import When
 from planner.domain.facts import holds
 from planner.domain.facts import parse_when
 from planner.domain.model import CONDITIONS
+from planner.domain.model import FREQUENCIES
 from planner.domain.reference import ReferenceDataError
 from planner.domain.supplements import SupplementOption
 
 FLAG_CODES = ("malabsorption", "medical_check", "supplement", "differential")
 RISK_LEVELS = ("low", "moderate", "high")
+OPTION_STATUSES = ("P", "S", "U", "design")
+# who a rule speaks to, least to most specific; risk_rules.toml [policy] must list these
+SPECIFICITY = ("general", "condition_with_symptoms", "pregnancy_or_breastfeeding", "infant")
 
 
 @dataclass(frozen=True)
@@ -49,6 +58,7 @@ class RiskPolicy:
     no_if_sources: tuple[str, ...]
     tests: tuple[LabTest, ...]
     risk_levels: tuple[str, ...] = RISK_LEVELS
+    specificity: tuple[str, ...] = ("general",)
 
     @property
     def supplement_flags(self) -> frozenset[str]:
@@ -58,6 +68,30 @@ class RiskPolicy:
     def rank(self, code: str, level: str) -> int:
         """Position of ``level`` among the flag's levels (higher is more urgent)."""
         return self.levels[code].index(level)
+
+    def voice_rank(self, rule: Rule) -> tuple[int, int]:
+        """How strongly a rule speaks for its flag: its level first (a flag is never
+        softened), then its specificity (infant over pregnancy or breastfeeding over
+        the general rule)."""
+        return self.rank(rule.flag, rule.level), self.specificity.index(rule.specificity)
+
+
+@dataclass(frozen=True)
+class TreatmentOption:
+    """A treatment a rule lists on its flag in place of the supplement group's dose
+    options (for example injections arranged by a doctor); ``dose_ug`` [µg] and
+    ``frequency`` only for doses by mouth. Same JSON shape as a dose option."""
+
+    id: str
+    label: str
+    status: str
+    source: str
+    dose_ug: float | None = None
+    frequency: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "dose_ug": self.dose_ug, "frequency": self.frequency,
+                "label": self.label, "status": self.status, "source": self.source}
 
 
 @dataclass(frozen=True)
@@ -74,9 +108,33 @@ class Rule:
     sources: tuple[str, ...]
     tests: tuple[str, ...] = ()
     tables: tuple[str, ...] = ()
+    specificity: str = "general"
+    options: tuple[TreatmentOption, ...] = ()
 
     def matches(self, facts: Facts) -> bool:
         return holds(self.when, facts)
+
+    def voice(self) -> RuleVoice:
+        return RuleVoice(self.id, self.level, self.specificity, self.title, self.advice,
+                         self.reasons, self.sources)
+
+
+@dataclass(frozen=True)
+class RuleVoice:
+    """What one rule that fired says on its flag, in its own words."""
+
+    id: str
+    level: str
+    specificity: str
+    title: str
+    advice: str
+    reasons: tuple[str, ...]
+    sources: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return {"id": self.id, "level": self.level, "specificity": self.specificity,
+                "title": self.title, "advice": self.advice, "reasons": list(self.reasons),
+                "sources": list(self.sources)}
 
 
 @dataclass(frozen=True)
@@ -92,7 +150,13 @@ class Flag:
     tests: tuple[LabTest, ...] = ()
     rule_ids: tuple[str, ...] = ()
     tables: tuple[DifferentialTable, ...] = ()
-    dose_options: tuple[SupplementOption, ...] = ()
+    dose_options: tuple[SupplementOption | TreatmentOption, ...] = ()
+    voices: tuple[RuleVoice, ...] = ()
+
+    @property
+    def other_voices(self) -> tuple[RuleVoice, ...]:
+        """The rules that fired besides the one that gives the title and advice."""
+        return self.voices[1:]
 
     def to_dict(self) -> dict:
         out: dict[str, Any] = {
@@ -104,6 +168,7 @@ class Flag:
             "sources": list(self.sources),
             "tests": [t.label for t in self.tests],
             "rules": list(self.rule_ids),
+            "rule_details": [v.to_dict() for v in self.voices],
         }
         if self.dose_options:
             out["dose_options"] = [o.to_dict() for o in self.dose_options]
@@ -175,6 +240,11 @@ def parse_policy(raw: Mapping[str, Any], name: str = "risk_rules.toml") -> RiskP
         LabTest(code, _text(t, "label", f"{name} [tests.{code}]"), _text(t, "source", f"{name} [tests.{code}]"))
         for code, t in raw.get("tests", {}).items()
     )
+    specificity = _texts(policy, "specificity", f"{name} [policy]")
+    if sorted(specificity) != sorted(SPECIFICITY):
+        raise ReferenceDataError(
+            f"{name} [policy]: specificity must list {', '.join(SPECIFICITY)} once each, "
+            "from the least to the most specific")
     return RiskPolicy(
         flag_order=order,
         levels=levels,
@@ -183,6 +253,26 @@ def parse_policy(raw: Mapping[str, Any], name: str = "risk_rules.toml") -> RiskP
         no_if_conditions=frozenset(lost),
         no_if_sources=_texts(intrinsic, "source", where),
         tests=tests,
+        specificity=specificity,
+    )
+
+
+def _treatment_option(raw: Any, where: str) -> TreatmentOption:
+    if not isinstance(raw, Mapping):
+        raise ReferenceDataError(f"{where}: each option must be a table with id, label, status, source")
+    dose, frequency = raw.get("dose_ug"), raw.get("frequency")
+    if (dose is None) != (frequency is None):
+        raise ReferenceDataError(f"{where}: give dose_ug and frequency together, or neither")
+    if dose is not None and (isinstance(dose, bool) or not isinstance(dose, int | float) or dose <= 0):
+        raise ReferenceDataError(f"{where}: dose_ug must be a number above 0")
+    return TreatmentOption(
+        id=_text(raw, "id", where),
+        label=_text(raw, "label", where),
+        status=_choice(raw.get("status"), OPTION_STATUSES, "status", f"{where} status"),
+        source=_text(raw, "source", where),
+        dose_ug=float(dose) if dose is not None else None,
+        frequency=_choice(frequency, FREQUENCIES, "frequency", f"{where} frequency")
+        if frequency is not None else None,
     )
 
 
@@ -209,6 +299,10 @@ def parse_rule(
         sources=_texts(raw, "source", where),
         tests=tests,
         tables=tables,
+        specificity=_choice(raw.get("specificity"), policy.specificity, "specificity",
+                            f"{where} specificity"),
+        options=tuple(_treatment_option(o, f"{where} options")
+                      for o in raw.get("options", [])),
     )
 
 
@@ -253,12 +347,17 @@ def merge_flag(
     differentials: Iterable[DifferentialTable] = (),
     dose_options: tuple[SupplementOption, ...] = (),
 ) -> Flag:
-    """One flag from the rules that raised it: the highest level wins (first in file
-    order on a tie) and gives title, advice and the first tests; reasons, sources and
-    the other rules' tests are merged in. Flags that can call for a supplement carry
-    ``dose_options``."""
+    """One flag from the rules that raised it.
+
+    The rule with the highest level, and among those the most specific one (see
+    :meth:`RiskPolicy.voice_rank`; file order only between rules equal in both),
+    gives title, advice and the first tests; reasons, sources and the other rules'
+    tests are merged in, and ``voices`` keeps every rule's own words, strongest
+    first. Flags that can call for a supplement carry ``dose_options``, unless the
+    leading rule names its own treatment ``options``, which then take their place."""
     rules = tuple(rules)
-    top = max(rules, key=lambda r: policy.rank(code, r.level))
+    ranked = sorted(rules, key=policy.voice_rank, reverse=True)  # stable: file order on ties
+    top = ranked[0]
     table_ids = _unique(t for r in rules for t in r.tables)
     by_id = {t.id: t for t in differentials}
     tests = {t.code: t for t in policy.tests}
@@ -273,7 +372,8 @@ def merge_flag(
         tests=tuple(tests[c] for c in test_codes),
         rule_ids=tuple(r.id for r in rules),
         tables=tuple(by_id[t] for t in table_ids if t in by_id),
-        dose_options=dose_options if code in policy.supplement_flags else (),
+        dose_options=top.options or (dose_options if code in policy.supplement_flags else ()),
+        voices=tuple(r.voice() for r in ranked),
     )
 
 
