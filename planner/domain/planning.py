@@ -9,8 +9,9 @@ How a plan is made
 ------------------
 1. **Foods.** Only real sources are used: B12 > 0, ``counts_as_source`` (algae
    and tempeh carry inactive analogues and never count), the profile's diet,
-   no allergen of the profile, not in ``exclude_foods``; when ``include_foods``
-   is given, only those (the person's own food list). Unknown food ids in
+   no allergen of the profile, not in ``exclude_foods``, sold in the profile's
+   ``market`` (a row's ``markets`` name it, or say ``any``); when
+   ``include_foods`` is given, only those (the person's own food list). Unknown food ids in
    either list raise :class:`UnknownFoods`, naming the field and the ids.
 2. **Target.** From :func:`planner.domain.assessment.assess`: the absorbed
    target [µg/day] is the coverage bar.
@@ -59,6 +60,7 @@ from planner.domain.absorption import absorbed_ug
 from planner.domain.assessment import Assessment
 from planner.domain.assessment import assess
 from planner.domain.facts import profile_facts
+from planner.domain.model import MARKET_BY_GUIDELINE
 from planner.domain.model import Food
 from planner.domain.model import Profile
 from planner.domain.optimizer import Problem
@@ -122,12 +124,15 @@ def week_start(week: str) -> date:
 def profile_json(profile: Profile) -> str:
     """The profile as canonical JSON, the part of the seed that identifies it.
 
-    A field added later with its default value (``accept_supplement: true``) is
-    left out, so adding it does not change anyone's plans.
+    A field added later with its default value (``accept_supplement: true``,
+    the ``market`` its guideline implies) is left out, so adding it does not
+    change anyone's plans.
     """
     data = profile.to_dict()
     if data.get("accept_supplement", True) is True:
         data.pop("accept_supplement", None)
+    if data.get("market") == MARKET_BY_GUIDELINE.get(profile.guideline):
+        data.pop("market", None)
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
@@ -160,7 +165,7 @@ def is_source(food: Food) -> bool:
 
 
 def allowed_sources(profile: Profile, foods: Iterable[Food]) -> tuple[Food, ...]:
-    """The sources this profile may eat: diet, allergies, exclusions, own list."""
+    """The sources this profile may eat: diet, allergies, exclusions, market, own list."""
     allergies = frozenset(profile.allergies)
     excluded = frozenset(profile.exclude_foods)
     own = frozenset(profile.include_foods)
@@ -171,6 +176,7 @@ def allowed_sources(profile: Profile, foods: Iterable[Food]) -> tuple[Food, ...]
         and profile.diet in f.diets
         and not (allergies & f.allergens)
         and f.food_id not in excluded
+        and f.sold_in(profile.market)
         and (not own or f.food_id in own)
     )
 
