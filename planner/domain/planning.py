@@ -40,7 +40,13 @@ How a plan is made
    does is used. A supplement is its own dose, taken apart from meals (at
    least 4 h from a B12 meal). A daily one counts every day; a weekly one is
    taken on day 1 of each 7 days and counts through its 7-day average.
-6. **Refused supplements.** When food cannot cover every day and the profile
+6. **Label checks.** Fortified levels differ by brand and country, so each
+   fortified food the plan counts gets a "check the label: at least X µg per
+   serving" line, X being the B12 per serving the plan counts for it, when
+   the plan leans on fortified food (a vegan or vegetarian whose plan has no
+   supplement) and always for a row that is only a typical level for the
+   market (evidence ``estimated``).
+7. **Refused supplements.** When food cannot cover every day and the profile
    says ``accept_supplement = false``, :class:`InfeasiblePlan` explains why.
 """
 
@@ -48,6 +54,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable
 from collections.abc import Sequence
@@ -68,6 +75,7 @@ from planner.domain.optimizer import Solution
 from planner.domain.optimizer import evaluate
 from planner.domain.optimizer import make_problem
 from planner.domain.optimizer import solve
+from planner.domain.plan import LabelCheck
 from planner.domain.plan import Plan
 from planner.domain.plan import PlanDay
 from planner.domain.plan import PlanItem
@@ -85,6 +93,8 @@ MAX_ITEMS_PER_MEAL = 2
 WEEK_FORM = "YYYY-Www, for example 2025-W07"
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 _EPS_UG = 1e-9
+#: Diets whose B12, without a supplement, rests on fortified food.
+LEANS_ON_FORTIFIED = ("vegan", "vegetarian")
 
 
 class PlanError(ValueError):
@@ -498,7 +508,39 @@ def make_plan(
         notes=tuple(_notes(assessment, supplement, problem) + notes),
         disclaimer=assessment.disclaimer,
         score=evaluate(problem, solution),
+        label_checks=label_checks(profile, supplement, days,
+                                  {f.food_id: f for f in problem.foods}),
     )
+
+
+def _at_least(value: float) -> float:
+    """``value`` rounded up to 0.01 µg, so "at least" never asks for less."""
+    return math.ceil(round(value * 100, 6)) / 100
+
+
+def label_checks(profile: Profile, supplement: PlanSupplement | None,
+                 days: Sequence[PlanDay], foods: dict[str, Food]) -> tuple[LabelCheck, ...]:
+    """"Check the label" lines for the fortified foods the plan counts (see step 6)."""
+    leans = profile.diet in LEANS_ON_FORTIFIED and supplement is None
+    used = dict.fromkeys(i.food_id for d in days for m in d.meals for i in m.items)
+    checks = []
+    for fid in used:
+        food = foods[fid]
+        typical = food.evidence == "estimated"
+        if not food.fortified or not (leans or typical):
+            continue
+        per_serving = _at_least(food.b12_ug_per_serving)
+        per_100g = _at_least(food.b12_ug_per_100g)
+        text = (f"{food.name}: check the label: at least {per_serving:g} µg of B12 per "
+                f"serving of {food.serving_label} ({per_100g:g} µg per 100 g or ml); "
+                "the plan counts that much.")
+        if typical:
+            text += " This row is a typical level for your market, not a particular product."
+        checks.append(LabelCheck(
+            food_id=fid, name=food.name, serving_label=food.serving_label,
+            min_ug_per_serving=per_serving, min_ug_per_100g=per_100g,
+            typical=typical, text=text))
+    return tuple(checks)
 
 
 def _notes(assessment: Assessment, supplement: PlanSupplement | None,
