@@ -540,3 +540,13 @@ def test_a_profile_stored_before_markets_gets_its_guidelines_market():
     stored = {"age_years": 34, "diet": "vegan", "guideline": "dach", "sex": "unspecified"}
 
     assert parse_profile(stored).market == "eu"
+
+
+def test_a_us_product_on_a_uk_readers_own_list_is_left_out_with_a_note():
+    plan = plan_of({"age_years": 30, "diet": "vegan", "guideline": "uk",
+                    "include_foods": ["total_whole_grain", "soy_drink_fortified_eu"]})
+
+    assert "total_whole_grain" not in used_ids(plan)
+    [note] = [n for n in plan.notes if "another market" in n]
+    assert "General Mills Whole Grain Total cereal (US)" in note
+    assert "from its label" in note

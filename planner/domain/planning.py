@@ -505,12 +505,28 @@ def make_plan(
         supplement=supplement,
         summary=summary,
         shopping_list=_shopping_list(days, {f.food_id: f for f in problem.foods}),
-        notes=tuple(_notes(assessment, supplement, problem) + notes),
+        notes=tuple(_notes(assessment, supplement, problem) + notes
+                    + _other_market_notes(profile, foods)),
         disclaimer=assessment.disclaimer,
         score=evaluate(problem, solution),
         label_checks=label_checks(profile, supplement, days,
                                   {f.food_id: f for f in problem.foods}),
     )
+
+
+def _other_market_notes(profile: Profile, foods: Sequence[Food]) -> list[str]:
+    """A note naming foods of the person's own list whose row holds for another market."""
+    own = frozenset(profile.include_foods)
+    other = [f for f in foods if f.food_id in own and not f.sold_in(profile.market)]
+    if not other:
+        return []
+    names = "; ".join(f"{f.name} ({', '.join(m.upper() for m in sorted(f.markets))})"
+                      for f in other)
+    return [
+        f"Not counted, because the food table's figure holds for another market: {names}. "
+        "Fortification differs between countries; if you buy such a product where you "
+        "live, add it from its label as your own food."
+    ]
 
 
 def _at_least(value: float) -> float:
