@@ -8,7 +8,7 @@ The module is split the way network code is split everywhere in this project:
   (``B12_FDC_API_URL``, ``B12_FDC_API_KEY``).
 - ``parse_food`` and ``parse_search`` are pure: JSON in, plain values out.
   ``parse_food`` returns one row of the composition table as text cells, in the
-  columns of :data:`foods.loader.COLUMNS`, ready for
+  columns of :data:`foods.loader.TABLE_COLUMNS`, ready for
   :func:`foods.loader.validate_frame`.
 
 Vitamin B12 is FDC nutrient number ``418`` (nutrient id 1178), reported per
@@ -40,7 +40,7 @@ from typing import NamedTuple
 
 import requests
 
-from foods.loader import COLUMNS
+from foods.loader import TABLE_COLUMNS
 from foods.loader import load_groups
 from planner.domain.model import ALLERGENS
 from planner.domain.model import DIETS
@@ -433,7 +433,10 @@ def parse_food(
         "evidence": EVIDENCE_BY_DATA_TYPE.get(str(data.get("dataType")), "estimated"),
         "notes": _notes(data, category, serving),
     }
-    return {column: row[column] for column in COLUMNS}
+    # FoodData Central describes foods sold in the US; a food with nothing
+    # added is the same everywhere.
+    row["markets"] = "us" if row["fortified"] == "true" else "any"
+    return {column: row[column] for column in TABLE_COLUMNS}
 
 
 def same_food_sources(data: dict) -> frozenset[str]:

@@ -20,8 +20,10 @@ from pathlib import Path
 import pandas as pd
 
 from planner.domain.model import ALLERGENS
+from planner.domain.model import ANY_MARKET
 from planner.domain.model import DIETS
 from planner.domain.model import EVIDENCE
+from planner.domain.model import MARKETS
 from planner.domain.model import MEALS
 from planner.domain.model import Food
 
@@ -45,7 +47,17 @@ COLUMNS = (
     "evidence",
     "notes",
 )
+#: Columns a table may leave out. ``markets`` was added later: a table without
+#: it (a user table written before) is read as if every cell were blank.
+OPTIONAL_COLUMNS = ("markets",)
+TABLE_COLUMNS = COLUMNS + OPTIONAL_COLUMNS
 SOURCE_PREFIXES = ("usda-sr28:", "label:", "reference:", "fdc:", "user:")
+#: ``markets`` of a fortified row left blank, by source: a person's own label
+#: entry is sold where they shop; USDA's databases (SR28, FoodData Central)
+#: describe US foods. Other fortified rows (``label:``, ``reference:``) must
+#: name their markets.
+DEFAULT_FORTIFIED_MARKETS = {"user:": ANY_MARKET, "fdc:": "us", "usda-sr28:": "us"}
+MARKET_CHOICES = f"{', '.join(MARKETS)} (one or more, separated by ';'), or {ANY_MARKET}"
 FOOD_ID = re.compile(r"^[a-z0-9_]+$")
 MAX_B12_UG_PER_100G = 10_000.0
 MAX_SERVING_G = 2_000.0
@@ -175,15 +187,56 @@ class _RowChecker:
             self.fail("evidence", f"{evidence!r} is not known; choose one of "
                                   f"{', '.join(EVIDENCE)}")
         name, label = self.text("name"), self.text("serving_label")
+        markets = self.markets(fortified == "true", source)
         if self.errors:
             return None
+        plant = "vegan" in self.groups[group]["diets"]
         return Food(
             food_id=food_id, name=name, group=group, b12_ug_per_100g=b12,
             serving_g=serving, serving_label=label, meals=meals, diets=diets,
             allergens=allergens, fortified=fortified == "true", source=source,
             evidence=evidence, notes=self.row["notes"].strip(),
-            counts_as_source=self.groups[group]["counts_as_source"],
+            # plants make no B12: a plant food counts only when the row says fortified
+            counts_as_source=self.groups[group]["counts_as_source"]
+            and (fortified == "true" or not plant),
+            markets=markets,
         )
+
+    def markets(self, fortified: bool, source: str) -> frozenset[str]:
+        """The markets this row's B12 figure holds in.
+
+        Blank means ``any`` for a row with nothing added; a fortified row must
+        name its markets (fortification differs between countries), except
+        the sources in :data:`DEFAULT_FORTIFIED_MARKETS`.
+        """
+        words = _words(self.row.get("markets", ""))
+        unknown = [w for w in words if w not in MARKETS and w != ANY_MARKET]
+        if unknown:
+            self.fail("markets", f"unknown market(s) {', '.join(map(repr, unknown))}; "
+                                 f"choose {MARKET_CHOICES}")
+            return frozenset()
+        if ANY_MARKET in words and len(words) > 1:
+            self.fail("markets", f"{ANY_MARKET!r} means every market and cannot be "
+                                 f"combined with others; choose {MARKET_CHOICES}")
+            return frozenset()
+        if not words:
+            if not fortified:
+                return frozenset({ANY_MARKET})
+            default = next((m for prefix, m in DEFAULT_FORTIFIED_MARKETS.items()
+                            if source.startswith(prefix)), None)
+            if default is None:
+                self.fail("markets", "is empty, but the food is fortified and "
+                                     "fortification differs between countries; name "
+                                     f"the markets its B12 figure holds in: "
+                                     f"{', '.join(MARKETS)} (one or more, separated by ';')")
+                return frozenset()
+            return frozenset({default})
+        if fortified and ANY_MARKET in words:
+            self.fail("markets", f"{ANY_MARKET!r} is only for foods with nothing added; "
+                                 "a fortified food's B12 differs between countries, so "
+                                 f"name its markets: {', '.join(MARKETS)}")
+            return frozenset()
+        return frozenset(words)
 
 
 def validate_frame(df: pd.DataFrame, path: str | Path) -> tuple[Food, ...]:
@@ -193,10 +246,10 @@ def validate_frame(df: pd.DataFrame, path: str | Path) -> tuple[Food, ...]:
     if missing:
         raise TableError([f"{path}: missing column(s) {', '.join(missing)}; "
                           f"the header must have {', '.join(COLUMNS)}"])
-    unknown = [c for c in df.columns if c not in COLUMNS]
+    unknown = [c for c in df.columns if c not in TABLE_COLUMNS]
     if unknown:
         raise TableError([f"{path}: unknown column(s) {', '.join(map(str, unknown))}; "
-                          f"allowed: {', '.join(COLUMNS)}"])
+                          f"allowed: {', '.join(TABLE_COLUMNS)}"])
     if df.empty:
         raise TableError([f"{path}: the table has a header but no foods"])
     groups = load_groups()

@@ -1,5 +1,5 @@
 """Browsing the composition table: the filters shared by ``/foods`` and
-``/api/v1/foods`` (diet, group, free-text ``q``), checked in one place."""
+``/api/v1/foods`` (diet, group, market, free-text ``q``), checked in one place."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from werkzeug.datastructures import MultiDict
 
 from foods.loader import load_groups
 from planner.domain.model import DIETS
+from planner.domain.model import PROFILE_MARKETS
 from planner.domain.model import Food
 from planner.errors import InvalidInput
 
-FILTERS = ("diet", "group", "q")
+FILTERS = ("diet", "group", "market", "q")
 MAX_QUERY_CHARS = 100
 
 
@@ -21,6 +22,7 @@ MAX_QUERY_CHARS = 100
 class FoodFilter:
     diet: str = ""
     group: str = ""
+    market: str = ""
     q: str = ""
 
     def keeps(self, food: Food) -> bool:
@@ -28,6 +30,7 @@ class FoodFilter:
         text = f"{food.name} {food.food_id} {food.group}".casefold()
         return ((not self.diet or self.diet in food.diets)
                 and (not self.group or food.group == self.group)
+                and (not self.market or food.sold_in(self.market))
                 and all(w in text for w in words))
 
 
@@ -46,7 +49,7 @@ def filter_from_args(args: MultiDict) -> FoodFilter:
         if len(given) > 1:
             errors.append({"field": key, "message": f"give one value, not {len(given)}"})
         values[key] = given[0] if given else ""
-    choices = {"diet": DIETS, "group": tuple(groups())}
+    choices = {"diet": DIETS, "group": tuple(groups()), "market": PROFILE_MARKETS}
     for key, allowed in choices.items():
         if values[key] and values[key] not in allowed:
             errors.append({"field": key, "message": (

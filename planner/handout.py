@@ -127,8 +127,9 @@ def food_sources(profile: Profile, foods: Iterable[Food], limit: int = FOOD_SOUR
                  per_group: int = FOOD_SOURCES_PER_GROUP,
                  reference: Reference | None = None) -> list[Food]:
     """The table's richest B12 sources per serving that this client may eat (diet,
-    allergies, exclusions, and the food-safety rules of the life stage, the same
-    filter as the plan's), at most ``per_group`` from each food group for variety.
+    allergies, exclusions, sold in their market, and the food-safety rules of the
+    life stage, the same filter as the plan's), at most ``per_group`` from each
+    food group for variety.
 
     The client's own food list is not applied: the list suggests other foods.
     """
@@ -212,6 +213,7 @@ def _profile_summary(profile: dict, names: Mapping[str, str]) -> list[tuple[str,
         ("Diet", label("diet", profile["diet"])),
         ("Pregnancy", label("life_stage", profile["life_stage"])),
         ("Guideline", label("guideline", profile["guideline"])),
+        ("Where they shop", label("market", profile.get("market"))),
         ("Meals", f"{profile['meals_per_day']} a day, {profile['days']} days"),
         ("Allergies", words("allergies", profile["allergies"])),
         ("Medicines", words("medications", profile["medications"])),

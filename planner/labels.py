@@ -33,6 +33,12 @@ LABELS: dict[str, dict[str, str]] = {
         "uk": "United Kingdom, COMA 1991",
         "who": "WHO/FAO 2004",
     },
+    "market": {
+        "us": "United States",
+        "uk": "United Kingdom",
+        "eu": "European Union",
+        "any": "Elsewhere (only foods sold everywhere)",
+    },
     "frequency": {
         "daily": "Daily",
         "weekly": "Weekly",
@@ -110,6 +116,7 @@ LABELS: dict[str, dict[str, str]] = {
         "supplement_frequency": "Supplement frequency",
         "accept_supplement": "Supplement suggestions",
         "guideline": "Guideline",
+        "market": "Where you shop",
         "meals_per_day": "Meals per day",
         "days": "Days",
         "week": "Week",

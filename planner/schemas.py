@@ -48,6 +48,7 @@ Sex = vocabulary("Sex", model.SEXES)
 LifeStage = vocabulary("LifeStage", model.LIFE_STAGES)
 Diet = vocabulary("Diet", model.DIETS)
 Guideline = vocabulary("Guideline", model.GUIDELINES)
+Market = vocabulary("Market", model.PROFILE_MARKETS)
 Allergen = vocabulary("Allergen", model.ALLERGENS)
 Medication = vocabulary("Medication", model.MEDICATIONS)
 Condition = vocabulary("Condition", model.CONDITIONS)
@@ -107,6 +108,10 @@ class Profile(Model):
     accept_supplement: bool | None = Field(
         True, description="false: the person does not want a supplement; a plan food "
         "cannot cover is then refused with 422 naming this field")
+    market: Market | None = Field(
+        None, description="where the person shops (us, uk, eu): the plan and the lists "
+        "of good sources use only foods sold there. null: from the guideline (us → us, "
+        "uk → uk, efsa/dach/nnr → eu, who → any, which uses only foods sold everywhere)")
 
 
 # ---- responses -----------------------------------------------------------------------
@@ -130,6 +135,7 @@ class ResolvedProfile(Model):
     symptoms: list[Symptom]
     supplement: Supplement | None
     accept_supplement: bool
+    market: Market
 
 
 class Target(Model):
@@ -288,6 +294,19 @@ class PlanTarget(Model):
     absorbed_ug: Ug
 
 
+class LabelCheck(Model):
+    """A fortified food the plan counts: what its label must show for the plan to hold."""
+
+    food_id: str
+    name: str
+    serving_label: str
+    min_ug_per_serving: Ug
+    min_ug_per_100g: Ug
+    typical: bool = Field(description="the row is a typical level for the market, "
+                          "not a particular product")
+    text: str
+
+
 class Plan(Model):
     """A week's plan (product.md §4 "Plan"); the same dict as ``/plan.json``."""
 
@@ -300,6 +319,7 @@ class Plan(Model):
     summary: PlanSummary
     shopping_list: list[ShoppingItem]
     notes: list[str]
+    label_checks: list[LabelCheck]
     disclaimer: str
     no_food_plan: str | None = Field(
         None, description="Set (the reason, in plain words) when the plan has no meals: "
@@ -322,6 +342,8 @@ class Food(Model):
     evidence: Evidence
     notes: str
     counts_as_source: bool
+    markets: list[Market] = Field(description="markets where this B12 figure holds; "
+                                  "any: the same everywhere")
 
 
 class FoodList(Model):
@@ -482,6 +504,9 @@ def openapi_document(food_ids: Sequence[str] = ()) -> dict:
                            "only foods that fit this diet"),
                     _query("group", _or_empty(_ref("FoodGroup"), "every group"),
                            "only this food group"),
+                    _query("market", _or_empty(_ref("Market"), "every market"),
+                           "only foods sold in this market (rows marked any, or naming "
+                           "it); any: only foods sold everywhere"),
                     _query("q", {"type": "string", "maxLength": MAX_QUERY_CHARS},
                            "words that must all appear in the name, id or group")))},
             "/api/v1/targets": {"get": _operation(

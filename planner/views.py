@@ -131,7 +131,7 @@ def plan_as(fmt: str):
 
 @bp.get("/foods")
 def foods():
-    """The composition table, searchable and filterable by diet and group."""
+    """The composition table, searchable and filterable by diet, group and market."""
     status, errors = 200, []
     try:
         food_filter = catalog.filter_from_args(request.args)
@@ -141,7 +141,8 @@ def foods():
     rows = catalog.select(table, food_filter)
     return render_template("foods/index.html", foods=rows, total=len(table),
                            food_filter=food_filter, groups=catalog.groups(),
-                           diets=model.DIETS, errors=forms.errors_by_field(errors),
+                           diets=model.DIETS, markets=model.PROFILE_MARKETS,
+                           errors=forms.errors_by_field(errors),
                            error_list=errors), status
 
 

@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from foods import fdc
-from foods.loader import COLUMNS
+from foods.loader import TABLE_COLUMNS
 from foods.loader import load_groups
 from foods.loader import validate_frame
 
@@ -69,6 +69,7 @@ EXPECTED = {
         "serving_label": "1 cup (244 g)", "meals": "breakfast;snack",
         "diets": "vegetarian;pescatarian;omnivore", "allergens": "milk",
         "fortified": "false", "source": "fdc:171265", "evidence": "measured",
+        "markets": "any",
     },
     EGG: {
         "food_id": "eggs_grade_a_large_egg_whole_fdc748967",
@@ -77,6 +78,7 @@ EXPECTED = {
         "serving_label": "1 egg, large (50.3 g)", "meals": "breakfast;lunch",
         "diets": "vegetarian;pescatarian;omnivore", "allergens": "egg",
         "fortified": "false", "source": "fdc:748967", "evidence": "measured",
+        "markets": "any",
     },
     CEREAL: {
         "food_id": "cereal_toasted_oat_rings_fortified_fdc2708437",
@@ -85,6 +87,7 @@ EXPECTED = {
         "serving_label": "1 cup (29 g)", "meals": "breakfast",
         "diets": "vegan;vegetarian;pescatarian;omnivore", "allergens": "gluten",
         "fortified": "true", "source": "fdc:2708437", "evidence": "measured",
+        "markets": "us",
     },
     SOY: {
         "food_id": "organic_unsweetened_soymilk_fdc2257046",
@@ -93,6 +96,7 @@ EXPECTED = {
         "serving_label": "1 cup (240 ml)", "meals": "breakfast;snack",
         "diets": "vegan;vegetarian;pescatarian;omnivore", "allergens": "soy",
         "fortified": "true", "source": "fdc:2257046", "evidence": "label",
+        "markets": "us",
     },
 }
 
@@ -104,7 +108,7 @@ EXPECTED = {
 def test_each_data_type_becomes_the_expected_table_row(fdc_id):
     row = fdc.parse_food(food(fdc_id))
 
-    assert list(row) == list(COLUMNS)
+    assert list(row) == list(TABLE_COLUMNS)  # markets last: FDC foods are US foods
     assert {k: v for k, v in row.items() if k != "notes"} == EXPECTED[fdc_id]
 
 

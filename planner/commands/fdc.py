@@ -26,6 +26,7 @@ import requests
 
 from foods import fdc
 from foods.loader import COLUMNS
+from foods.loader import TABLE_COLUMNS
 from foods.loader import TableError
 from foods.loader import load_foods
 from foods.loader import load_groups
@@ -195,9 +196,12 @@ def _read_user_table(path: Path) -> pd.DataFrame:
     silently carried into the new file.
     """
     if not path.exists() or path.stat().st_size == 0:
-        return pd.DataFrame(columns=list(COLUMNS), dtype=str)
+        return pd.DataFrame(columns=list(TABLE_COLUMNS), dtype=str)
     table = read_table(path)
-    if table.empty and list(table.columns) == list(COLUMNS):
+    for column in TABLE_COLUMNS:  # a table written before a column was added
+        if column not in table.columns and column not in COLUMNS:
+            table[column] = ""
+    if table.empty and list(table.columns) == list(TABLE_COLUMNS):
         return table
     validate_frame(table, path)
     return table
@@ -243,7 +247,7 @@ def _change(row: dict[str, str], sources: frozenset[str], table: pd.DataFrame,
     index = int(matches[0])
     if not curated:  # keep the id the user's table already uses for this food
         row = {**row, "food_id": table.at[index, "food_id"]}
-    old = {c: table.at[index, c] for c in COLUMNS}
+    old = {c: table.at[index, c] for c in TABLE_COLUMNS}
     if old == row:
         return Change("unchanged", row, index, curated_id)
     return Change("overlay" if curated else "update", row, index, curated_id)
@@ -254,10 +258,10 @@ def apply_changes(table: pd.DataFrame, changes: list[Change]) -> pd.DataFrame:
     table = table.copy()
     for change in changes:
         if change.index is not None:
-            for column in COLUMNS:
+            for column in TABLE_COLUMNS:
                 table.at[change.index, column] = change.row[column]
     added = pd.DataFrame([c.row for c in changes if c.index is None],
-                         columns=list(COLUMNS), dtype=str)
+                         columns=list(TABLE_COLUMNS), dtype=str)
     if table.empty:
         return added
     if added.empty:

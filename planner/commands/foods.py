@@ -14,6 +14,7 @@ from foods.loader import load_groups
 from foods.loader import load_table
 from planner.commands.fdc import import_fdc
 from planner.domain.model import DIETS
+from planner.domain.model import PROFILE_MARKETS
 
 
 @click.group("foods")
@@ -41,10 +42,13 @@ def check(path: str | None) -> None:
 @foods.command("list")
 @click.option("--diet", type=click.Choice(DIETS), help="Only foods that fit this diet.")
 @click.option("--group", "group_", metavar="GROUP", help="Only this food group.")
+@click.option("--market", type=click.Choice(PROFILE_MARKETS),
+              help="Only foods sold in this market (any: only foods sold everywhere).")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]),
               default="table", show_default=True)
 @click.option("--path", type=click.Path(dir_okay=False), help="Another table file.")
-def list_foods(diet: str | None, group_: str | None, fmt: str, path: str | None) -> None:
+def list_foods(diet: str | None, group_: str | None, market: str | None, fmt: str,
+               path: str | None) -> None:
     """List foods, richest in B12 per serving first."""
     groups = load_groups()
     if group_ and group_ not in groups:
@@ -57,17 +61,19 @@ def list_foods(diet: str | None, group_: str | None, fmt: str, path: str | None)
         click.echo(str(e), err=True)
         raise SystemExit(1) from None
     rows = [f for f in rows if (not diet or diet in f.diets)
-            and (not group_ or f.group == group_)]
+            and (not group_ or f.group == group_)
+            and (not market or f.sold_in(market))]
     rows.sort(key=lambda f: (-f.b12_ug_per_serving, f.food_id))
     if fmt == "json":
         click.echo(json.dumps([f.to_dict() for f in rows], indent=2, ensure_ascii=False))
     elif fmt == "csv":
         fields = ["food_id", "name", "group", "b12_ug_per_100g", "serving_label",
-                  "b12_ug_per_serving", "source", "evidence"]
+                  "b12_ug_per_serving", "source", "evidence", "markets"]
         writer = csv.DictWriter(sys.stdout, fieldnames=fields, extrasaction="ignore",
                                 lineterminator="\n")
         writer.writeheader()
-        writer.writerows(f.to_dict() for f in rows)
+        writer.writerows({**f.to_dict(), "markets": ";".join(f.to_dict()["markets"])}
+                         for f in rows)
     else:
         for f in rows:
             click.echo(f"{f.b12_ug_per_serving:8.2f} µg  {f.name}  "

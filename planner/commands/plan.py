@@ -24,6 +24,8 @@ from planner.domain.reference import ReferenceDataError
 from planner.reference import load_reference
 
 WIDTH = 88
+MARKET_NAMES = {"us": "the US", "uk": "the UK", "eu": "the EU",
+                "any": "every market (only foods sold everywhere)"}
 INPUT_ERROR = 2
 CSV_COLUMNS = ("day", "date", "weekday", "meal", "food_id", "name", "servings", "grams",
                "portion", "b12_ug", "meal_b12_ug", "meal_absorbed_ug")
@@ -68,6 +70,7 @@ def render_text(plan: Plan) -> str:
         f"B12 plan, week {plan.week} ({first:%a %d %b %Y} – {last:%a %d %b %Y})",
         _wrap(f"Target: {plan.target_intake_ug:g} µg a day eaten; a day is covered at "
               f"{plan.target_absorbed_ug:.2f} µg absorbed."),
+        _wrap(f"Foods sold in: {MARKET_NAMES.get(plan.profile.market, plan.profile.market)}."),
     ]
     flags = plan.assessment.flags
     if flags:  # medical flags first, before any meal, each rule in its own words
@@ -110,6 +113,9 @@ def render_text(plan: Plan) -> str:
         for item in plan.shopping_list:
             lines.append(_wrap(f"- {item.name}: {item.servings:g} × {item.serving_label}"
                                f" = {item.grams:.0f} g", "  ", "    "))
+    if plan.label_checks:
+        lines += ["", "Check the label:"]
+        lines += [_wrap(f"- {c.text}", "  ", "    ") for c in plan.label_checks]
     if plan.notes:
         lines += ["", "Notes:"] + [_wrap(f"- {n}", "  ", "    ") for n in plan.notes]
     lines += ["", _wrap(plan.disclaimer, hang="")]

@@ -28,6 +28,23 @@ B12 source (``Food.counts_as_source`` is False), though it may still be listed."
 SEXES = ("female", "male", "unspecified")
 LIFE_STAGES = ("none", "pregnant", "lactating")
 GUIDELINES = ("us", "efsa", "dach", "nnr", "uk", "who")
+# Where a person shops: fortification differs between markets, so branded and
+# fortified rows of the food table name the markets their B12 figure holds in.
+MARKETS = ("us", "uk", "eu")
+#: A food row's ``markets``: one or more of MARKETS, or ``any`` (unbranded whole
+#: foods, the same everywhere). A profile's ``market`` is one of MARKETS, or
+#: ``any`` when the market is not known: then only ``any`` rows are used.
+ANY_MARKET = "any"
+PROFILE_MARKETS = MARKETS + (ANY_MARKET,)
+#: The market a profile defaults to, from its guideline.
+MARKET_BY_GUIDELINE = {
+    "us": "us",
+    "uk": "uk",
+    "efsa": "eu",
+    "dach": "eu",
+    "nnr": "eu",
+    "who": ANY_MARKET,
+}
 FREQUENCIES = ("daily", "weekly")
 MEDICATIONS = (
     "metformin",
@@ -107,10 +124,16 @@ class Food:
     notes: str = ""
     counts_as_source: bool = True  # False for algae, tempeh: inactive analogues
     tags: frozenset[str] = frozenset()  # food-safety tags (foods/food_tags.csv)
+    markets: frozenset[str] = frozenset({ANY_MARKET})  # where this B12 figure holds
 
     def __post_init__(self) -> None:
         if self.evidence == "unreliable" and self.counts_as_source:
             object.__setattr__(self, "counts_as_source", False)
+
+    def sold_in(self, market: str) -> bool:
+        """Whether a person shopping in ``market`` can buy this food as the row
+        describes it: rows marked ``any`` everywhere, others in their markets."""
+        return ANY_MARKET in self.markets or market in self.markets
 
     @property
     def b12_ug_per_serving(self) -> float:
@@ -134,6 +157,7 @@ class Food:
             "evidence": self.evidence,
             "notes": self.notes,
             "counts_as_source": self.counts_as_source,
+            "markets": sorted(self.markets, key=PROFILE_MARKETS.index),
         }
 
 
@@ -168,6 +192,11 @@ class Profile:
     symptoms: tuple[str, ...] = ()
     supplement: Supplement | None = None
     accept_supplement: bool = True  # False: the person does not want a supplement
+    market: str | None = None  # where they shop; None: from the guideline
+
+    def __post_init__(self) -> None:
+        if self.market is None:
+            object.__setattr__(self, "market", MARKET_BY_GUIDELINE.get(self.guideline, ANY_MARKET))
 
     @property
     def meal_names(self) -> tuple[str, ...]:
@@ -190,4 +219,5 @@ class Profile:
             "symptoms": list(self.symptoms),
             "supplement": self.supplement.to_dict() if self.supplement else None,
             "accept_supplement": self.accept_supplement,
+            "market": self.market,
         }

@@ -237,6 +237,33 @@ class ShoppingItem:
 
 
 @dataclass(frozen=True)
+class LabelCheck:
+    """What the label of a fortified food in the plan must show for the plan to
+    hold: at least ``min_ug_per_serving`` [µg] per ``serving_label``, i.e.
+    ``min_ug_per_100g`` [µg per 100 g or ml]. ``typical`` marks a row that is a
+    typical level for the market, not a particular product."""
+
+    food_id: str
+    name: str
+    serving_label: str
+    min_ug_per_serving: float
+    min_ug_per_100g: float
+    typical: bool
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "food_id": self.food_id,
+            "name": self.name,
+            "serving_label": self.serving_label,
+            "min_ug_per_serving": self.min_ug_per_serving,
+            "min_ug_per_100g": self.min_ug_per_100g,
+            "typical": self.typical,
+            "text": self.text,
+        }
+
+
+@dataclass(frozen=True)
 class Plan:
     """A plan of B12 sources for ``len(days)`` days starting on the Monday of ``week``.
 
@@ -260,6 +287,7 @@ class Plan:
     disclaimer: str = ""
     score: Any = field(default=None, compare=False)
     no_food_plan: str = ""  # why there are no meals (babies under about 6 months)
+    label_checks: tuple[LabelCheck, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -275,6 +303,7 @@ class Plan:
             "summary": self.summary.to_dict(),
             "shopping_list": [s.to_dict() for s in self.shopping_list],
             "notes": list(self.notes),
+            "label_checks": [c.to_dict() for c in self.label_checks],
             "disclaimer": self.disclaimer,
             "no_food_plan": self.no_food_plan or None,
         }

@@ -9,8 +9,9 @@ How a plan is made
 ------------------
 1. **Foods.** Only real sources are used: B12 > 0, ``counts_as_source`` (algae
    and tempeh carry inactive analogues and never count), the profile's diet,
-   no allergen of the profile, not in ``exclude_foods``; when ``include_foods``
-   is given, only those (the person's own food list). Unknown food ids in
+   no allergen of the profile, not in ``exclude_foods``, sold in the profile's
+   ``market`` (a row's ``markets`` name it, or say ``any``); when
+   ``include_foods`` is given, only those (the person's own food list). Unknown food ids in
    either list raise :class:`UnknownFoods`, naming the field and the ids.
    Then the food-safety filter of the life stage (:func:`safe_sources`,
    ``food_safety.toml``, b12-reference.md §8): foods a baby, a young child, a
@@ -45,7 +46,13 @@ How a plan is made
    does is used. A supplement is its own dose, taken apart from meals (at
    least 4 h from a B12 meal). A daily one counts every day; a weekly one is
    taken on day 1 of each 7 days and counts through its 7-day average.
-6. **Refused supplements.** When food cannot cover every day and the profile
+6. **Label checks.** Fortified levels differ by brand and country, so each
+   fortified food the plan counts gets a "check the label: at least X µg per
+   serving" line, X being the B12 per serving the plan counts for it, when
+   the plan leans on fortified food (a vegan or vegetarian whose plan has no
+   supplement) and always for a row that is only a typical level for the
+   market (evidence ``estimated``).
+7. **Refused supplements.** When food cannot cover every day and the profile
    says ``accept_supplement = false``, :class:`InfeasiblePlan` explains why.
 """
 
@@ -53,6 +60,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections.abc import Iterable
 from collections.abc import Sequence
@@ -70,6 +78,7 @@ from planner.domain.food_safety import SafeFoods
 from planner.domain.food_safety import no_food_plan
 from planner.domain.food_safety import safe_foods
 from planner.domain.food_safety import share_caps
+from planner.domain.model import MARKET_BY_GUIDELINE
 from planner.domain.model import Food
 from planner.domain.model import Profile
 from planner.domain.optimizer import Problem
@@ -77,6 +86,7 @@ from planner.domain.optimizer import Solution
 from planner.domain.optimizer import evaluate
 from planner.domain.optimizer import make_problem
 from planner.domain.optimizer import solve
+from planner.domain.plan import LabelCheck
 from planner.domain.plan import Plan
 from planner.domain.plan import PlanDay
 from planner.domain.plan import PlanItem
@@ -94,6 +104,8 @@ MAX_ITEMS_PER_MEAL = 2
 WEEK_FORM = "YYYY-Www, for example 2025-W07"
 _WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 _EPS_UG = 1e-9
+#: Diets whose B12, without a supplement, rests on fortified food.
+LEANS_ON_FORTIFIED = ("vegan", "vegetarian")
 
 
 class PlanError(ValueError):
@@ -137,12 +149,15 @@ def week_start(week: str) -> date:
 def profile_json(profile: Profile) -> str:
     """The profile as canonical JSON, the part of the seed that identifies it.
 
-    A field added later with its default value (``accept_supplement: true``) is
-    left out, so adding it does not change anyone's plans.
+    A field added later with its default value (``accept_supplement: true``,
+    the ``market`` its guideline implies) is left out, so adding it does not
+    change anyone's plans.
     """
     data = profile.to_dict()
     if data.get("accept_supplement", True) is True:
         data.pop("accept_supplement", None)
+    if data.get("market") == MARKET_BY_GUIDELINE.get(profile.guideline):
+        data.pop("market", None)
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
@@ -176,9 +191,9 @@ def is_source(food: Food) -> bool:
 
 def allowed_sources(profile: Profile, foods: Iterable[Food],
                     reference: Reference | None = None) -> tuple[Food, ...]:
-    """The sources this profile may eat: diet, allergies, exclusions, own list;
-    with ``reference``, also the food-safety rules of its life stage (portions
-    scaled to a child's age), see :func:`safe_sources`."""
+    """The sources this profile may eat: diet, allergies, exclusions, market, own
+    list; with ``reference``, also the food-safety rules of its life stage
+    (portions scaled to a child's age), see :func:`safe_sources`."""
     allergies = frozenset(profile.allergies)
     excluded = frozenset(profile.exclude_foods)
     own = frozenset(profile.include_foods)
@@ -189,6 +204,7 @@ def allowed_sources(profile: Profile, foods: Iterable[Food],
         and profile.diet in f.diets
         and not (allergies & f.allergens)
         and f.food_id not in excluded
+        and f.sold_in(profile.market)
         and (not own or f.food_id in own)
     )
     if reference is None:
@@ -541,10 +557,58 @@ def make_plan(
         summary=summary,
         shopping_list=_shopping_list(days, {f.food_id: f for f in problem.foods}),
         notes=tuple(_notes(assessment, supplement, problem) + notes
-                    + _safety_notes(profile, foods, reference)),
+                    + _safety_notes(profile, foods, reference)
+                    + _other_market_notes(profile, foods)),
         disclaimer=assessment.disclaimer,
         score=evaluate(problem, solution),
+        label_checks=label_checks(profile, supplement, days,
+                                  {f.food_id: f for f in problem.foods}),
     )
+
+
+def _other_market_notes(profile: Profile, foods: Sequence[Food]) -> list[str]:
+    """A note naming foods of the person's own list whose row holds for another market."""
+    own = frozenset(profile.include_foods)
+    other = [f for f in foods if f.food_id in own and not f.sold_in(profile.market)]
+    if not other:
+        return []
+    names = "; ".join(f"{f.name} ({', '.join(m.upper() for m in sorted(f.markets))})"
+                      for f in other)
+    return [
+        f"Not counted, because the food table's figure holds for another market: {names}. "
+        "Fortification differs between countries; if you buy such a product where you "
+        "live, add it from its label as your own food."
+    ]
+
+
+def _at_least(value: float) -> float:
+    """``value`` rounded up to 0.01 µg, so "at least" never asks for less."""
+    return math.ceil(round(value * 100, 6)) / 100
+
+
+def label_checks(profile: Profile, supplement: PlanSupplement | None,
+                 days: Sequence[PlanDay], foods: dict[str, Food]) -> tuple[LabelCheck, ...]:
+    """"Check the label" lines for the fortified foods the plan counts (see step 6)."""
+    leans = profile.diet in LEANS_ON_FORTIFIED and supplement is None
+    used = dict.fromkeys(i.food_id for d in days for m in d.meals for i in m.items)
+    checks = []
+    for fid in used:
+        food = foods[fid]
+        typical = food.evidence == "estimated"
+        if not food.fortified or not (leans or typical):
+            continue
+        per_serving = _at_least(food.b12_ug_per_serving)
+        per_100g = _at_least(food.b12_ug_per_100g)
+        text = (f"{food.name}: check the label: at least {per_serving:g} µg of B12 per "
+                f"serving of {food.serving_label} ({per_100g:g} µg per 100 g or ml); "
+                "the plan counts that much.")
+        if typical:
+            text += " This row is a typical level for your market, not a particular product."
+        checks.append(LabelCheck(
+            food_id=fid, name=food.name, serving_label=food.serving_label,
+            min_ug_per_serving=per_serving, min_ug_per_100g=per_100g,
+            typical=typical, text=text))
+    return tuple(checks)
 
 
 def _notes(assessment: Assessment, supplement: PlanSupplement | None,

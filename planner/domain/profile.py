@@ -22,6 +22,7 @@ from planner.domain.model import FREQUENCIES
 from planner.domain.model import GUIDELINES
 from planner.domain.model import LIFE_STAGES
 from planner.domain.model import MEDICATIONS
+from planner.domain.model import PROFILE_MARKETS
 from planner.domain.model import SEXES
 from planner.domain.model import SYMPTOMS
 from planner.domain.model import Profile
@@ -166,6 +167,7 @@ FIELDS: dict[str, Check] = {
     "symptoms": _words(SYMPTOMS, "a symptom"),
     "supplement": _supplement,
     "accept_supplement": _boolean,
+    "market": _word(PROFILE_MARKETS, "a market"),
 }
 
 _HINTS = {
