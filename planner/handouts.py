@@ -10,6 +10,7 @@ rather than open the file.
 from __future__ import annotations
 
 import io
+import threading
 
 from flask import Blueprint
 from flask import Response
@@ -164,6 +165,16 @@ def logo():
 
 # ---- many clients at once -----------------------------------------------------------
 
+#: Longest a web upload renders (``HANDOUT_BATCH_SECONDS``) [s]: rows not started by
+#: then are listed as not made, so a request ends well inside gunicorn's ``--timeout``
+#: (30 s by default) and never turns into a killed worker.
+BATCH_SECONDS = 20.0
+#: What a second upload is told while this process is making one (``Retry-After``) [s].
+BUSY_RETRY_AFTER_S = 30
+#: Without Redis a batch runs in the request; one at a time per process, so two
+#: uploads cannot both hold a worker's CPU and its other threads stay free.
+_batch_slot = threading.Lock()
+
 class BatchForm(FlaskForm):
     """Upload of a clients CSV; the defaults are checked as the command checks them."""
 
@@ -180,6 +191,15 @@ def batch_page(form: BatchForm, status: int = 200, errors=(), row_errors=()):
         row_errors=list(row_errors), columns=batch.COLUMNS,
         max_rows=current_app.config.get("HANDOUT_BATCH_MAX_ROWS", batch.WEB_MAX_ROWS),
         current_week=forms.current_week(web.today())), status
+
+
+def busy_page(form: BatchForm):
+    """429: this process is already making a batch."""
+    response = current_app.make_response(batch_page(form, 429, [{"field": "file", "message": (
+        "another batch of handouts is being made on this server right now, and one "
+        f"runs at a time; try again in {BUSY_RETRY_AFTER_S} seconds")}]))
+    response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_S)
+    return response
 
 
 @bp.route("/handouts/batch", methods=["GET", "POST"])
@@ -199,14 +219,22 @@ def batch_upload():
         errors += e.errors
     if errors:
         return batch_page(form, 400, errors)
-    parsed = batch.parse_clients_csv(
-        upload.read(), defaults,
-        max_rows=current_app.config.get("HANDOUT_BATCH_MAX_ROWS", batch.WEB_MAX_ROWS))
-    result = batch.build_batch(parsed, defaults, today=web.today(),
-                               base_url=request.url_root)
+    if not _batch_slot.acquire(blocking=False):
+        return busy_page(form)
+    try:
+        parsed = batch.parse_clients_csv(
+            upload.read(), defaults,
+            max_rows=current_app.config.get("HANDOUT_BATCH_MAX_ROWS", batch.WEB_MAX_ROWS))
+        result = batch.build_batch(
+            parsed, defaults, today=web.today(), base_url=request.url_root,
+            seconds=float(current_app.config.get("HANDOUT_BATCH_SECONDS", BATCH_SECONDS)))
+        if result.handouts:
+            archive = batch.batch_zip(result)
+    finally:
+        _batch_slot.release()
     if not result.handouts:
         return batch_page(form, 422, row_errors=result.errors)
-    response = send_file(io.BytesIO(batch.batch_zip(result)), mimetype="application/zip",
+    response = send_file(io.BytesIO(archive), mimetype="application/zip",
                          as_attachment=True, etag=False,
                          download_name=f"b12-handouts-{defaults.week}.zip")
     response.headers["X-Handout-Count"] = str(len(result.handouts))
