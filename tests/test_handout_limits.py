@@ -228,3 +228,65 @@ def test_one_heavy_upload_cannot_reach_a_worker_timeout(tmp_path):
     assert 1 <= int(response.headers["X-Handout-Count"]) < 30
     assert took < 10
     assert "WORKER TIMEOUT" not in log
+
+
+# ---- through RQ when Redis is configured --------------------------------------------------
+
+pytest_plugins = ["mail_fixtures"]
+
+MIXED = b"client_name,age_years,diet\nAnn,34,vegan\nBob,50,carnivore\nEve,67,omnivore\n"
+
+
+def test_with_redis_an_upload_is_queued_and_a_worker_makes_it(tmp_path, redis_db):
+    from planner.cli import cli
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "test-secret",
+                      "INSTANCE_PATH": str(tmp_path), "REDIS_URL": redis_db})
+    client = app.test_client()
+    started = time.monotonic()
+    queued = upload(client, MIXED)
+    assert time.monotonic() - started < 2  # nothing is rendered in the web process
+    assert queued.status_code == 303
+    status_url = queued.headers["Location"]
+    assert re.fullmatch(r"/handouts/batch/[0-9a-f-]{32,36}", status_url)
+
+    waiting = client.get(status_url)
+    assert waiting.status_code == 200 and waiting.headers["Refresh"] == "2"
+    assert "Making the handouts: 0" in waiting.get_data(as_text=True)
+    stranger = app.test_client()  # the link alone does not open another browser's batch
+    assert stranger.get(status_url).status_code == 404
+    assert stranger.get(status_url + "/zip").status_code == 404
+
+    worked = app.test_cli_runner().invoke(cli, ["handouts-worker", "--burst"])
+    assert worked.exit_code == 0, worked.output
+
+    done = client.get(status_url)
+    page = done.get_data(as_text=True)
+    assert done.status_code == 200
+    assert "2 handouts made" in page and "line 3 (Bob): diet:" in page
+    archive = client.get(status_url + "/zip")
+    assert archive.mimetype == "application/zip"
+    assert archive.headers["X-Handout-Count"] == "2"
+    with zipfile.ZipFile(io.BytesIO(archive.data)) as zf:
+        assert sorted(n for n in zf.namelist() if n.endswith(".pdf")) == [
+            f"b12-handout-ann-{WEEK}.pdf", f"b12-handout-eve-{WEEK}.pdf"]
+        assert "line 3 (Bob): diet:" in zf.read("errors.txt").decode()
+
+
+def test_with_redis_a_file_without_a_good_row_is_refused_at_once(tmp_path, redis_db):
+    from redis import Redis
+    from rq import Queue
+
+    app = create_app({"TESTING": True, "SECRET_KEY": "test-secret",
+                      "INSTANCE_PATH": str(tmp_path), "REDIS_URL": redis_db})
+    response = upload(app.test_client(), b"client_name,age_years,diet\nA,30,carnivore\n")
+    assert response.status_code == 422
+    assert "line 2 (A): diet:" in response.get_data(as_text=True)
+    assert Queue(handouts.DEFAULT_QUEUE, connection=Redis.from_url(redis_db)).count == 0
+
+
+def test_the_worker_needs_redis(runner):
+    from planner.cli import cli
+
+    result = runner.invoke(cli, ["handouts-worker", "--burst"])
+    assert result.exit_code == 2 and "B12_REDIS_URL" in result.output

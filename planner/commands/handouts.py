@@ -140,3 +140,25 @@ def _prepare(out_dir: Path, replace: bool) -> bool:
     except OSError as e:
         _usage_error(f"{out_dir}: cannot be used ({e.strerror or e})")
     return created
+
+
+@click.command("handouts-worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+@with_appcontext
+def handouts_worker(burst: bool) -> None:
+    """Make the handout batches uploaded on the web (needs B12_REDIS_URL)."""
+    from flask import current_app
+    from redis import Redis
+    from rq import Queue
+    from rq import SimpleWorker
+
+    from planner import handouts as web_handouts
+
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        raise click.UsageError("Set B12_REDIS_URL, e.g. redis://localhost:6379/0.")
+    connection = Redis.from_url(str(url))
+    queue = Queue(str(current_app.config.get("HANDOUT_QUEUE", web_handouts.DEFAULT_QUEUE)),
+                  connection=connection)
+    # SimpleWorker runs each job in this process, inside the app context.
+    SimpleWorker([queue], connection=connection).work(burst=burst, logging_level="WARNING")
