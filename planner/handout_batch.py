@@ -10,9 +10,9 @@ The file: a header line, then one client per row. Columns are
 (:data:`PROFILE_COLUMNS`), plus optional ``practitioner`` and ``notes``.
 List fields hold their values separated by ``;`` (``milk;egg``); a blank
 cell means the field's default. Every bad row is reported with the number
-of the line it starts on (the header is line 1; a quoted cell may span
-several lines) and the field at fault, and the other rows still get their
-handouts.
+of the line it starts on (the first line of the file is line 1; a quoted
+cell may span several lines) and the field at fault, and the other rows
+still get their handouts.
 
 Files saved by Excel are read as they come: a byte-order mark, a ``sep=,``
 first line (then the header is line 2), and empty columns after the last
@@ -486,7 +486,7 @@ def errors_txt(result: BatchResult) -> str:
     if not result.errors:
         return "No problems: every row got a handout.\n"
     lines = [f"{len(result.errors)} problem(s); these rows got no handout "
-             "(the header is line 1):", ""]
+             "(by line of the file; the first line is line 1):", ""]
     return "\n".join(lines + [str(e) for e in result.errors]) + "\n"
 
 
