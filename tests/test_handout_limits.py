@@ -163,7 +163,11 @@ class Gunicorn:
 
     def stop(self) -> str:
         os.killpg(self.proc.pid, signal.SIGTERM)
-        self.proc.wait(timeout=30)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # workers stuck in a request
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=30)
         return self.log.read_text(errors="replace")
 
 
