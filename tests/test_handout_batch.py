@@ -442,6 +442,7 @@ def test_an_interrupted_run_keeps_its_pdfs_and_resumes_with_skip_existing(tmp_pa
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stderr.count("kept (already there)") == len(kept)
     assert resumed.stderr.count(": wrote ") == len(names) - len(kept)
+    assert f"Wrote {len(names)} handout(s), {len(kept)} of them already there" in resumed.stdout
     pdfs = sorted(out.glob("*.pdf"))
     assert len(pdfs) == len(names)
     assert {n: (out / n).stat().st_mtime_ns for n in kept} == kept  # not rendered again

@@ -78,20 +78,26 @@ def handouts(clients_csv: Path, out_dir: Path, week: str | None, practitioner: s
     created = _prepare(out_dir, replace)
     click.echo(f"Rendering handouts for {len(parsed.rows)} client(s) into {out_dir}",
                err=True)
-    result = _render(parsed, defaults, out_dir, skip_existing, created, clients_csv)
+    result, kept = _render(parsed, defaults, out_dir, skip_existing, created, clients_csv)
     problems = (f"; {len(result.errors)} problem(s), listed above and in errors.txt"
                 if result.errors else "")
-    click.echo(f"Wrote {len(result.handouts)} handout(s) for week {defaults.week} to "
-               f"{out_dir} (index.html, index.csv, errors.txt){problems}.")
+    kept_text = f", {kept} of them already there" if kept else ""
+    click.echo(f"Wrote {len(result.handouts)} handout(s){kept_text} for week "
+               f"{defaults.week} to {out_dir} (index.html, index.csv, errors.txt){problems}.")
     if result.errors:
         raise SystemExit(1)
 
 
 def _render(parsed: batch.ParsedBatch, defaults: batch.BatchDefaults, out_dir: Path,
-            skip_existing: bool, created: bool, clients_csv: Path) -> batch.BatchResult:
-    """Make and write every PDF, one at a time, then the index; report each row."""
+            skip_existing: bool, created: bool,
+            clients_csv: Path) -> tuple[batch.BatchResult, int]:
+    """Make and write every PDF, one at a time, then the index; report each row.
+    Returns the result and how many PDFs were already there (``--skip-existing``)."""
+    kept = 0
 
     def report(step: batch.Progress) -> None:
+        nonlocal kept
+        kept += step.outcome == "kept"
         name = f" {step.filename}" if step.filename else ""
         click.echo(f"[{step.done}/{step.total}] line {step.line}: "
                    f"{OUTCOME_WORDS[step.outcome]}{name}", err=True)
@@ -116,7 +122,7 @@ def _render(parsed: batch.ParsedBatch, defaults: batch.BatchDefaults, out_dir: P
         click.echo(f"error: {out_dir}: {e.strerror or e}; the PDFs written so far are "
                    "kept (finish with --skip-existing)", err=True)
         raise SystemExit(USAGE_ERROR) from None
-    return result
+    return result, kept
 
 
 def _usage_error(message: str) -> None:
