@@ -18,6 +18,14 @@ per-serving value to per 100 g). Food-detail responses nest it as
 results give it flat as ``{"nutrientNumber": "418", "value": 0.45, "unitName":
 "UG"}``. Both are read.
 
+Every answer is bounded: at most :data:`MAX_RESPONSE_BYTES` of body is read
+(streamed, and reading stops there), and each request has a total deadline
+(``deadline_s``, :data:`DEFAULT_DEADLINE_S`) besides the per-read timeouts, so
+a server that trickles its body cannot hold the importer. Every JSON answer is
+checked against the shapes below (pydantic) before anything reads it; an
+answer of another shape is one :class:`FdcBadResponse` naming the field
+(``foodNutrients[0] should be an object, not 'x'``). Booleans are not numbers.
+
 Every failure is an :class:`FdcError`; HTTP refusals (4xx) are also
 ``requests.HTTPError`` carrying the response.
 """
@@ -35,10 +43,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
+from typing import Annotated
 from typing import Any
 from typing import NamedTuple
 
 import requests
+import urllib3
+from pydantic import BaseModel
+from pydantic import ConfigDict
+from pydantic import ValidationError
+from pydantic.functional_validators import PlainValidator
 
 from foods.loader import TABLE_COLUMNS
 from foods.loader import load_groups
@@ -55,6 +69,9 @@ DEFAULT_API_KEY = "DEMO_KEY"
 API_KEY_SIGNUP = "https://fdc.nal.usda.gov/api-key-signup"
 
 DEFAULT_TIMEOUT_S = (5.0, 20.0)  # (connect, read) [s]
+DEFAULT_DEADLINE_S = 60.0  # whole exchange, headers and body [s]
+MAX_RESPONSE_BYTES = 20 * 1024 * 1024  # largest body read [bytes]; FDC's are < 1 MB
+READ_CHUNK_BYTES = 64 * 1024
 MAX_IDS_PER_REQUEST = 20  # FDC's limit for /v1/foods
 
 B12_NUTRIENT_NUMBER = "418"
@@ -161,19 +178,24 @@ def get_food(
     api_key: str | None = None,
     timeout: tuple[float, float] = DEFAULT_TIMEOUT_S,
     retry: Retry = DEFAULT_RETRY,
+    deadline_s: float = DEFAULT_DEADLINE_S,
+    max_bytes: int = MAX_RESPONSE_BYTES,
 ) -> dict:
     """Details of one food (``GET /v1/food/{fdc_id}``), as FDC's JSON object.
 
-    ``timeout`` is (connect, read) [s]. Raises :class:`FdcNotFound` when FDC
-    has no such food, and another :class:`FdcError` on any other failure.
+    ``timeout`` is (connect, read) [s], ``deadline_s`` the most one request may
+    take in all [s], ``max_bytes`` the largest body read. Raises
+    :class:`FdcNotFound` when FDC has no such food, :class:`FdcBadResponse`
+    when the answer is not a food of the shape :class:`FoodShape` describes,
+    and another :class:`FdcError` on any other failure.
     """
     fdc_id = int(fdc_id)
     data = _call(
         "GET", f"/v1/food/{fdc_id}", session=session, base_url=base_url,
-        key=api_key, timeout=timeout, retry=retry,
-        not_found=f"FoodData Central has no food with id {fdc_id}",
+        key=api_key, timeout=timeout, retry=retry, deadline_s=deadline_s,
+        max_bytes=max_bytes, not_found=f"FoodData Central has no food with id {fdc_id}",
     )
-    return _expect(data, dict, "a food object")
+    return check_food(_expect(data, dict, "a food object"))
 
 
 def get_foods(
@@ -184,6 +206,8 @@ def get_foods(
     api_key: str | None = None,
     timeout: tuple[float, float] = DEFAULT_TIMEOUT_S,
     retry: Retry = DEFAULT_RETRY,
+    deadline_s: float = DEFAULT_DEADLINE_S,
+    max_bytes: int = MAX_RESPONSE_BYTES,
 ) -> list[dict]:
     """Details of several foods (``POST /v1/foods``), in the order of ``fdc_ids``.
 
@@ -197,11 +221,11 @@ def get_foods(
         data = _call(
             "POST", "/v1/foods", json_body={"fdcIds": chunk}, session=session,
             base_url=base_url, key=api_key, timeout=timeout, retry=retry,
+            deadline_s=deadline_s, max_bytes=max_bytes,
         )
         for food in _expect(data, list, "a list of foods"):
-            food = _expect(food, dict, "a food object")
-            with contextlib.suppress(TypeError, ValueError):
-                found[int(food.get("fdcId"))] = food
+            food = check_food(_expect(food, dict, "a food object"))
+            found[food["fdcId"]] = food
     missing = [i for i in wanted if i not in found]
     if missing:
         plural = "s" if len(missing) > 1 else ""
@@ -219,6 +243,8 @@ def search_foods(
     api_key: str | None = None,
     timeout: tuple[float, float] = DEFAULT_TIMEOUT_S,
     retry: Retry = DEFAULT_RETRY,
+    deadline_s: float = DEFAULT_DEADLINE_S,
+    max_bytes: int = MAX_RESPONSE_BYTES,
 ) -> dict:
     """The first page of a keyword search (``GET /v1/foods/search``), as FDC's JSON.
 
@@ -227,14 +253,16 @@ def search_foods(
     data = _call(
         "GET", "/v1/foods/search", params={"query": query, "pageSize": int(page_size)},
         session=session, base_url=base_url, key=api_key, timeout=timeout, retry=retry,
+        deadline_s=deadline_s, max_bytes=max_bytes,
     )
-    return _expect(data, dict, "a search result object")
+    return check_search(_expect(data, dict, "a search result object"))
 
 
 def _call(method: str, path: str, *, session: requests.Session | None,
           base_url: str | None, key: str | None, timeout: tuple[float, float],
           retry: Retry, params: dict | None = None, json_body: Any = None,
-          not_found: str | None = None) -> Any:
+          not_found: str | None = None, deadline_s: float = DEFAULT_DEADLINE_S,
+          max_bytes: int = MAX_RESPONSE_BYTES) -> Any:
     """Send one API request, retrying 429 and 5xx; return the decoded JSON body."""
     url = api_url(base_url) + path  # named in errors; the key never is
     key = api_key(key)
@@ -244,7 +272,8 @@ def _call(method: str, path: str, *, session: requests.Session | None,
     try:
         tries = max(1, retry.tries)
         for attempt in range(1, tries + 1):
-            response = _send(http, method, url, query, json_body, timeout, key)
+            response = _send(http, method, url, query, json_body, timeout, key,
+                             deadline_s, max_bytes)
             if not _is_retryable(response.status_code) or attempt == tries:
                 break
             retry.sleep(retry.wait_s(attempt, response.headers.get("Retry-After")))
@@ -255,19 +284,24 @@ def _call(method: str, path: str, *, session: requests.Session | None,
 
 
 def _send(http: requests.Session, method: str, url: str, query: dict,
-          json_body: Any, timeout: tuple[float, float], key: str) -> requests.Response:
-    """One HTTP exchange; network failures become :class:`FdcUnavailable`."""
+          json_body: Any, timeout: tuple[float, float], key: str,
+          deadline_s: float = DEFAULT_DEADLINE_S,
+          max_bytes: int = MAX_RESPONSE_BYTES) -> requests.Response:
+    """One HTTP exchange, its body read (at most ``max_bytes``) within ``deadline_s``;
+    network failures become :class:`FdcUnavailable`."""
     connect_s, read_s = timeout
+    deadline = time.monotonic() + deadline_s
     try:
-        return http.request(method, url, params=query, json=json_body, timeout=timeout)
+        response = http.request(method, url, params=query, json=json_body, stream=True,
+                                timeout=(connect_s, min(read_s, deadline_s)))
     except requests.ConnectTimeout:
         raise FdcUnavailable(
             f"Cannot reach FoodData Central at {url}: no connection within "
             f"{connect_s:g} s; check the network and {ENV_API_URL}") from None
     except requests.Timeout:
         raise FdcUnavailable(
-            f"FoodData Central at {url} did not answer within {read_s:g} s; "
-            "try again later") from None
+            f"FoodData Central at {url} did not answer within "
+            f"{min(read_s, deadline_s):g} s; try again later") from None
     except requests.ConnectionError as e:
         raise FdcUnavailable(
             f"Cannot reach FoodData Central at {url} ({_reason(e)}); check the "
@@ -277,6 +311,62 @@ def _send(http: requests.Session, method: str, url: str, query: dict,
         raise FdcUnavailable(
             f"Cannot send a request to FoodData Central at {url} ({said}); check "
             f"{ENV_API_URL}") from None
+    try:
+        response._content = _read_body(response, url, deadline, deadline_s, read_s,
+                                       max_bytes)
+    finally:
+        response.close()
+    return response
+
+
+def _read_body(response: requests.Response, url: str, deadline: float,
+               deadline_s: float, read_s: float, max_bytes: int) -> bytes:
+    """The body, read in chunks: stops past ``max_bytes`` or at ``deadline``."""
+    declared = response.headers.get("Content-Length", "").strip()
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(url, max_bytes)
+    late = FdcUnavailable(f"FoodData Central at {url} did not send its whole answer "
+                          f"within {deadline_s:g} s; try again later")
+    raw = response.raw
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise late
+        _set_read_timeout(raw, min(read_s, remaining))
+        try:
+            chunk = raw.read1(READ_CHUNK_BYTES, decode_content=True)
+        except (urllib3.exceptions.ReadTimeoutError, TimeoutError):
+            raise (late if time.monotonic() >= deadline - 0.05 else FdcUnavailable(
+                f"FoodData Central at {url} stopped sending for {read_s:g} s; "
+                "try again later")) from None
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            raise FdcUnavailable(f"FoodData Central at {url} broke off its answer "
+                                 f"({type(e).__name__}); try again later") from None
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > max_bytes:
+            raise _too_large(url, max_bytes)
+        chunks.append(chunk)
+
+
+def _too_large(url: str, max_bytes: int) -> FdcBadResponse:
+    return FdcBadResponse(f"FoodData Central at {url} sent more than "
+                          f"{max_bytes / 2**20:g} MB; stopped reading (a food is far smaller)")
+
+
+def _set_read_timeout(raw: Any, seconds: float) -> None:
+    """Make the next socket read of a streamed urllib3 response wait at most ``seconds``."""
+    connection = getattr(raw, "_connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is None:  # the socket is reached through http.client's reader otherwise
+        sock = getattr(getattr(getattr(getattr(raw, "_fp", None), "fp", None), "raw", None),
+                       "_sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.settimeout(max(seconds, 0.001))
 
 
 def _reason(error: Exception) -> str:
@@ -350,6 +440,165 @@ def _expect(data: Any, kind: type, what: str) -> Any:
     return data
 
 
+# --- Shapes: what an answer must look like before it is read ---------------------
+
+
+def _number(value: Any) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"should be a number, not {_shown(value)}")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"should be text, not {_shown(value)}")
+    return value
+
+
+def _code(value: Any) -> str | int:
+    """A nutrient number or NDB number: FDC writes ``"418"``, sometimes ``418``."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(f"should be a number or text, not {_shown(value)}")
+    return value
+
+
+def _whole(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"should be a whole number, not {_shown(value)}")
+    return value
+
+
+def _category_value(value: Any) -> Any:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        _text(value.get("description", ""))
+        return value
+    raise ValueError(f"should be text or an object, not {_shown(value)}")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    text = "null" if value is None else (str(value).lower() if isinstance(value, bool)
+                                         else repr(value))
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+Number = Annotated[float | int, PlainValidator(_number)]
+Text = Annotated[str, PlainValidator(_text)]
+Code = Annotated[str | int, PlainValidator(_code)]
+Whole = Annotated[int, PlainValidator(_whole)]
+
+
+class _Shape(BaseModel):
+    """Fields this module reads must have these types; other fields are let through."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class NutrientShape(_Shape):
+    id: Whole | None = None
+    number: Code | None = None
+    unitName: Text | None = None  # noqa: N815 (FDC's spelling)
+
+
+class FoodNutrientShape(_Shape):
+    nutrient: NutrientShape | None = None
+    nutrientId: Whole | None = None  # noqa: N815
+    nutrientNumber: Code | None = None  # noqa: N815
+    number: Code | None = None
+    amount: Number | None = None
+    value: Number | None = None
+    unitName: Text | None = None  # noqa: N815
+
+
+class MeasureUnitShape(_Shape):
+    name: Text | None = None
+
+
+class FoodPortionShape(_Shape):
+    sequenceNumber: Number | None = None  # noqa: N815
+    gramWeight: Number | None = None  # noqa: N815
+    amount: Number | None = None
+    portionDescription: Text | None = None  # noqa: N815
+    modifier: Code | None = None
+    measureUnit: MeasureUnitShape | None = None  # noqa: N815
+
+
+class WweiaShape(_Shape):
+    wweiaFoodCategoryDescription: Text | None = None  # noqa: N815
+
+
+class FoodShape(_Shape):
+    """A food as ``/v1/food/{id}``, ``/v1/foods`` and a search hit give it."""
+
+    fdcId: Whole  # noqa: N815
+    description: Text | None = None
+    dataType: Text | None = None  # noqa: N815
+    foodNutrients: list[FoodNutrientShape] | None = None  # noqa: N815
+    foodPortions: list[FoodPortionShape] | None = None  # noqa: N815
+    foodCategory: Annotated[Any, PlainValidator(_category_value)] = None  # noqa: N815
+    wweiaFoodCategory: WweiaShape | None = None  # noqa: N815
+    brandedFoodCategory: Text | None = None  # noqa: N815
+    servingSize: Number | None = None  # noqa: N815
+    servingSizeUnit: Text | None = None  # noqa: N815
+    householdServingFullText: Text | None = None  # noqa: N815
+    ingredients: Text | None = None
+    brandName: Text | None = None  # noqa: N815
+    brandOwner: Text | None = None  # noqa: N815
+    publicationDate: Text | None = None  # noqa: N815
+    publishedDate: Text | None = None  # noqa: N815
+    ndbNumber: Code | None = None  # noqa: N815
+
+
+class SearchShape(_Shape):
+    foods: list[FoodShape]
+
+
+def check_food(data: Any) -> dict:
+    """``data`` unchanged if it is a food of :class:`FoodShape`, else :class:`FdcBadResponse`."""
+    return _check(FoodShape, data, "a food")
+
+
+def check_search(data: Any) -> dict:
+    """``data`` unchanged if it is a search answer of :class:`SearchShape`."""
+    return _check(SearchShape, data, "a search answer")
+
+
+def _check(shape: type[BaseModel], data: Any, what: str) -> Any:
+    try:
+        shape.model_validate(data)
+    except ValidationError as e:
+        errors = e.errors(include_url=False)
+        first = errors[0]
+        where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}"
+                        for part in first["loc"]).lstrip(".")
+        message = _error_words(first)
+        food = data.get("fdcId") if isinstance(data, dict) else None
+        which = f" {food}" if isinstance(food, int) and not isinstance(food, bool) else ""
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise FdcBadResponse(
+            f"FoodData Central sent {what}{which} of a shape this importer cannot read: "
+            f"{where or 'the answer'} {message}{more}") from None
+    return data
+
+
+def _error_words(error: dict) -> str:
+    kind = error["type"]
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    if kind == "missing":
+        return "is missing"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"should be an object, not {_shown(error.get('input'))}"
+    if kind == "list_type":
+        return f"should be a list, not {_shown(error.get('input'))}"
+    return str(error["msg"])
+
+
 # --- Pure: parse_* -----------------------------------------------------------
 
 
@@ -361,6 +610,7 @@ def parse_search(data: dict) -> list[dict]:
     foods = data.get("foods") if isinstance(data, dict) else None
     if not isinstance(foods, list):
         raise FdcBadResponse("FoodData Central search answer has no 'foods' list")
+    check_search(data)
     summaries = []
     for food in foods:
         try:
@@ -392,9 +642,11 @@ def parse_food(
     and description unless given; ``meals``, ``diets`` and ``allergens`` default
     from the group (allergens also from words in the description and
     ingredients) unless given. Raises :class:`FdcNotImportable` when FDC gives no
-    B12 value or no group can be guessed.
+    B12 value or no group can be guessed, and :class:`FdcBadResponse` when
+    ``data`` is not of the shape :class:`FoodShape` describes.
     """
     fdc_id = _fdc_id(data)
+    check_food(data)
     description = str(data.get("description") or "").strip()
     category = _category(data)
     b12 = b12_ug_per_100g(data)
@@ -480,6 +732,8 @@ def b12_ug_per_100g(data: dict) -> float | None:
         factor = UG_PER_UNIT.get(unit.strip().lower())
         if factor is None:
             raise FdcBadResponse(f"vitamin B12 is given in an unknown unit {unit!r}")
+        if isinstance(amount, bool):
+            raise FdcBadResponse(f"vitamin B12 amount {_shown(amount)} is not a number")
         try:
             return float(amount) * factor
         except (TypeError, ValueError):
@@ -557,6 +811,8 @@ def _portion_text(portion: dict) -> str:
 
 
 def _positive(value: Any) -> float | None:
+    if isinstance(value, bool):  # true is not 1
+        return None
     try:
         number = float(value)
     except (TypeError, ValueError):

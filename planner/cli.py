@@ -38,6 +38,7 @@ def register_commands(group: click.Group) -> None:
     group.add_command(mail.send_weekly)
     group.add_command(mail.worker)
     group.add_command(handouts.handouts)
+    group.add_command(handouts.handouts_worker)
     group.add_command(subscribers.subscribers)
 
 

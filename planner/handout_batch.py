@@ -10,9 +10,15 @@ The file: a header line, then one client per row. Columns are
 (:data:`PROFILE_COLUMNS`), plus optional ``practitioner`` and ``notes``.
 List fields hold their values separated by ``;`` (``milk;egg``); a blank
 cell means the field's default. Every bad row is reported with the number
-of the line it starts on (the header is line 1; a quoted cell may span
-several lines) and the field at fault, and the other rows still get their
-handouts.
+of the line it starts on (the first line of the file is line 1; a quoted
+cell may span several lines) and the field at fault, and the other rows
+still get their handouts.
+
+Files saved by Excel are read as they come: a byte-order mark, a ``sep=,``
+first line (then the header is line 2), and empty columns after the last
+named one are all accepted. A quoted cell whose closing quote never comes is
+reported as such, with the line it opens on; a cell over the CSV reader's
+limit (:data:`MAX_CELL_CHARS`) fails its own row only.
 """
 
 from __future__ import annotations
@@ -21,8 +27,10 @@ import contextlib
 import csv
 import io
 import os
+import re
 import shutil
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable
 from collections.abc import Iterable
@@ -55,6 +63,16 @@ WEB_MAX_ROWS = 30
 #: Origin the handout URLs resolve against when no request is being served.
 COMMAND_BASE_URL = "http://localhost/"
 INDEX_FILES = ("index.html", "index.csv", "errors.txt")
+#: Longest cell the CSV reader takes (Python's ``csv.field_size_limit()``, 128 KiB).
+MAX_CELL_CHARS = csv.field_size_limit()
+
+# One CSV record as Python's csv module reads it (``,``-separated, ``"`` quoting,
+# a quote only special at a cell's start): a quoted cell runs to its closing
+# quote, line breaks included; a record ends at a line break outside quotes.
+_CELL = r'(?:"(?:[^"]++|"")*+"[^,\r\n]*+|[^",\r\n][^,\r\n]*+|)'
+_RECORD = re.compile(_CELL + r"(?:," + _CELL + r")*+(?:\r\n|\n|\r|\Z)")
+_SEP_LINE = re.compile(r"sep=(.?)[ \t]*(?:\r\n|\n|\r|\Z)", re.IGNORECASE)
+_LINE_BREAK = re.compile(r"\r\n|\n|\r")
 
 
 @dataclass(frozen=True)
@@ -153,23 +171,23 @@ class NotText(Exception):
         self.error = error
 
 
-def header_errors(header: list[str]) -> list[RowError]:
+def header_errors(header: list[str], line: int = 1) -> list[RowError]:
     """Problems with the header line: unknown, repeated or missing columns."""
     errors = []
     seen: set[str] = set()
     for name in header:
         if name in seen:
-            errors.append(RowError(1, name or "header", "appears twice in the header"))
+            errors.append(RowError(line, name or "header", "appears twice in the header"))
         elif name not in COLUMNS:
-            errors.append(RowError(1, name or "header", (
+            errors.append(RowError(line, name or "header", (
                 "is not a column this file can have; the columns are "
                 f"{', '.join(COLUMNS)}")))
         seen.add(name)
     for name in REQUIRED_COLUMNS:
         if name not in seen:
-            errors.append(RowError(1, name, "is a required column and is missing"))
+            errors.append(RowError(line, name, "is a required column and is missing"))
     if len(header) == 1 and LIST_SEPARATOR in header[0]:
-        errors.append(RowError(1, "header", (
+        errors.append(RowError(line, "header", (
             f"columns must be separated by commas, not {LIST_SEPARATOR!r} "
             f"({LIST_SEPARATOR!r} separates the items of a list)")))
     return errors
@@ -215,53 +233,141 @@ def parse_row(line: int, values: dict[str, str], defaults: BatchDefaults
     return ClientRow(line=line, profile=profile, details=details)
 
 
+class UnclosedQuote(Exception):
+    """A quoted cell opens on ``line`` and its closing quote never comes."""
+
+    def __init__(self, line: int):
+        super().__init__(f"line {line}: unclosed quote")
+        self.line = line
+
+
+def records(text: str, first_line: int = 1):
+    """(line the record starts on, its text) for each CSV record of ``text``;
+    raises :class:`UnclosedQuote` at a quoted cell that is never closed."""
+    pos, line, end = 0, first_line, len(text)
+    while pos < end:
+        match = _RECORD.match(text, pos)
+        if match is None or match.end() == pos:
+            raise UnclosedQuote(line)
+        record = match.group()
+        yield line, record
+        line += len(_LINE_BREAK.findall(record))
+        pos = match.end()
+
+
+def read_cells(record: str) -> list[str]:
+    """The cells of one record (csv.Error for a cell over :data:`MAX_CELL_CHARS`)."""
+    return next(csv.reader([record]), [])
+
+
+def sep_line(text: str) -> tuple[str, int] | RowError:
+    """``text`` without Excel's ``sep=,`` first line, and the header's line number."""
+    match = _SEP_LINE.match(text)
+    if match is None:
+        return text, 1
+    if match.group(1) != ",":
+        return RowError(1, "file", (
+            f"says its columns are separated by {match.group(1)!r} (its first line is "
+            f"{match.group().strip()!r}); save it as \"CSV UTF-8 (comma delimited)\""))
+    return text[match.end():], 2
+
+
+def trim_header(cells: list[str]) -> list[str]:
+    """The header's names, without the empty columns Excel leaves after the last one."""
+    names = [c.strip() for c in cells]
+    while names and not names[-1]:
+        names.pop()
+    return names
+
+
+def _row_cells(line: int, record: str, header: list[str] | None) -> list[str] | RowError:
+    """The cells of one record, trimmed of Excel's empty extra columns, or its problem."""
+    try:
+        cells = read_cells(record)
+    except csv.Error:
+        return RowError(line, "header" if header is None else None, (
+            f"has a cell longer than {MAX_CELL_CHARS} characters; this row gets no "
+            "handout (notes are far shorter)"))
+    if header is None:
+        return cells
+    while len(cells) > len(header) and not cells[-1].strip():
+        cells.pop()
+    if len(cells) > len(header):
+        return RowError(line, None, (
+            f"has {len(cells)} cells but the header has {len(header)} columns; "
+            "put a cell holding commas or line breaks in double quotes"))
+    return cells
+
+
+def too_many_rows(line: int, max_rows: int) -> RowError:
+    return RowError(line, "file", (
+        f"has more than {max_rows} clients; split it into smaller files, or "
+        "use the b12planner handouts command"))
+
+
+def unclosed_quote(line: int) -> RowError:
+    return RowError(line, "file", (
+        "has a quoted cell that opens on this line with \" and is never closed, so "
+        "the rest of the file cannot be read; add the closing quote (a quote inside "
+        "a quoted cell is written twice: \"\")"))
+
+
 def parse_clients_csv(data: bytes | str, defaults: BatchDefaults,
                       max_rows: int | None = None) -> ParsedBatch:
     """Every client of a CSV file, and every problem, by line number."""
+    try:
+        after_sep = sep_line(decode(data))
+    except NotText as e:
+        after_sep = e.error
+    if isinstance(after_sep, RowError):
+        return ParsedBatch(errors=[after_sep])
+    text, first_line = after_sep
     parsed = ParsedBatch()
     try:
-        text = decode(data)
-    except NotText as e:
-        parsed.errors.append(e.error)
+        header = _read_rows(records(text, first_line), parsed, defaults, max_rows)
+    except UnclosedQuote as e:
+        parsed.errors.append(unclosed_quote(e.line))
         return parsed
-    reader = csv.reader(io.StringIO(text, newline=""))
-    last_line = 0
+    if header is None and not parsed.errors:
+        parsed.errors.append(RowError(first_line, "file",
+                                      "is empty; the first line must name the columns"))
+    elif not parsed.rows and not parsed.errors:
+        parsed.errors.append(RowError(first_line + 1, "file", "has a header but no clients"))
+    return parsed
+
+
+def _read_rows(lines_records, parsed: ParsedBatch, defaults: BatchDefaults,
+               max_rows: int | None) -> list[str] | None:
+    """Fill ``parsed`` from the records; the header, or None when there was none.
+    Stops at a problem that makes the rest meaningless (header, too many rows)."""
     header: list[str] | None = None
     count = 0
-    try:
-        for cells in reader:
-            line, last_line = last_line + 1, reader.line_num
-            if not any(c.strip() for c in cells):
-                continue
+    for line, record in lines_records:
+        cells = _row_cells(line, record, header)
+        if isinstance(cells, RowError):
+            parsed.errors.append(cells)
             if header is None:
-                header = [c.strip() for c in cells]
-                parsed.errors += header_errors(header)
-                if parsed.errors:
-                    return parsed
-                continue
-            count += 1
-            if max_rows is not None and count > max_rows:
-                return ParsedBatch(errors=[RowError(line, "file", (
-                    f"has more than {max_rows} clients; split it into smaller files, or "
-                    "use the b12planner handouts command"))])
-            if len(cells) > len(header):
-                parsed.errors.append(RowError(line, None, (
-                    f"has {len(cells)} cells but the header has {len(header)} columns; "
-                    "put a cell holding commas or line breaks in double quotes")))
-                continue
-            result = parse_row(line, dict(zip(header, cells, strict=False)), defaults)
-            if isinstance(result, ClientRow):
-                parsed.rows.append(result)
-            else:
-                parsed.errors += result
-    except csv.Error as e:
-        parsed.errors.append(RowError(reader.line_num or 1, "file", f"is not valid CSV ({e})"))
-        return ParsedBatch(errors=parsed.errors)
-    if header is None:
-        parsed.errors.append(RowError(1, "file", "is empty; the first line must name the columns"))
-    elif not parsed.rows and not parsed.errors:
-        parsed.errors.append(RowError(2, "file", "has a header but no clients"))
-    return parsed
+                return None
+            continue
+        if not any(c.strip() for c in cells):
+            continue
+        if header is None:
+            header = trim_header(cells)
+            parsed.errors += header_errors(header, line)
+            if parsed.errors:
+                return header
+            continue
+        count += 1
+        if max_rows is not None and count > max_rows:
+            parsed.rows.clear()
+            parsed.errors[:] = [too_many_rows(line, max_rows)]
+            return header
+        result = parse_row(line, dict(zip(header, cells, strict=False)), defaults)
+        if isinstance(result, ClientRow):
+            parsed.rows.append(result)
+        else:
+            parsed.errors += result
+    return header
 
 
 # ---- making the handouts ------------------------------------------------------------
@@ -289,32 +395,74 @@ def rendering_context(base_url: str):
     return current_app.test_request_context("/", base_url=base_url)
 
 
+@dataclass(frozen=True)
+class Progress:
+    """One row done: ``done`` of ``total``, and what became of it.
+
+    ``outcome`` is ``made``, ``kept`` (its file was already there), ``problem`` or
+    ``late`` (the batch ran out of time before this row)."""
+
+    done: int
+    total: int
+    line: int
+    outcome: str
+    filename: str = ""
+
+
 def build_batch(parsed: ParsedBatch, defaults: BatchDefaults, *, today: date,
                 base_url: str = COMMAND_BASE_URL,
-                on_progress: Callable[[], None] | None = None) -> BatchResult:
-    """A PDF for every valid client; a row whose plan cannot be made joins the errors."""
+                on_progress: Callable[[Progress], None] | None = None,
+                save: Callable[[str, bytes], None] | None = None,
+                exists: Callable[[str], bool] | None = None,
+                seconds: float | None = None) -> BatchResult:
+    """A PDF for every valid client; a row whose plan cannot be made joins the errors.
+
+    With ``save``, each PDF is handed to it as soon as it is made (and not kept
+    in the result); a row whose file ``exists`` is not rendered again. With
+    ``seconds``, no new handout is started once that much time has passed:
+    the rows left join the errors, so one call's work stays bounded.
+    """
     result = BatchResult(week=defaults.week, date_text=handout.long_date(today),
                          errors=list(parsed.errors))
     taken: set[str] = set()
+    total = len(parsed.rows)
+    stop_at = None if seconds is None else time.monotonic() + seconds
     with rendering_context(base_url):
-        for row in parsed.rows:
-            try:
-                plan = web.build_plan(row.profile, defaults.week).to_dict()
-            except PlanError as e:
-                result.errors += [RowError(row.line, err.get("field") or None, err["message"],
-                                           row.details.client_name[:40]) for err in e.errors]
+        for done, row in enumerate(parsed.rows, start=1):
+            client = row.details.client_name[:40]
+            filename, outcome = "", "problem"
+            if stop_at is not None and time.monotonic() >= stop_at:
+                result.errors.append(RowError(row.line, None, (
+                    f"not made: this upload reached its time limit of {seconds:g} s; "
+                    "upload the rows from here on in another file, or use the "
+                    "b12planner handouts command"), client))
+                outcome = "late"
             else:
-                html = handout.render_handout_html(plan, row.details, profile=row.profile,
-                                                   today=today, foods=web.foods())
-                result.handouts.append(Handout(
-                    line=row.line, client_name=row.details.client_name,
-                    filename=unique_name(handout.handout_filename(
-                        row.details.client_name, defaults.week), taken),
-                    risk_level=plan["assessment"]["risk_level"],
-                    flags=flags_summary(plan["assessment"]["flags"]),
-                    pdf=handout.handout_pdf(html, base_url)))
+                try:
+                    plan = web.build_plan(row.profile, defaults.week).to_dict()
+                except PlanError as e:
+                    result.errors += [RowError(row.line, err.get("field") or None,
+                                               err["message"], client)
+                                      for err in e.errors]
+                else:
+                    filename = unique_name(handout.handout_filename(
+                        row.details.client_name, defaults.week), taken)
+                    if exists is not None and exists(filename):
+                        pdf, outcome = b"", "kept"
+                    else:
+                        html = handout.render_handout_html(
+                            plan, row.details, profile=row.profile, today=today,
+                            foods=web.foods())
+                        pdf, outcome = handout.handout_pdf(html, base_url), "made"
+                        if save is not None:
+                            save(filename, pdf)
+                            pdf = b""
+                    result.handouts.append(Handout(
+                        line=row.line, client_name=row.details.client_name,
+                        filename=filename, risk_level=plan["assessment"]["risk_level"],
+                        flags=flags_summary(plan["assessment"]["flags"]), pdf=pdf))
             if on_progress:
-                on_progress()
+                on_progress(Progress(done, total, row.line, outcome, filename))
     result.errors.sort(key=lambda e: e.line)
     return result
 
@@ -338,7 +486,7 @@ def errors_txt(result: BatchResult) -> str:
     if not result.errors:
         return "No problems: every row got a handout.\n"
     lines = [f"{len(result.errors)} problem(s); these rows got no handout "
-             "(the header is line 1):", ""]
+             "(by line of the file; the first line is line 1):", ""]
     return "\n".join(lines + [str(e) for e in result.errors]) + "\n"
 
 
@@ -358,6 +506,32 @@ def batch_zip(result: BatchResult) -> bytes:
         for name, content in batch_files(result):
             zf.writestr(name, content)
     return buffer.getvalue()
+
+
+def write_file(folder: Path, name: str, content: bytes) -> None:
+    """Write one file whole or not at all: a hidden ``.part`` file, renamed into place."""
+    part = folder / f".{name}.part"
+    try:
+        with open(part, "wb") as f:
+            f.write(content)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(part, folder / name)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            part.unlink()
+        raise
+
+
+def write_index(result: BatchResult, folder: Path) -> None:
+    """``index.html``, ``index.csv`` and ``errors.txt`` of a batch whose PDFs are written."""
+    for name, content in batch_files(result)[len(result.handouts):]:
+        write_file(folder, name, content)
+
+
+def leftover_parts(folder: Path) -> list[Path]:
+    """Half-written files an interrupted run left behind."""
+    return sorted(folder.glob(".*.part"))
 
 
 class OutputFolderError(Exception):

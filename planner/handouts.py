@@ -10,14 +10,19 @@ rather than open the file.
 from __future__ import annotations
 
 import io
+import re
+import threading
+from datetime import date
 
 from flask import Blueprint
 from flask import Response
 from flask import abort
 from flask import current_app
+from flask import redirect
 from flask import render_template
 from flask import request
 from flask import send_file
+from flask import session
 from flask import url_for
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -164,6 +169,23 @@ def logo():
 
 # ---- many clients at once -----------------------------------------------------------
 
+#: Longest a web upload renders (``HANDOUT_BATCH_SECONDS``) [s]: rows not started by
+#: then are listed as not made, so a request ends well inside gunicorn's ``--timeout``
+#: (30 s by default) and never turns into a killed worker.
+BATCH_SECONDS = 20.0
+#: What a second upload is told while this process is making one (``Retry-After``) [s].
+BUSY_RETRY_AFTER_S = 30
+#: Without Redis a batch runs in the request; one at a time per process, so two
+#: uploads cannot both hold a worker's CPU and its other threads stay free.
+_batch_slot = threading.Lock()
+#: With ``REDIS_URL`` set, uploads are queued here for ``b12planner handouts-worker``.
+DEFAULT_QUEUE = "b12-handouts"
+#: How long a finished batch (its zip) stays in Redis for download [s].
+RESULT_TTL_S = 3600
+#: Batches a browser's session remembers (it may see only its own).
+SESSION_JOBS = 10
+JOB_ID = re.compile(r"[0-9a-f]{32}|[0-9a-f-]{36}")
+
 class BatchForm(FlaskForm):
     """Upload of a clients CSV; the defaults are checked as the command checks them."""
 
@@ -180,6 +202,15 @@ def batch_page(form: BatchForm, status: int = 200, errors=(), row_errors=()):
         row_errors=list(row_errors), columns=batch.COLUMNS,
         max_rows=current_app.config.get("HANDOUT_BATCH_MAX_ROWS", batch.WEB_MAX_ROWS),
         current_week=forms.current_week(web.today())), status
+
+
+def busy_page(form: BatchForm):
+    """429: this process is already making a batch."""
+    response = current_app.make_response(batch_page(form, 429, [{"field": "file", "message": (
+        "another batch of handouts is being made on this server right now, and one "
+        f"runs at a time; try again in {BUSY_RETRY_AFTER_S} seconds")}]))
+    response.headers["Retry-After"] = str(BUSY_RETRY_AFTER_S)
+    return response
 
 
 @bp.route("/handouts/batch", methods=["GET", "POST"])
@@ -199,16 +230,139 @@ def batch_upload():
         errors += e.errors
     if errors:
         return batch_page(form, 400, errors)
-    parsed = batch.parse_clients_csv(
-        upload.read(), defaults,
-        max_rows=current_app.config.get("HANDOUT_BATCH_MAX_ROWS", batch.WEB_MAX_ROWS))
-    result = batch.build_batch(parsed, defaults, today=web.today(),
-                               base_url=request.url_root)
+    data = upload.read()
+    max_rows = current_app.config.get("HANDOUT_BATCH_MAX_ROWS", batch.WEB_MAX_ROWS)
+    queued = enqueue_batch(form, data, defaults, max_rows)
+    if queued is not None:
+        return queued
+    if not _batch_slot.acquire(blocking=False):
+        return busy_page(form)
+    try:
+        parsed = batch.parse_clients_csv(data, defaults, max_rows=max_rows)
+        result = batch.build_batch(
+            parsed, defaults, today=web.today(), base_url=request.url_root,
+            seconds=float(current_app.config.get("HANDOUT_BATCH_SECONDS", BATCH_SECONDS)))
+        if result.handouts:
+            archive = batch.batch_zip(result)
+    finally:
+        _batch_slot.release()
     if not result.handouts:
         return batch_page(form, 422, row_errors=result.errors)
-    response = send_file(io.BytesIO(batch.batch_zip(result)), mimetype="application/zip",
+    response = send_file(io.BytesIO(archive), mimetype="application/zip",
                          as_attachment=True, etag=False,
                          download_name=f"b12-handouts-{defaults.week}.zip")
     response.headers["X-Handout-Count"] = str(len(result.handouts))
     response.headers["X-Handout-Errors"] = str(len(result.errors))
+    return response
+
+
+# ---- through RQ, when Redis is configured -------------------------------------------
+
+def batch_queue():
+    """The RQ queue of handout batches, or None without ``REDIS_URL``."""
+    url = current_app.config.get("REDIS_URL")
+    if not url:
+        return None
+    from redis import Redis
+    from rq import Queue
+
+    return Queue(str(current_app.config.get("HANDOUT_QUEUE", DEFAULT_QUEUE)),
+                 connection=Redis.from_url(str(url)))
+
+
+def enqueue_batch(form: BatchForm, data: bytes, defaults: batch.BatchDefaults,
+                  max_rows: int):
+    """With Redis: queue the batch and send the browser to its progress page.
+    None without Redis, or when Redis cannot be reached (the batch then runs here)."""
+    queue = batch_queue()
+    if queue is None:
+        return None
+    from redis.exceptions import RedisError
+
+    parsed = batch.parse_clients_csv(data, defaults, max_rows=max_rows)
+    if not parsed.rows:  # nothing to make: say so now, queue nothing
+        return batch_page(form, 422, row_errors=parsed.errors)
+    try:
+        job = queue.enqueue(
+            batch_job, args=(data, defaults.week, defaults.practitioner, defaults.paper,
+                             request.url_root, max_rows, web.today().isoformat()),
+            job_timeout=int(max_rows * 15 + 60), result_ttl=RESULT_TTL_S,
+            failure_ttl=RESULT_TTL_S, description=f"handout batch {defaults.week}")
+    except RedisError as e:
+        current_app.logger.warning("handout batch not queued (%s); making it here", e)
+        return None
+    session["handout_jobs"] = [*session.get("handout_jobs", []), job.id][-SESSION_JOBS:]
+    return redirect(url_for("handouts.batch_status", job_id=job.id), 303)
+
+
+def batch_job(data: bytes, week: str, practitioner: str, paper: str, base_url: str,
+              max_rows: int, today: str) -> dict:
+    """RQ job (``b12planner handouts-worker``): the batch, its progress in ``job.meta``."""
+    from rq import get_current_job
+
+    job = get_current_job()
+    defaults = batch.BatchDefaults(week=week, practitioner=practitioner, paper=paper)
+    parsed = batch.parse_clients_csv(data, defaults, max_rows=max_rows)
+
+    def progress(step: batch.Progress) -> None:
+        if job is not None:
+            job.meta.update(done=step.done, total=step.total)
+            job.save_meta()
+
+    result = batch.build_batch(parsed, defaults, today=date.fromisoformat(today),
+                               base_url=base_url, on_progress=progress)
+    return {"week": week, "count": len(result.handouts),
+            "errors": [str(e) for e in result.errors],
+            "zip": batch.batch_zip(result) if result.handouts else None}
+
+
+def own_job(job_id: str):
+    """The batch job ``job_id`` if this browser queued it (and it has not expired); else 404."""
+    if not JOB_ID.fullmatch(job_id) or job_id not in session.get("handout_jobs", []):
+        abort(404)
+    queue = batch_queue()
+    if queue is None:
+        abort(404)
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job
+
+    try:
+        return Job.fetch(job_id, connection=queue.connection)
+    except NoSuchJobError:
+        abort(404)
+
+
+@bp.get("/handouts/batch/<job_id>")
+def batch_status(job_id: str):
+    """Progress of a queued batch; when done, its download link and any row problems."""
+    from rq.job import JobStatus
+
+    job = own_job(job_id)
+    status = job.get_status()
+    if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED):
+        return render_template("handout/batch_status.html", state="failed", job_id=job_id,
+                               done=0, total=0, result=None), 500
+    if status != JobStatus.FINISHED:
+        page = render_template("handout/batch_status.html", state="working", job_id=job_id,
+                               done=job.meta.get("done", 0), total=job.meta.get("total"),
+                               result=None)
+        return page, 200, {"Refresh": "2"}  # the browser looks again in 2 s
+    result = job.return_value() or {}
+    return render_template("handout/batch_status.html", state="done", job_id=job_id,
+                           done=result.get("count", 0), total=None,
+                           result=result), 200 if result.get("count") else 422
+
+
+@bp.get("/handouts/batch/<job_id>/zip")
+def batch_download(job_id: str):
+    """The finished batch's zip (PDFs, index.html, index.csv, errors.txt)."""
+    job = own_job(job_id)
+    result = job.return_value() if job.is_finished else None
+    if not result or not result.get("zip"):
+        abort(404)
+    response = send_file(io.BytesIO(result["zip"]), mimetype="application/zip",
+                         as_attachment=True, etag=False,
+                         download_name=f"b12-handouts-{result['week']}.zip")
+    response.headers["X-Handout-Count"] = str(result["count"])
+    response.headers["X-Handout-Errors"] = str(len(result["errors"]))
     return response

@@ -11,7 +11,11 @@ What is limited:
 * the JSON API (``RATELIMIT_API``), one budget per client shared by all its
   operations;
 * the POST of ``/subscribe`` only (``RATELIMIT_SUBSCRIBE``): it sends an
-  email. ``/unsubscribe`` and ``/preferences`` are *not* limited: RFC 8058
+  email;
+* the handout PDF ``/plan/handout.pdf`` (``RATELIMIT_HANDOUT_PDF``, about 0.7 s
+  of CPU each) and the POST of the batch upload ``/handouts/batch``
+  (``RATELIMIT_HANDOUT_BATCH``, up to ``HANDOUT_BATCH_SECONDS`` each), so one
+  client cannot keep the workers rendering. ``/unsubscribe`` and ``/preferences`` are *not* limited: RFC 8058
   one-click unsubscribes come from mail providers' servers, many users behind
   one address, and a refused unsubscribe would keep mail going to someone
   who asked to stop.
@@ -34,12 +38,19 @@ from flask_limiter.util import get_remote_address
 
 #: The view whose POST is limited by RATELIMIT_SUBSCRIBE (not the rest of its blueprint).
 SUBSCRIBE_ENDPOINT = "subscribe.subscribe"
+#: Views that render PDFs, with the setting that limits them and the methods it counts.
+PDF_ENDPOINTS = {
+    "handouts.handout_file": ("RATELIMIT_HANDOUT_PDF", None),
+    "handouts.batch_upload": ("RATELIMIT_HANDOUT_BATCH", ["POST"]),
+}
 
 DEFAULTS = {
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": True,  # sends Retry-After and X-RateLimit-* headers
     "RATELIMIT_API": "120 per minute",
     "RATELIMIT_SUBSCRIBE": "10 per hour",
+    "RATELIMIT_HANDOUT_PDF": "30 per minute",
+    "RATELIMIT_HANDOUT_BATCH": "10 per hour",
 }
 
 
@@ -60,5 +71,10 @@ def register_rate_limits(app: Flask) -> Limiter:
         view = app.view_functions[SUBSCRIBE_ENDPOINT]
         app.view_functions[SUBSCRIBE_ENDPOINT] = limiter.limit(
             lambda: app.config["RATELIMIT_SUBSCRIBE"], methods=["POST"])(view)
+    for endpoint, (setting, methods) in PDF_ENDPOINTS.items():
+        if endpoint in app.view_functions:
+            app.view_functions[endpoint] = limiter.limit(
+                lambda setting=setting: app.config[setting], methods=methods,
+                scope=endpoint)(app.view_functions[endpoint])
     app.extensions["planner.limiter"] = limiter
     return limiter

@@ -8,6 +8,10 @@ be scripted per path to answer with errors, delays or broken bodies first::
         fdc.script("/v1/food/171265", Reply(429, headers={"Retry-After": "2"}))
         get_food(171265, base_url=fdc.url)   # 429 first, then the saved food
 
+``Reply(trickle_s=5)`` sends the body one byte every 5 s; ``Reply(length=False)``
+leaves out ``Content-Length`` (the body ends when the connection closes), so a
+client cannot refuse a large body before reading it.
+
 Nothing here touches the internet.
 """
 
@@ -62,6 +66,8 @@ class Reply:
     body: Any = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0  # wait before answering [s]
+    trickle_s: float = 0.0  # send the body one byte at a time, this far apart [s]
+    length: bool = True  # send Content-Length (else the body ends when the connection does)
 
 
 @dataclass
@@ -189,11 +195,20 @@ class _Handler(BaseHTTPRequestHandler):
             is_json = isinstance(reply.body, (dict, list))
             self.send_header("Content-Type",
                              "application/json" if is_json else "text/plain")
-            self.send_header("Content-Length", str(len(payload)))
+            if reply.length:
+                self.send_header("Content-Length", str(len(payload)))
+            else:
+                self.close_connection = True
             for name, value in reply.headers.items():
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(payload)
+            if reply.trickle_s:
+                for i in range(len(payload)):
+                    self.wfile.write(payload[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(reply.trickle_s)
+            else:
+                self.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout tests); nothing to answer
 

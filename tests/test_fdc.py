@@ -483,3 +483,105 @@ def test_get_foods_asks_for_at_most_20_ids_per_request():
 
     assert [f["fdcId"] for f in foods] == list(range(1, 26))
     assert [len(s.body["fdcIds"]) for s in fake.requests] == [20, 5]
+
+
+# --- Bounded answers: size, deadline, shapes (issue 17, finding 10) -------------------
+
+
+@pytest.mark.parametrize("length", [True, False], ids=["content-length", "no-length"])
+def test_a_body_over_the_size_cap_is_refused_while_streaming(server, length):
+    import tracemalloc
+
+    big = b'{"fdcId": 171265, "description": "' + b"x" * (25 * 2**20) + b'"}'
+    server.script("/v1/food/171265", Reply(200, big, length=length))
+    tracemalloc.start()
+    try:
+        with pytest.raises(fdc.FdcBadResponse, match="sent more than 20 MB; stopped reading"):
+            fdc.get_food(MILK, base_url=server.url, retry=FAST)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 30 * 2**20  # never the whole 25 MB body plus its decoding
+
+
+def test_the_size_cap_can_be_lowered(server):
+    with pytest.raises(fdc.FdcBadResponse, match="more than"):
+        fdc.get_food(MILK, base_url=server.url, max_bytes=1000)
+    assert fdc.get_food(MILK, base_url=server.url, max_bytes=10**6)["fdcId"] == MILK
+
+
+def test_a_trickling_body_fails_at_the_total_deadline(server):
+    """1 byte every 5 s never trips a per-read timeout; the total deadline stops it."""
+    server.script("/v1/food/171265", Reply(200, food(MILK), trickle_s=5.0))
+    started = time.monotonic()
+
+    with pytest.raises(fdc.FdcUnavailable, match="did not send its whole answer within 2 s"):
+        fdc.get_food(MILK, base_url=server.url, timeout=(1.0, 20.0), deadline_s=2.0,
+                     retry=FAST)
+
+    assert time.monotonic() - started < 3.0
+
+
+def test_a_quick_trickle_still_fails_at_the_deadline(server):
+    server.script("/v1/food/171265", Reply(200, food(MILK), trickle_s=0.05))
+    started = time.monotonic()
+
+    with pytest.raises(fdc.FdcUnavailable, match="within 1.5 s"):
+        fdc.get_food(MILK, base_url=server.url, deadline_s=1.5, retry=FAST)
+
+    assert time.monotonic() - started < 2.5
+
+
+def with_change(fdc_id: int, change) -> dict:
+    data = copy.deepcopy(food(fdc_id))
+    change(data)
+    return data
+
+
+def b12_entry(data: dict) -> dict:
+    return next(e for e in data["foodNutrients"]
+                if (e.get("nutrient") or {}).get("number") == "418")
+
+
+BAD_SHAPES = {
+    "nutrients of text": (MILK, lambda d: d.__setitem__("foodNutrients", ["x"]),
+                          "foodNutrients[0] should be an object, not 'x'"),
+    "nutrient as a number text": (MILK, lambda d: b12_entry(d).__setitem__("nutrient", "418"),
+                                  "nutrient should be an object, not '418'"),
+    "portions of text": (MILK, lambda d: d.__setitem__("foodPortions", ["1 cup"]),
+                         "foodPortions[0] should be an object, not '1 cup'"),
+    "unit as text": (EGG, lambda d: d["foodPortions"][0].__setitem__("measureUnit", "cup"),
+                     "foodPortions[0].measureUnit should be an object, not 'cup'"),
+    "amount true": (MILK, lambda d: b12_entry(d).__setitem__("amount", True),
+                    "amount should be a number, not true"),
+    "gram weight true": (EGG, lambda d: d["foodPortions"][0].__setitem__("gramWeight", True),
+                         "gramWeight should be a number, not true"),
+    "nutrients an object": (MILK, lambda d: d.__setitem__("foodNutrients", {"418": 1}),
+                            "foodNutrients should be a list, not an object"),
+}
+
+
+@pytest.mark.parametrize("fdc_id, change, words", BAD_SHAPES.values(), ids=BAD_SHAPES)
+def test_answers_of_another_shape_are_one_bad_response_naming_the_field(
+        server, fdc_id, change, words):
+    server.foods[fdc_id] = with_change(fdc_id, change)
+
+    for fetch in (lambda: fdc.get_food(fdc_id, base_url=server.url),
+                  lambda: fdc.get_foods([fdc_id], base_url=server.url),
+                  lambda: fdc.parse_food(with_change(fdc_id, change))):
+        with pytest.raises(fdc.FdcBadResponse) as caught:
+            fetch()
+        message = str(caught.value)
+        assert words in message and "\n" not in message
+
+
+def test_a_search_hit_of_another_shape_is_a_bad_response(server):
+    server.search = {"foods": [{"fdcId": 1, "description": ["milk"]}]}
+
+    with pytest.raises(fdc.FdcBadResponse, match=r"foods\[0\].description should be text"):
+        fdc.search_foods("milk", base_url=server.url)
+
+
+def test_a_boolean_is_not_a_serving_size():
+    assert fdc._positive(True) is None
+    assert fdc._positive(2) == 2.0

@@ -3,6 +3,8 @@ writing a user table in tmp_path. No Flask app and no internet are involved."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from click.testing import CliRunner
 
@@ -370,3 +372,87 @@ def test_a_search_without_hits_exits_1(shipped, user_table):
 
     assert result.exit_code == 1
     assert "no food matching 'zzz'" in result.stderr
+
+
+# --- Bounded answers and shapes (issue 17, finding 10) ----------------------------------
+
+try:
+    from fdc_server import Reply
+except ImportError:  # pragma: no cover
+    from tests.fdc_server import Reply
+
+
+def _set(path: tuple, value):
+    def change(data):
+        target = data
+        for key in path[:-1]:
+            target = target[key] if not callable(key) else key(target)
+        target[path[-1]] = value
+    return change
+
+
+def _b12(data):
+    return next(e for e in data["foodNutrients"]
+                if (e.get("nutrient") or {}).get("number") == "418")
+
+
+CLI_SHAPES = {
+    "foodNutrients of text": (SOY, _set(("foodNutrients",), ["x"]), "foodNutrients[0]"),
+    "nutrient as text": (SOY, _set((_b12, "nutrient"), "418"), ".nutrient should be an object"),
+    "foodPortions of text": (EGG, _set(("foodPortions",), ["1 cup"]), "foodPortions[0]"),
+    "measureUnit as text": (EGG, _set(("foodPortions", 0, "measureUnit"), "cup"),
+                            "measureUnit should be an object"),
+    "amount true": (SOY, _set((_b12, "amount"), True), "amount should be a number, not true"),
+}
+
+
+@pytest.mark.parametrize("fdc_id, change, words", CLI_SHAPES.values(), ids=CLI_SHAPES)
+def test_answers_of_another_shape_exit_1_with_one_line(run, server, user_table, fdc_id,
+                                                        change, words):
+    import copy
+
+    data = copy.deepcopy(saved(f"food_{fdc_id}"))
+    change(data)
+    server.foods[fdc_id] = data
+
+    result = run("--id", str(fdc_id), "--yes")
+
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert words in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not user_table.exists()  # nothing imported, "true" never became 1 µg
+
+
+def test_an_oversized_answer_exits_1_with_one_line(run, server, user_table):
+    server.script("/v1/foods", Reply(200, b"[" + b" " * (21 * 2**20) + b"]", length=False))
+
+    result = run("--id", str(SOY), "--yes")
+
+    assert result.exit_code == 1
+    assert "sent more than 20 MB; stopped reading" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not user_table.exists()
+
+
+def test_a_trickling_answer_fails_within_the_deadline(run, server, user_table):
+    server.script("/v1/foods", Reply(200, [saved(f"food_{SOY}")], trickle_s=5.0))
+    started = time.monotonic()
+
+    result = run("--id", str(SOY), "--yes", "--deadline", "2")
+
+    assert time.monotonic() - started < 4
+    assert result.exit_code == 1
+    assert "did not send its whole answer within 2 s" in result.stderr
+    assert not user_table.exists()
+
+
+def test_an_unwritable_table_is_refused_before_fetching(server, shipped):
+    result = CliRunner().invoke(command.import_fdc, [
+        "--id", str(SOY), "--into", "/proc/b12_my_foods.csv", "--api-url", server.url,
+        "--api-key", "test-key", "--yes"])
+
+    assert result.exit_code == 2, result.output
+    assert "--into: no file can be written in /proc" in result.stderr
+    assert "Traceback" not in result.output
+    assert server.requests == []  # refused before anything was fetched

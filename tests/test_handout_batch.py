@@ -331,3 +331,121 @@ def test_write_batch_dir_leaves_nothing_behind_when_writing_fails(tmp_path, monk
     with pytest.raises(OSError):
         batch.write_batch_dir(result, tmp_path / "out")
     assert list(tmp_path.iterdir()) == []
+
+
+# ---- files from Excel, broken quotes, huge cells (issue 17, finding 13) ------------------
+
+def test_a_file_saved_by_excel_is_read(app, defaults):
+    """A byte-order mark, a ``sep=,`` first line and empty columns after the last name."""
+    data = ("\ufeffsep=,\r\nclient_name,age_years,diet,notes,,\r\n"
+            "Ann,34,vegan,\"two\r\nlines\",,\r\nBob,50,omnivore,,,\r\n,,,,,\r\n").encode()
+    parsed = parse(app, data, defaults)
+    assert not parsed.errors
+    assert [(r.line, r.details.client_name) for r in parsed.rows] == [(3, "Ann"), (5, "Bob")]
+    assert parsed.rows[0].details.notes == "two\nlines"
+
+
+def test_a_sep_line_naming_another_separator_says_so(app, defaults):
+    errors = parse(app, "sep=;\nclient_name;age_years;diet\nA;30;vegan\n", defaults).errors
+    assert errors[0].line == 1 and "separated by ';'" in errors[0].message
+
+
+def test_cells_beyond_the_header_that_hold_text_are_still_an_error(app, defaults):
+    errors = parse(app, "client_name,age_years,diet,,\nA,30,vegan,,x\n", defaults).errors
+    assert errors[0].line == 2 and "has 5 cells but the header has 3" in errors[0].message
+
+
+def test_an_unclosed_quote_is_reported_as_such_on_its_line(app, defaults):
+    text = ("client_name,age_years,diet,notes\nAnn,34,vegan,fine\n"
+            "Bob,50,omnivore,\"starts here\nand goes on\nCid,40,vegan,\n")
+    parsed = parse(app, text, defaults)
+    assert [e.line for e in parsed.errors] == [3]
+    assert "quoted cell that opens on this line" in parsed.errors[0].message
+    assert "never closed" in parsed.errors[0].message
+    assert "age_years" not in str(parsed.errors[0])
+    assert [r.details.client_name for r in parsed.rows] == ["Ann"]  # before it: kept
+
+
+def test_a_cell_over_the_csv_limit_fails_only_its_row(app, defaults):
+    huge = "x" * (batch.MAX_CELL_CHARS + 10)
+    text = (f"client_name,age_years,diet,notes\nAnn,34,vegan,ok\nBob,50,omnivore,{huge}\n"
+            f"Cid,40,vegan,\"{huge}\nstill Cid\"\nDee,60,omnivore,\n")
+    parsed = parse(app, text, defaults)
+    assert [r.details.client_name for r in parsed.rows] == ["Ann", "Dee"]
+    assert [e.line for e in parsed.errors] == [3, 4]
+    assert all("longer than 131072 characters" in e.message for e in parsed.errors)
+
+
+def test_the_command_keeps_the_rows_beside_a_huge_cell(runner, tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text("client_name,age_years,diet,notes\nAnn,34,vegan,\nBob,50,omnivore,"
+                    + "y" * 200_000 + "\n", encoding="utf-8")
+    result = run(runner, path, "--out", tmp_path / "out", "--week", WEEK)
+    assert result.exit_code == 1
+    assert "line 3: has a cell longer than 131072 characters" in result.stderr
+    assert [p.name for p in (tmp_path / "out").glob("*.pdf")] == [
+        "b12-handout-ann-2025-W10.pdf"]
+
+
+# ---- the command writes as it goes, and resumes (issue 17, build 3) ----------------------
+
+def test_the_command_reports_each_row_on_stderr(runner, clients_csv, tmp_path):
+    result = run(runner, clients_csv, "--out", tmp_path / "out", "--week", WEEK)
+    assert "[1/2] line 2: wrote b12-handout-ann-good-2025-W10.pdf" in result.stderr
+    assert "[2/2] line 8: wrote b12-handout-eve-good-2025-W10.pdf" in result.stderr
+
+
+def test_an_interrupted_run_keeps_its_pdfs_and_resumes_with_skip_existing(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    names = [f"Client {i:02d}" for i in range(12)]
+    clients = tmp_path / "many.csv"
+    clients.write_text("client_name,age_years,diet\n"
+                       + "".join(f"{n},{30 + i},vegan\n" for i, n in enumerate(names)),
+                       encoding="utf-8")
+    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("B12_")}
+    env.update(B12_SECRET_KEY="x" * 64, B12_DATABASE_URL=f"sqlite:///{tmp_path}/db.sqlite",
+               PYTHONUNBUFFERED="1")
+    command = [sys.executable, "-c", "from planner.cli import main; main()", "handouts",
+               str(clients), "--out", str(out), "--week", WEEK]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=Path(__file__).parent.parent)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(out.glob("*.pdf"))) < 3:
+            assert proc.poll() is None, proc.stderr.read().decode()
+            assert time.monotonic() < deadline, "no PDFs appeared"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+    kept = {p.name: p.stat().st_mtime_ns for p in out.glob("*.pdf")}
+    assert 3 <= len(kept) < len(names)  # interrupted part-way, its work kept
+    for name in kept:
+        assert "Client" in pdf_text((out / name).read_bytes())  # each one whole
+    assert not (out / "index.csv").exists()
+
+    refused = subprocess.run(command, env=env, capture_output=True, text=True,
+                             cwd=Path(__file__).parent.parent)
+    assert refused.returncode == 2 and "--skip-existing" in refused.stderr
+
+    resumed = subprocess.run([*command, "--skip-existing"], env=env, capture_output=True,
+                             text=True, cwd=Path(__file__).parent.parent)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stderr.count("kept (already there)") == len(kept)
+    assert resumed.stderr.count(": wrote ") == len(names) - len(kept)
+    assert f"Wrote {len(names)} handout(s), {len(kept)} of them already there" in resumed.stdout
+    pdfs = sorted(out.glob("*.pdf"))
+    assert len(pdfs) == len(names)
+    assert {n: (out / n).stat().st_mtime_ns for n in kept} == kept  # not rendered again
+    assert not list(out.glob(".*.part"))
+    index = list(csv.DictReader((out / "index.csv").open(encoding="utf-8")))
+    assert [r["client_name"] for r in index] == names

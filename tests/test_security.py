@@ -62,7 +62,8 @@ def token_for(app, endpoint: str) -> str:
 def sample_urls(app, rule: str, endpoint: str) -> list[str]:
     """Concrete URLs for ``rule``: every option of an ``any`` converter, a valid
     token, a sample for the other arguments."""
-    samples = {"filename": ["planner.css"], "food_id": ["not_one_of_yours"]}
+    samples = {"filename": ["planner.css"], "food_id": ["not_one_of_yours"],
+               "job_id": ["0123456789abcdef0123456789abcdef"]}
     urls = [rule]
     [found] = [r for r in app.url_map.iter_rules() if (r.rule, r.endpoint) == (rule, endpoint)]
     for name, converter in found._converters.items():

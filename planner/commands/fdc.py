@@ -93,15 +93,19 @@ class Change:
               help=f"API root (default: ${fdc.ENV_API_URL} or {fdc.DEFAULT_API_URL}).")
 @click.option("--api-key", metavar="KEY",
               help=f"API key (default: ${fdc.ENV_API_KEY} or {fdc.DEFAULT_API_KEY}).")
+@click.option("--deadline", type=click.FloatRange(min=0.1, max=600), metavar="SECONDS",
+              default=fdc.DEFAULT_DEADLINE_S, show_default=True,
+              help="Most time one request to FoodData Central may take in all.")
 def import_fdc(fdc_ids: tuple[int, ...], query: str | None, limit: int, into: Path,
                group: str | None, meals: str | None, diets: str | None,
                allergens: str | None, replace_curated: bool, yes: bool,
-               api_url: str | None, api_key: str | None) -> None:
+               api_url: str | None, api_key: str | None, deadline: float) -> None:
     """Add foods from USDA FoodData Central to your own food table."""
     if not fdc_ids and not query:
         raise UsageProblem("say what to import: --id N (repeatable) or --query TEXT")
     if not into.parent.is_dir():
         raise UsageProblem(f"--into: the folder {into.parent} does not exist")
+    _check_writable(into)
     overrides = {
         "group": group,
         "meals": _word_list("--meals", meals, MEALS),
@@ -111,12 +115,14 @@ def import_fdc(fdc_ids: tuple[int, ...], query: str | None, limit: int, into: Pa
     try:
         with requests.Session() as session:
             found = _fetch(fdc_ids, query, limit, session=session,
-                           base_url=api_url, api_key=api_key)
+                           base_url=api_url, api_key=api_key, deadline_s=deadline)
         rows = _rows(found, overrides, explicit=set(fdc_ids))
         table = _read_user_table(into)
         changes = plan_changes(rows, table, _shipped_foods(), replace_curated, into)
     except (fdc.FdcError, TableError, CuratedFoodRefused) as e:
         raise click.ClickException(str(e)) from None
+    except OSError as e:
+        raise click.ClickException(f"cannot read {into}: {e.strerror or e}") from None
     if all(c.action == "unchanged" for c in changes):
         click.echo(f"Nothing to change: {into} already has these foods as imported.")
         return
@@ -127,6 +133,9 @@ def import_fdc(fdc_ids: tuple[int, ...], query: str | None, limit: int, into: Pa
     except TableError as e:
         raise click.ClickException(
             f"nothing written; the table would not be valid:\n{e}") from None
+    except OSError as e:
+        raise click.ClickException(
+            f"nothing written; {into} cannot be written: {e.strerror or e}") from None
     _report(changes, into)
 
 
@@ -147,6 +156,21 @@ def _word_list(option: str, text: str | None, allowed: tuple[str, ...]) -> list[
     if not words and option != "--allergens":
         raise UsageProblem(f"{option}: give at least one of {', '.join(allowed)}")
     return words
+
+
+def _check_writable(into: Path) -> None:
+    """Refuse, before anything is fetched, a table that could not be written: the
+    new file is made beside it, so its folder must take a file."""
+    if into.exists() and not os.access(into, os.R_OK | os.W_OK):
+        raise UsageProblem(f"--into: {into} cannot be written (permission denied)")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=f".{into.name}.", suffix=".probe",
+                                     dir=into.parent)
+    except OSError as e:
+        raise UsageProblem(f"--into: no file can be written in {into.parent} "
+                           f"({e.strerror or e})") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 # --- Fetching and parsing ------------------------------------------------------------
