@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import tempfile
 from collections.abc import Iterable
@@ -75,11 +74,15 @@ from planner.domain.profile import parse_profile
 from planner.models import SEND_STATES
 from planner.models import Send
 from planner.models import Subscriber
+from planner.numbers import loads_json
+from planner.numbers import parse_number
 
 COLUMNS = ("id", "email", "profile", "pending_profile", "confirmed_at", "unsubscribed_at",
            "created_at", "token_version", "sends")
 REQUIRED_COLUMNS = ("email", "profile")
 FILE_MODE = 0o600
+#: Largest id or token version a file may give (a database integer column).
+MAX_WHOLE = 2**31 - 1
 
 
 class BackupError(Exception):
@@ -188,7 +191,7 @@ def _parse_time(value: str) -> datetime | None:
 def _check_profile(value: str) -> str:
     """The canonical JSON of a valid profile, or ValueError naming the profile field."""
     try:
-        data = json.loads(value)
+        data = loads_json(value)
     except ValueError as e:
         raise ValueError(f"is not valid JSON ({e})") from None
     problems = forms.too_many_values(data, current_app.config["MAX_LIST_VALUES"]) \
@@ -204,9 +207,11 @@ def _check_profile(value: str) -> str:
 
 
 def _whole(value: str, alternative: str) -> int:
-    if not value.strip().isdigit() or int(value) < 1:
-        raise ValueError(f"{value[:20]!r} is not a whole number from 1 {alternative}")
-    return int(value)
+    number = parse_number(value.strip()) if value.strip().isascii() else None
+    if not isinstance(number, int) or number < 1 or number > MAX_WHOLE:
+        raise ValueError(f"{value[:20]!r} is not a whole number from 1 to {MAX_WHOLE} "
+                         f"{alternative}")
+    return number
 
 
 def _parse_sends(value: str) -> dict[str, str]:

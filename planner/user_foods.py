@@ -34,6 +34,7 @@ import math
 import re
 import secrets
 import threading
+import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ from planner.domain.model import MEALS
 from planner.domain.model import Food
 from planner.errors import InvalidInput
 from planner.models import UserFood
+from planner.numbers import parse_number
 
 ID_PREFIX = "mine_"
 SESSION_KEY = "own_foods_owner"
@@ -139,16 +141,28 @@ def owner_for_saving() -> str:
 
 # ---- reading the form ---------------------------------------------------------------
 
+#: What a label's amount may look like: ASCII digits with one decimal point or comma.
+_AMOUNT = re.compile(r"-?(?:\d+(?:[.,]\d*)?|[.,]\d+)", re.ASCII)
+#: ``1,000`` or ``12,500,000``: a comma that groups thousands, not a decimal comma.
+_GROUPED = re.compile(r"-?[1-9]\d{0,2}(?:,\d{3})+", re.ASCII)
+
+
 def _number(text: str) -> float | None:
-    """``"2.5"``, ``"2,5"`` (a decimal comma, as many labels print it) → 2.5."""
-    text = text.replace(" ", "")
-    if "," in text and "." not in text:
-        text = text.replace(",", ".")
-    try:
-        value = float(text)
-    except ValueError:
+    """``"2.5"``, ``"2,5"`` (a decimal comma, as many labels print it) → 2.5.
+
+    None for anything else: ``1_0``, full-width or Arabic-Indic digits, spaces,
+    exponents. A huge number is inf (:func:`planner.numbers.parse_number`).
+    """
+    if not _AMOUNT.fullmatch(text):
         return None
-    return value if math.isfinite(value) else None
+    value = parse_number(text.replace(",", "."))
+    return None if value is None else float(value)
+
+
+def visible(text: str) -> bool:
+    """Whether ``text`` has a character one can see: a letter, digit, punctuation
+    or symbol (not only spaces, zero-width or other format characters)."""
+    return any(unicodedata.category(c)[0] in "LNPS" for c in text)
 
 
 def _text(value: str, limit: int) -> str | None:
@@ -156,6 +170,8 @@ def _text(value: str, limit: int) -> str | None:
         return f"is {len(value)} characters long; use at most {limit}"
     if _CONTROL.search(value):
         return "must be one line of plain text"
+    if not visible(value):
+        return "has no visible character; write it as the label prints it"
     return None
 
 
@@ -283,9 +299,16 @@ def _read_form(form: MultiDict) -> tuple[dict, dict[str, str]]:
 
 def _amount(text: str, unit: str, high: float | None = None) -> tuple[float | None, str]:
     """(number, "") from the text of an amount, or (None, what is wrong with it)."""
+    if _GROUPED.fullmatch(text):
+        return None, (f"{text[:20]!r} has a comma that groups thousands; write the "
+                      f"number without it (e.g. {text.replace(',', '')[:20]}), or with "
+                      "a decimal point or comma and its decimals")
     value = _number(text)
     if value is None:
-        return None, f"{text[:20]!r} is not a number of {unit}"
+        return None, (f"{text[:20]!r} is not a number of {unit}; write it with the "
+                      "digits 0 to 9 and at most one decimal point or comma")
+    if math.isinf(value):
+        return None, f"{text[:20]!r} is far too large a number of {unit}"
     if high is not None and not 0 <= value <= high:
         return None, f"{value:g} is out of range; it must be from 0 to {high:g} {unit}"
     return value, ""

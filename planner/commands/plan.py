@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from planner.commands.assess import profile_problems
 from planner.domain.plan import Plan
 from planner.domain.planning import WEEK_FORM
 from planner.domain.planning import PlanError
@@ -19,6 +20,7 @@ from planner.domain.planning import week_start
 from planner.domain.profile import ProfileError
 from planner.domain.profile import parse_profile
 from planner.domain.reference import ReferenceDataError
+from planner.numbers import loads_json
 from planner.reference import load_reference
 
 WIDTH = 88
@@ -40,18 +42,18 @@ def current_week(today: date) -> str:
 def _read_profile(stream: Any):
     name = getattr(stream, "name", "<stdin>")
     try:
-        data = json.load(stream)
+        data = loads_json(stream.read())
     except UnicodeDecodeError:
         raise _InputError(f"{name}: is not UTF-8 text") from None
     except json.JSONDecodeError as e:
         raise _InputError(f"{name}: not valid JSON ({e.msg} at line {e.lineno}, "
                           f"column {e.colno})") from None
+    except ValueError as e:  # NaN or Infinity, refused by loads_json
+        raise _InputError(f"{name}: not valid JSON ({e})") from None
     try:
         return parse_profile(data)
     except ProfileError as e:
-        # parse_profile's messages already start with the field's name
-        lines = "\n".join(f"  {err['message']}" for err in e.errors)
-        raise _InputError(f"{name}: the profile is not valid:\n{lines}") from None
+        raise _InputError(f"{name}: {profile_problems(e)}") from None
 
 
 def _wrap(text: str, indent: str = "", hang: str = "  ") -> str:
