@@ -50,6 +50,10 @@ class InvalidInput(Exception):
         super().__init__(message or summary(self.errors))
 
 
+#: Most errors one answer lists; ``more_errors`` counts the rest (a body of 20,000
+#: unknown keys would otherwise get a 5 MB answer).
+MAX_LISTED_ERRORS = 50
+
 # Paths whose errors are JSON whatever the client accepts (a registry, not an if-chain).
 JSON_PATHS: list[Callable[[str], bool]] = [
     lambda path: path.startswith("/api/"),
@@ -93,6 +97,9 @@ def summary(errors: list[dict]) -> str:
         field, message = errors[0].get("field"), errors[0]["message"]
         named = not field or message.startswith(f"{field}:")
         return message if named else f"{field}: {message}"
+    if len(errors) > MAX_LISTED_ERRORS:
+        return (f"{len(errors)} problems with the input; errors lists the first "
+                f"{MAX_LISTED_ERRORS}.")
     return f"{len(errors)} problems with the input; see errors."
 
 
@@ -107,10 +114,19 @@ def error_body(status: int, error: str, errors: Iterable[dict] = ()) -> dict:
 
 def error_response(status: int, error: str, errors: Iterable[dict] = (),
                    headers: dict | None = None):
-    """JSON or the HTML error page, depending on the path (see :data:`JSON_PATHS`)."""
+    """JSON or the HTML error page, depending on the path (see :data:`JSON_PATHS`).
+
+    At most :data:`MAX_LISTED_ERRORS` errors are listed; ``more_errors`` (JSON)
+    or a closing line (HTML) counts the others.
+    """
     errors = list(errors)
+    more = max(0, len(errors) - MAX_LISTED_ERRORS)
+    errors = errors[:MAX_LISTED_ERRORS]
     if wants_json():
-        response = jsonify(error_body(status, error, errors))
+        body = error_body(status, error, errors)
+        if more:
+            body["more_errors"] = more
+        response = jsonify(body)
     else:
         reason = HTTP_STATUS_CODES.get(status, "Error")
         back = url_for("views.index")
@@ -118,7 +134,8 @@ def error_response(status: int, error: str, errors: Iterable[dict] = (),
             back += "?" + urlencode(list(request.args.items(multi=True)))
         response = make_response(render_template(
             "errors/error.html", status=status, reason=reason,
-            title=TITLES.get(status, reason), message=error, errors=errors, back_url=back))
+            title=TITLES.get(status, reason), message=error, errors=errors,
+            more_errors=more, back_url=back))
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value
