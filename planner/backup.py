@@ -19,7 +19,10 @@ UTF-8 CSV with a header line and one subscriber per row:
 
 It holds personal data (addresses and health details): :func:`write_csv` creates
 it readable by its owner only (mode 0600), through a temporary file renamed
-into place, so an interrupted export never leaves half a file.
+into place, so an interrupted export never leaves half a file. A cell a
+spreadsheet would run as a formula (an address like ``=cmd|…@example.org``)
+gets an apostrophe in front, which the import takes off again
+(:mod:`planner.spreadsheet`).
 
 Importing
 ---------
@@ -65,6 +68,7 @@ from sqlalchemy import select
 from sqlalchemy import text
 
 from planner import forms
+from planner import spreadsheet
 from planner import subscriptions as store
 from planner.db import db
 from planner.domain.planning import PlanError
@@ -76,6 +80,7 @@ from planner.models import Send
 from planner.models import Subscriber
 from planner.numbers import loads_json
 from planner.numbers import parse_number
+from planner.spreadsheet import original_cell
 
 COLUMNS = ("id", "email", "profile", "pending_profile", "confirmed_at", "unsubscribed_at",
            "created_at", "token_version", "sends")
@@ -157,7 +162,7 @@ def write_csv(rows: Iterable[dict[str, str]], path: Path, *, overwrite: bool = F
     try:
         os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=COLUMNS)
+            writer = spreadsheet.DictWriter(f, fieldnames=COLUMNS, reversible=True)
             writer.writeheader()
             for row in rows:
                 writer.writerow(row)
@@ -284,6 +289,7 @@ def read_csv(data: bytes) -> list[Row]:
     line = reader.line_num + 1
     try:
         for raw in reader:
+            raw = {k: original_cell(v) if isinstance(v, str) else v for k, v in raw.items()}
             if None in raw:
                 errors.append(f"line {line}: has more cells than the header")
             row = _check_row(line, raw, errors)

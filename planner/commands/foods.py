@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 
@@ -12,6 +11,7 @@ from foods.loader import SHIPPED_TABLE
 from foods.loader import TableError
 from foods.loader import load_groups
 from foods.loader import load_table
+from planner import spreadsheet
 from planner.commands.fdc import import_fdc
 from planner.domain.model import DIETS
 
@@ -64,8 +64,8 @@ def list_foods(diet: str | None, group_: str | None, fmt: str, path: str | None)
     elif fmt == "csv":
         fields = ["food_id", "name", "group", "b12_ug_per_100g", "serving_label",
                   "b12_ug_per_serving", "source", "evidence"]
-        writer = csv.DictWriter(sys.stdout, fieldnames=fields, extrasaction="ignore",
-                                lineterminator="\n")
+        writer = spreadsheet.DictWriter(sys.stdout, fieldnames=fields,
+                                        extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         writer.writerows(f.to_dict() for f in rows)
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import textwrap
@@ -11,6 +10,7 @@ from typing import Any
 
 import click
 
+from planner import spreadsheet
 from planner.commands.assess import profile_problems
 from planner.domain.plan import Plan
 from planner.domain.planning import WEEK_FORM
@@ -112,9 +112,10 @@ def render_text(plan: Plan) -> str:
 
 
 def render_csv(plan: Plan) -> str:
-    """One row per item, plus one row per supplement dose (meal ``supplement``)."""
+    """One row per item, plus one row per supplement dose (meal ``supplement``);
+    formula-like cells escaped (:mod:`planner.spreadsheet`)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = spreadsheet.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for day in plan.days:
         head = [day.day, day.date.isoformat(), day.weekday]
