@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import unicodedata
 from collections.abc import Iterable
 from datetime import date
 
@@ -89,6 +90,12 @@ def _number(text: str) -> int | float | None:
     ``parse_profile`` refuses with the field's range (:mod:`planner.numbers`).
     """
     return parse_number(text)
+
+
+def visible(text: str) -> bool:
+    """Whether ``text`` has a character one can see: a letter, digit, punctuation
+    or symbol (not only spaces, zero-width or other format characters)."""
+    return any(unicodedata.category(c)[0] in "LNPS" for c in text)
 
 
 def form_field(field: str | None) -> str | None:

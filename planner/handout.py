@@ -44,12 +44,15 @@ from planner.domain.model import Food
 from planner.domain.model import Profile
 from planner.domain.planning import allowed_sources
 from planner.errors import InvalidInput
+from planner.forms import visible
 from planner.labels import amount_ug
 from planner.labels import label
 
 #: The handout's own fields, beside the profile's, with their length limits [characters].
 TEXT_LIMITS = {"client_name": 80, "practitioner": 120, "notes": 2000}
 PAPERS = ("a4", "letter")
+#: Fields holding a name: given at all, they need a character one can see.
+NAME_FIELDS = ("client_name", "practitioner")
 HANDOUT_FIELDS = (*TEXT_LIMITS, "paper")
 #: Flags about seeing a doctor; printed first and drawn in red whatever the branding.
 MEDICAL_FLAGS = ("malabsorption", "medical_check")
@@ -89,6 +92,9 @@ def parse_details(values: Mapping[str, str | None]) -> HandoutDetails:
         if len(text) > limit:
             errors.append({"field": field, "message": (
                 f"is {len(text)} characters long; at most {limit} are allowed")})
+        elif text and field in NAME_FIELDS and not visible(text):
+            errors.append({"field": field, "message": (
+                "has no visible character; write the name in letters one can see")})
         cleaned[field] = text
     paper = (values.get("paper") or "").strip().lower() or PAPERS[0]
     if paper not in PAPERS:

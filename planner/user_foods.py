@@ -35,7 +35,6 @@ import math
 import re
 import secrets
 import threading
-import unicodedata
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -62,6 +61,7 @@ from planner.domain.model import DIETS
 from planner.domain.model import MEALS
 from planner.domain.model import Food
 from planner.errors import InvalidInput
+from planner.forms import visible
 from planner.models import UserFood
 from planner.models import utcnow
 from planner.numbers import parse_number
@@ -161,12 +161,6 @@ def _number(text: str) -> float | None:
         return None
     value = parse_number(text.replace(",", "."))
     return None if value is None else float(value)
-
-
-def visible(text: str) -> bool:
-    """Whether ``text`` has a character one can see: a letter, digit, punctuation
-    or symbol (not only spaces, zero-width or other format characters)."""
-    return any(unicodedata.category(c)[0] in "LNPS" for c in text)
 
 
 def _text(value: str, limit: int) -> str | None:

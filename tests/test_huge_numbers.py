@@ -372,3 +372,26 @@ def test_the_api_week_takes_one_value(client):
     assert response.status_code == 400
     assert response.get_json()["errors"] == [{"field": "week",
                                               "message": "give one value, not 2"}]
+
+
+# ---- names on handouts need a visible character too -----------------------------------------
+
+
+@pytest.mark.parametrize("field", ["client_name", "practitioner"])
+def test_a_handout_name_of_invisible_characters_is_refused(client, field):
+    response = client.get(f"/plan/handout?age_years=34&diet=vegan&week={WEEK}&"
+                          f"{urlencode({field: chr(0x200B) + chr(0x2060)})}")
+
+    assert response.status_code == 400
+    assert re.search(rf'#field-{field}">[^<]*</a>: has no visible character',
+                     response.get_data(as_text=True))
+
+
+def test_a_batch_row_whose_client_name_is_invisible_fails_alone(app):
+    text = f"client_name,age_years,diet\nAnn,34,vegan\n{chr(0x200B)},40,vegan\n"
+    with app.app_context():
+        parsed = batch.parse_clients_csv(text, batch.BatchDefaults(week=WEEK))
+
+    assert [r.details.client_name for r in parsed.rows] == ["Ann"]
+    assert [(e.line, e.field) for e in parsed.errors] == [(3, "client_name")]
+    assert "no visible character" in parsed.errors[0].message
