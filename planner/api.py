@@ -17,9 +17,6 @@ the profile breaks the contract or no plan can be made.
 
 from __future__ import annotations
 
-import json
-import math
-
 from flask import Blueprint
 from flask import current_app
 from flask import jsonify
@@ -32,20 +29,10 @@ from planner import web
 from planner.domain.profile import ProfileError
 from planner.domain.profile import parse_profile
 from planner.errors import InvalidInput
+from planner.numbers import loads_json
 from planner.reference import load_reference
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-
-def _not_json_number(text: str):
-    raise ValueError(f"{text} is not a JSON number")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"the number {text[:20]} is too large")
-    return value
 
 
 def check_query(allowed: tuple[str, ...]) -> None:
@@ -67,7 +54,7 @@ def json_body() -> dict:
             status=415)
     raw = request.get_data(cache=False)  # over MAX_CONTENT_LENGTH → 413
     try:
-        data = json.loads(raw, parse_constant=_not_json_number, parse_float=_finite)
+        data = loads_json(raw)  # a huge number becomes ±inf: 422 naming its field
     except RecursionError:
         raise InvalidInput([{"field": "body", "message": "is nested too deeply"}]) from None
     except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, our checks
@@ -98,7 +85,7 @@ def assess():
 def plan():
     """A plan for the profile in the body, for ``?week=`` or the current week."""
     check_query(("week",))
-    week = forms.parse_week(request.args.get("week"), web.today())
+    week = forms.week_from_args(request.args, web.today())
     return current_app.response_class(web.plan_json(profile_from_body(), week),
                                       mimetype="application/json")
 

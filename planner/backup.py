@@ -19,7 +19,10 @@ UTF-8 CSV with a header line and one subscriber per row:
 
 It holds personal data (addresses and health details): :func:`write_csv` creates
 it readable by its owner only (mode 0600), through a temporary file renamed
-into place, so an interrupted export never leaves half a file.
+into place, so an interrupted export never leaves half a file. A cell a
+spreadsheet would run as a formula (an address like ``=cmd|…@example.org``)
+gets an apostrophe in front, which the import takes off again
+(:mod:`planner.spreadsheet`).
 
 Importing
 ---------
@@ -50,7 +53,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
 import tempfile
 from collections.abc import Iterable
@@ -66,6 +68,7 @@ from sqlalchemy import select
 from sqlalchemy import text
 
 from planner import forms
+from planner import spreadsheet
 from planner import subscriptions as store
 from planner.db import db
 from planner.domain.planning import PlanError
@@ -75,11 +78,16 @@ from planner.domain.profile import parse_profile
 from planner.models import SEND_STATES
 from planner.models import Send
 from planner.models import Subscriber
+from planner.numbers import loads_json
+from planner.numbers import parse_number
+from planner.spreadsheet import original_cell
 
 COLUMNS = ("id", "email", "profile", "pending_profile", "confirmed_at", "unsubscribed_at",
            "created_at", "token_version", "sends")
 REQUIRED_COLUMNS = ("email", "profile")
 FILE_MODE = 0o600
+#: Largest id or token version a file may give (a database integer column).
+MAX_WHOLE = 2**31 - 1
 
 
 class BackupError(Exception):
@@ -154,7 +162,7 @@ def write_csv(rows: Iterable[dict[str, str]], path: Path, *, overwrite: bool = F
     try:
         os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "w", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, fieldnames=COLUMNS)
+            writer = spreadsheet.DictWriter(f, fieldnames=COLUMNS, reversible=True)
             writer.writeheader()
             for row in rows:
                 writer.writerow(row)
@@ -188,7 +196,7 @@ def _parse_time(value: str) -> datetime | None:
 def _check_profile(value: str) -> str:
     """The canonical JSON of a valid profile, or ValueError naming the profile field."""
     try:
-        data = json.loads(value)
+        data = loads_json(value)
     except ValueError as e:
         raise ValueError(f"is not valid JSON ({e})") from None
     problems = forms.too_many_values(data, current_app.config["MAX_LIST_VALUES"]) \
@@ -204,9 +212,11 @@ def _check_profile(value: str) -> str:
 
 
 def _whole(value: str, alternative: str) -> int:
-    if not value.strip().isdigit() or int(value) < 1:
-        raise ValueError(f"{value[:20]!r} is not a whole number from 1 {alternative}")
-    return int(value)
+    number = parse_number(value.strip()) if value.strip().isascii() else None
+    if not isinstance(number, int) or number < 1 or number > MAX_WHOLE:
+        raise ValueError(f"{value[:20]!r} is not a whole number from 1 to {MAX_WHOLE} "
+                         f"{alternative}")
+    return number
 
 
 def _parse_sends(value: str) -> dict[str, str]:
@@ -279,6 +289,7 @@ def read_csv(data: bytes) -> list[Row]:
     line = reader.line_num + 1
     try:
         for raw in reader:
+            raw = {k: original_cell(v) if isinstance(v, str) else v for k, v in raw.items()}
             if None in raw:
                 errors.append(f"line {line}: has more cells than the header")
             row = _check_row(line, raw, errors)

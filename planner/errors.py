@@ -53,6 +53,10 @@ class InvalidInput(Exception):
         super().__init__(message or summary(self.errors))
 
 
+#: Most errors one answer lists; ``more_errors`` counts the rest (a body of 20,000
+#: unknown keys would otherwise get a 5 MB answer).
+MAX_LISTED_ERRORS = 50
+
 # Paths whose errors are JSON whatever the client accepts (a registry, not an if-chain).
 JSON_PATHS: list[Callable[[str], bool]] = [
     lambda path: path.startswith("/api/"),
@@ -96,6 +100,9 @@ def summary(errors: list[dict]) -> str:
         field, message = errors[0].get("field"), errors[0]["message"]
         named = not field or message.startswith(f"{field}:")
         return message if named else f"{field}: {message}"
+    if len(errors) > MAX_LISTED_ERRORS:
+        return (f"{len(errors)} problems with the input; errors lists the first "
+                f"{MAX_LISTED_ERRORS}.")
     return f"{len(errors)} problems with the input; see errors."
 
 
@@ -113,12 +120,19 @@ def error_response(status: int, error: str, errors: Iterable[dict] = (),
     """JSON or the HTML error page, depending on the path (see :data:`JSON_PATHS`).
 
     ``assessment`` (a dict of ``Assessment.to_dict()``) goes into the JSON body
-    and puts its flags on the page above the message."""
+    and puts its flags on the page above the message. At most
+    :data:`MAX_LISTED_ERRORS` errors are listed; ``more_errors`` (JSON) or a
+    closing line (HTML) counts the others.
+    """
     errors = list(errors)
+    more = max(0, len(errors) - MAX_LISTED_ERRORS)
+    errors = errors[:MAX_LISTED_ERRORS]
     if wants_json():
         body = error_body(status, error, errors)
         if assessment is not None:
             body["assessment"] = assessment
+        if more:
+            body["more_errors"] = more
         response = jsonify(body)
     else:
         reason = HTTP_STATUS_CODES.get(status, "Error")
@@ -127,8 +141,8 @@ def error_response(status: int, error: str, errors: Iterable[dict] = (),
             back += "?" + urlencode(list(request.args.items(multi=True)))
         response = make_response(render_template(
             "errors/error.html", status=status, reason=reason,
-            title=TITLES.get(status, reason), message=error, errors=errors, back_url=back,
-            assessment=assessment))
+            title=TITLES.get(status, reason), message=error, errors=errors,
+            more_errors=more, back_url=back, assessment=assessment))
     response.status_code = status
     for name, value in (headers or {}).items():
         response.headers[name] = value

@@ -12,7 +12,6 @@ calendar app updates events instead of duplicating them.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
@@ -21,6 +20,7 @@ from datetime import datetime
 from datetime import time
 from datetime import timedelta
 
+from planner import spreadsheet
 from planner.labels import amount_ug
 from planner.labels import label
 
@@ -46,11 +46,13 @@ MEAL_MINUTES = 30
 def plan_csv(plan: dict, week: str) -> str:
     """One row per food portion, plus one ``supplement`` row per supplement day.
 
-    The first line is a ``#`` comment with the week and the disclaimer.
+    The first line is a ``#`` comment with the week and the disclaimer. Cells a
+    spreadsheet would run as formulas (a food named ``=HYPERLINK(…)``) are escaped
+    (:mod:`planner.spreadsheet`).
     """
     out = io.StringIO()
     out.write(f"# B12 Planner, week {week}. {DISCLAIMER}\n")
-    writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer = spreadsheet.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for day in plan["days"]:
         totals = {"day": day["day"], "date": day["date"], "day_b12_ug": day["b12_ug"],

@@ -13,8 +13,8 @@ their own extra field names.
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
+import unicodedata
 from collections.abc import Iterable
 from datetime import date
 
@@ -26,6 +26,7 @@ from planner.domain.profile import ImpossibleProfile
 from planner.domain.profile import ProfileError
 from planner.domain.profile import parse_profile
 from planner.errors import InvalidInput
+from planner.numbers import parse_number
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Profile)}
 #: Profile fields given as repeated keys.
@@ -48,13 +49,20 @@ PLAN_FIELDS = ("week",)
 
 WEEK = re.compile(r"^(19\d\d|2\d\d\d)-W(0[1-9]|[1-4]\d|5[0-3])$")
 WEEK_YEARS = (1900, 2999)
-_INTEGER = re.compile(r"^[+-]?\d+$")
 
 
 def current_week(today: date) -> str:
     """The ISO week of ``today`` as ``YYYY-Www``."""
     year, week, _ = today.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def week_from_args(args: MultiDict, today: date) -> str:
+    """:func:`parse_week` of the ``week`` argument, which may be given once only."""
+    values = [v for v in args.getlist("week") if v.strip()]
+    if len(values) > 1:
+        raise InvalidInput([{"field": "week", "message": f"give one value, not {len(values)}"}])
+    return parse_week(values[0] if values else None, today)
 
 
 def parse_week(text: str | None, today: date) -> str:
@@ -77,12 +85,18 @@ def parse_week(text: str | None, today: date) -> str:
 
 
 def _number(text: str) -> int | float | None:
-    """``"3"`` → 3, ``"2.5"`` → 2.5; None when not a finite number."""
-    try:
-        value = int(text) if _INTEGER.match(text) else float(text)
-    except ValueError:  # also digit strings too long to convert
-        return None
-    return value if math.isfinite(value) else None
+    """``"3"`` → 3, ``"2.5"`` → 2.5; None when not a number in ASCII digits.
+
+    A huge one (``1`` and 309 zeros, 5,000 digits) is ±inf, which
+    ``parse_profile`` refuses with the field's range (:mod:`planner.numbers`).
+    """
+    return parse_number(text)
+
+
+def visible(text: str) -> bool:
+    """Whether ``text`` has a character one can see: a letter, digit, punctuation
+    or symbol (not only spaces, zero-width or other format characters)."""
+    return any(unicodedata.category(c)[0] in "LNPS" for c in text)
 
 
 def form_field(field: str | None) -> str | None:
@@ -188,7 +202,7 @@ def plan_request_from_args(args: MultiDict, today: date) -> tuple[Profile, str]:
         errors += e.errors
         statuses.append(e.status)
     try:
-        week = parse_week(args.get("week"), today)
+        week = week_from_args(args, today)
     except InvalidInput as e:
         errors += e.errors
         statuses.append(e.status)

@@ -46,6 +46,7 @@ from planner.domain.planning import allowed_sources
 from planner.domain.planning import safe_sources
 from planner.domain.reference import Reference
 from planner.errors import InvalidInput
+from planner.forms import visible
 from planner.labels import amount_ug
 from planner.labels import label
 from planner.reference import load_reference
@@ -53,6 +54,8 @@ from planner.reference import load_reference
 #: The handout's own fields, beside the profile's, with their length limits [characters].
 TEXT_LIMITS = {"client_name": 80, "practitioner": 120, "notes": 2000}
 PAPERS = ("a4", "letter")
+#: Fields holding a name: given at all, they need a character one can see.
+NAME_FIELDS = ("client_name", "practitioner")
 HANDOUT_FIELDS = (*TEXT_LIMITS, "paper")
 #: Flags about seeing a doctor; printed first and drawn in red whatever the branding.
 MEDICAL_FLAGS = ("malabsorption", "medical_check")
@@ -92,6 +95,9 @@ def parse_details(values: Mapping[str, str | None]) -> HandoutDetails:
         if len(text) > limit:
             errors.append({"field": field, "message": (
                 f"is {len(text)} characters long; at most {limit} are allowed")})
+        elif text and field in NAME_FIELDS and not visible(text):
+            errors.append({"field": field, "message": (
+                "has no visible character; write the name in letters one can see")})
         cleaned[field] = text
     paper = (values.get("paper") or "").strip().lower() or PAPERS[0]
     if paper not in PAPERS:

@@ -46,6 +46,7 @@ from werkzeug.datastructures import MultiDict
 
 from planner import forms
 from planner import handout
+from planner import spreadsheet
 from planner import web
 from planner.domain.model import Profile
 from planner.domain.planning import PlanError
@@ -467,18 +468,12 @@ def build_batch(parsed: ParsedBatch, defaults: BatchDefaults, *, today: date,
     return result
 
 
-def _spreadsheet_safe(text: str) -> str:
-    """A cell a spreadsheet will not run as a formula."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def index_csv(result: BatchResult) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = spreadsheet.writer(out, lineterminator="\n")  # no cell runs as a formula
     writer.writerow(["line", "client_name", "file", "risk_level", "flags"])
     for h in result.handouts:
-        writer.writerow([h.line, _spreadsheet_safe(h.client_name), h.filename, h.risk_level,
-                         h.flags])
+        writer.writerow([h.line, h.client_name, h.filename, h.risk_level, h.flags])
     return out.getvalue()
 
 

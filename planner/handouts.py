@@ -61,7 +61,7 @@ def read_request(args) -> tuple:
             return None
 
     profile = attempt(lambda: forms.profile_from_args(args, extra=EXTRA_ARGS))
-    week = attempt(lambda: forms.parse_week(args.get("week"), web.today()))
+    week = attempt(lambda: forms.week_from_args(args, web.today()))
     details = attempt(lambda: handout.details_from_args(args))
     if args.get("download", "") not in ("", "0", "1"):
         errors.append({"field": "download", "message": "give 1 to download, or leave it out"})
@@ -71,8 +71,13 @@ def read_request(args) -> tuple:
 
 
 def handout_args(week: str | None, drop: tuple[str, ...] = ()) -> dict:
-    """The current query string as ``url_for`` keywords, with ``week`` set."""
-    args = {k: v for k, v in request.args.to_dict(flat=False).items() if k not in drop}
+    """The known fields of the current query string as ``url_for`` keywords, with
+    ``week`` set. Only the profile's and the handout's own field names are
+    passed: any other query name (``_anchor``, ``_method``, ``endpoint``…) would
+    be taken by ``url_for`` as one of its own arguments."""
+    known = set(forms.FORM_FIELDS) | set(EXTRA_ARGS)
+    args = {k: v for k, v in request.args.to_dict(flat=False).items()
+            if k in known and k not in drop}
     if week:
         args["week"] = [week]
     return args

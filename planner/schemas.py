@@ -32,6 +32,7 @@ from planner.domain import model
 from planner.domain import profile as profile_rules
 from planner.domain import risk
 from planner.domain import targets
+from planner.errors import MAX_LISTED_ERRORS
 from planner.forms import WEEK
 from planner.forms import WEEK_YEARS
 
@@ -388,7 +389,10 @@ class Error(Model):
     ok: Literal[False]
     status: int
     error: str
-    errors: list[ErrorItem]
+    errors: list[ErrorItem] = Field(max_length=MAX_LISTED_ERRORS,
+                                    description=f"at most {MAX_LISTED_ERRORS}; see more_errors")
+    more_errors: Annotated[int, Field(ge=1)] | None = Field(
+        None, description="how many more errors there were than listed (present when any)")
     assessment: Assessment | None = Field(
         None, description="present on a 422 when the profile is valid but no plan can "
         "be made for it: the full assessment, every flag included")

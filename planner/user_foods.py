@@ -30,6 +30,7 @@ tuple, the same object for as long as the person's foods stay the same.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import secrets
@@ -44,6 +45,8 @@ from pathlib import Path
 from flask import g
 from flask import session
 from sqlalchemy import func
+from sqlalchemy import insert
+from sqlalchemy import literal
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
@@ -58,7 +61,10 @@ from planner.domain.model import DIETS
 from planner.domain.model import MEALS
 from planner.domain.model import Food
 from planner.errors import InvalidInput
+from planner.forms import visible
 from planner.models import UserFood
+from planner.models import utcnow
+from planner.numbers import parse_number
 
 ID_PREFIX = "mine_"
 SESSION_KEY = "own_foods_owner"
@@ -139,16 +145,22 @@ def owner_for_saving() -> str:
 
 # ---- reading the form ---------------------------------------------------------------
 
+#: What a label's amount may look like: ASCII digits with one decimal point or comma.
+_AMOUNT = re.compile(r"-?(?:\d+(?:[.,]\d*)?|[.,]\d+)", re.ASCII)
+#: ``1,000`` or ``12,500,000``: a comma that groups thousands, not a decimal comma.
+_GROUPED = re.compile(r"-?[1-9]\d{0,2}(?:,\d{3})+", re.ASCII)
+
+
 def _number(text: str) -> float | None:
-    """``"2.5"``, ``"2,5"`` (a decimal comma, as many labels print it) → 2.5."""
-    text = text.replace(" ", "")
-    if "," in text and "." not in text:
-        text = text.replace(",", ".")
-    try:
-        value = float(text)
-    except ValueError:
+    """``"2.5"``, ``"2,5"`` (a decimal comma, as many labels print it) → 2.5.
+
+    None for anything else: ``1_0``, full-width or Arabic-Indic digits, spaces,
+    exponents. A huge number is inf (:func:`planner.numbers.parse_number`).
+    """
+    if not _AMOUNT.fullmatch(text):
         return None
-    return value if math.isfinite(value) else None
+    value = parse_number(text.replace(",", "."))
+    return None if value is None else float(value)
 
 
 def _text(value: str, limit: int) -> str | None:
@@ -156,6 +168,8 @@ def _text(value: str, limit: int) -> str | None:
         return f"is {len(value)} characters long; use at most {limit}"
     if _CONTROL.search(value):
         return "must be one line of plain text"
+    if not visible(value):
+        return "has no visible character; write it as the label prints it"
     return None
 
 
@@ -283,9 +297,16 @@ def _read_form(form: MultiDict) -> tuple[dict, dict[str, str]]:
 
 def _amount(text: str, unit: str, high: float | None = None) -> tuple[float | None, str]:
     """(number, "") from the text of an amount, or (None, what is wrong with it)."""
+    if _GROUPED.fullmatch(text):
+        return None, (f"{text[:20]!r} has a comma that groups thousands; write the "
+                      f"number without it (e.g. {text.replace(',', '')[:20]}), or with "
+                      "a decimal point or comma and its decimals")
     value = _number(text)
     if value is None:
-        return None, f"{text[:20]!r} is not a number of {unit}"
+        return None, (f"{text[:20]!r} is not a number of {unit}; write it with the "
+                      "digits 0 to 9 and at most one decimal point or comma")
+    if math.isinf(value):
+        return None, f"{text[:20]!r} is far too large a number of {unit}"
     if high is not None and not 0 <= value <= high:
         return None, f"{value:g} is out of range; it must be from 0 to {high:g} {unit}"
     return value, ""
@@ -392,26 +413,67 @@ def _apply(row: UserFood, entry: Entry) -> None:
 
 def add(owner: str, entry: Entry, *, limit: int, taken_ids: Iterable[str] = ()) -> UserFood:
     """Store a checked entry under a new ``mine_<12 hex>`` id (not one of ``taken_ids``,
-    the shared table's). Raises :class:`TooManyFoods` at ``limit`` foods."""
-    if count(owner) >= limit:
-        raise TooManyFoods(f"you already keep {limit} foods, the most this site stores "
-                           "for one browser; delete one to add another")
+    the shared table's). Raises :class:`TooManyFoods` at ``limit`` foods.
+
+    The limit holds under concurrent saves: the count and the insert are one
+    statement (:func:`_insert_within_limit`), so two saves at ``limit - 1``
+    foods store one food, not two.
+    """
     taken = set(taken_ids)
     for attempt in range(3):
         food_id = ID_PREFIX + secrets.token_hex(6)
         if food_id in taken:
             continue
-        row = UserFood(owner_key=owner, food_id=food_id)
-        _apply(row, entry)
-        db.session.add(row)
         try:
-            db.session.commit()
-            return row
+            inserted = _insert_within_limit(owner, food_id, entry, limit)
         except IntegrityError:  # the id is someone else's already (a 1 in 2**48 chance)
             db.session.rollback()
             if attempt == 2:
                 raise
+            continue
+        if not inserted:
+            raise TooManyFoods(f"you already keep {limit} foods, the most this site stores "
+                               "for one browser; delete one to add another")
+        return find(owner, food_id)
     raise RuntimeError("no free food id after three tries")
+
+
+def _lock_key(owner: str) -> int:
+    """A signed 64-bit number for the owner, for PostgreSQL's advisory locks."""
+    digest = hashlib.sha256(f"user_foods:{owner}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _insert_within_limit(owner: str, food_id: str, entry: Entry, limit: int) -> bool:
+    """Insert the food only while the owner keeps fewer than ``limit``, in one
+    transaction; False (nothing written) when the owner is at the limit.
+
+    The insert is ``INSERT … SELECT … WHERE (SELECT count(*) …) < limit``: SQLite
+    runs a statement that writes under its one write lock, so no other save
+    can come between the count and the insert. On PostgreSQL two transactions
+    could both count before either commits, so an advisory lock on the owner
+    (held until commit) makes them take turns first.
+    """
+    now = utcnow()
+    row = UserFood(owner_key=owner, food_id=food_id, created_at=now, updated_at=now)
+    _apply(row, entry)
+    table = UserFood.__table__
+    columns = ["owner_key", "food_id", "name", "food_group", "serving_g", "serving_label",
+               "b12_ug_per_serving", "diets", "allergens", "meals", "created_at",
+               "updated_at"]
+    kept = (select(func.count()).select_from(table)
+            .where(table.c.owner_key == owner).scalar_subquery())
+    values = select(*(literal(getattr(row, c), table.c[c].type) for c in columns)
+                    ).where(kept < limit)
+    try:
+        if db.session.get_bind().dialect.name == "postgresql":
+            db.session.execute(select(func.pg_advisory_xact_lock(_lock_key(owner))))
+        result = db.session.execute(insert(table).from_select(columns, values))
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return result.rowcount == 1
 
 
 def update(row: UserFood, entry: Entry) -> None:

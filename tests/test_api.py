@@ -104,8 +104,6 @@ def test_targets_list_every_guideline_with_sources(client):
     (b'{"age_years": 30,', "not valid JSON"),
     (b"", "not valid JSON"),
     (b'{"age_years": NaN, "diet": "vegan"}', "not a JSON number"),
-    (b'{"age_years": 1e999, "diet": "vegan"}', "too large"),
-    (b'{"age_years": ' + b"9" * 5000 + b', "diet": "vegan"}', "not valid JSON"),
     (b"\xff\xfe\x00garbage", "not valid JSON"),
     (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
     (b"[1, 2]", "must be a JSON object"),

@@ -15,6 +15,7 @@ from planner.domain.model import Profile
 from planner.domain.profile import ProfileError
 from planner.domain.profile import parse_profile
 from planner.domain.reference import ReferenceDataError
+from planner.numbers import loads_json
 from planner.reference import load_reference
 
 WIDTH = 88
@@ -29,17 +30,27 @@ def _fail(message: str, status: int = INPUT_ERROR) -> None:
 def _read_profile(stream: Any) -> Profile:
     name = getattr(stream, "name", "<stdin>")
     try:
-        data = json.load(stream)
+        data = loads_json(stream.read())
     except UnicodeDecodeError:
         _fail(f"error: {name}: is not UTF-8 text")
     except json.JSONDecodeError as e:
         _fail(f"error: {name}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})")
+    except ValueError as e:  # NaN or Infinity, refused by loads_json
+        _fail(f"error: {name}: not valid JSON ({e})")
     try:
         return parse_profile(data)
     except ProfileError as e:
-        lines = "\n".join(f"  {err['message']}" for err in e.errors)
-        _fail(f"error: {name}: the profile is not valid:\n{lines}")
+        _fail(f"error: {name}: {profile_problems(e)}")
     raise AssertionError("unreachable")
+
+
+def profile_problems(e: ProfileError) -> str:
+    """A refused profile's problems: one line for one problem, else one per line
+    (parse_profile's messages start with the field's name)."""
+    if len(e.errors) == 1:
+        return e.errors[0]["message"]
+    lines = "\n".join(f"  {err['message']}" for err in e.errors)
+    return f"the profile is not valid:\n{lines}"
 
 
 def _own_foods(profile: Profile) -> tuple[Food, ...]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 
@@ -12,6 +11,7 @@ from foods.loader import SHIPPED_TABLE
 from foods.loader import TableError
 from foods.loader import load_groups
 from foods.loader import load_table
+from planner import spreadsheet
 from planner.commands.fdc import import_fdc
 from planner.domain.model import DIETS
 from planner.domain.model import PROFILE_MARKETS
@@ -69,8 +69,8 @@ def list_foods(diet: str | None, group_: str | None, market: str | None, fmt: st
     elif fmt == "csv":
         fields = ["food_id", "name", "group", "b12_ug_per_100g", "serving_label",
                   "b12_ug_per_serving", "source", "evidence", "markets"]
-        writer = csv.DictWriter(sys.stdout, fieldnames=fields, extrasaction="ignore",
-                                lineterminator="\n")
+        writer = spreadsheet.DictWriter(sys.stdout, fieldnames=fields,
+                                        extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         writer.writerows({**f.to_dict(), "markets": ";".join(f.to_dict()["markets"])}
                          for f in rows)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import textwrap
@@ -11,9 +10,12 @@ from typing import Any
 
 import click
 
+from planner import spreadsheet
 from planner.commands.assess import flag_lines
+from planner.commands.assess import profile_problems
 from planner.domain.assessment import Assessment
 from planner.domain.plan import Plan
+from planner.domain.plan import PlanDay
 from planner.domain.planning import WEEK_FORM
 from planner.domain.planning import PlanError
 from planner.domain.planning import make_plan
@@ -21,6 +23,7 @@ from planner.domain.planning import week_start
 from planner.domain.profile import ProfileError
 from planner.domain.profile import parse_profile
 from planner.domain.reference import ReferenceDataError
+from planner.numbers import loads_json
 from planner.reference import load_reference
 
 WIDTH = 88
@@ -44,18 +47,18 @@ def current_week(today: date) -> str:
 def _read_profile(stream: Any):
     name = getattr(stream, "name", "<stdin>")
     try:
-        data = json.load(stream)
+        data = loads_json(stream.read())
     except UnicodeDecodeError:
         raise _InputError(f"{name}: is not UTF-8 text") from None
     except json.JSONDecodeError as e:
         raise _InputError(f"{name}: not valid JSON ({e.msg} at line {e.lineno}, "
                           f"column {e.colno})") from None
+    except ValueError as e:  # NaN or Infinity, refused by loads_json
+        raise _InputError(f"{name}: not valid JSON ({e})") from None
     try:
         return parse_profile(data)
     except ProfileError as e:
-        # parse_profile's messages already start with the field's name
-        lines = "\n".join(f"  {err['message']}" for err in e.errors)
-        raise _InputError(f"{name}: the profile is not valid:\n{lines}") from None
+        raise _InputError(f"{name}: {profile_problems(e)}") from None
 
 
 def _wrap(text: str, indent: str = "", hang: str = "  ") -> str:
@@ -63,39 +66,39 @@ def _wrap(text: str, indent: str = "", hang: str = "  ") -> str:
                          subsequent_indent=indent + hang)
 
 
-def render_text(plan: Plan) -> str:
-    """The plan as plain text for a terminal."""
-    first, last = plan.days[0].date, plan.days[-1].date
-    lines = [
-        f"B12 plan, week {plan.week} ({first:%a %d %b %Y} – {last:%a %d %b %Y})",
-        _wrap(f"Target: {plan.target_intake_ug:g} µg a day eaten; a day is covered at "
-              f"{plan.target_absorbed_ug:.2f} µg absorbed."),
-        _wrap(f"Foods sold in: {MARKET_NAMES.get(plan.profile.market, plan.profile.market)}."),
-    ]
-    flags = plan.assessment.flags
-    if flags:  # medical flags first, before any meal, each rule in its own words
-        lines += ["", "Read this first (reasons and sources: `b12planner assess`):"]
-        for f in flags:
-            lines.append(_wrap(f"- {f.code} ({f.level}): {f.title}", "  ", "    "))
-            lines.append(_wrap(f"What to do: {f.advice}", "    ", "  "))
-            lines += [_wrap(f"Also ({v.title}): {v.advice}", "    ", "  ")
-                      for v in f.other_voices]
-    for day in () if plan.no_food_plan else plan.days:  # no meals: the notes say why
-        state = "covered" if day.covered else "NOT covered"
-        lines += ["", f"Day {day.day}, {day.weekday} {day.date.isoformat()}: "
-                      f"{day.b12_ug:.2f} µg eaten, {day.absorbed_ug:.2f} µg absorbed, "
-                      f"{state}"]
-        for meal in day.meals:
-            if not meal.items:
-                continue
-            for item in meal.items:
-                lines.append(_wrap(f"{meal.meal}: {item.portion} {item.name}, "
-                                   f"{item.b12_ug:.2f} µg", "  ", "    "))
-            lines.append(f"    (meal: {meal.b12_ug:.2f} µg, {meal.absorbed_ug:.3f} µg "
-                         "absorbed)")
-        if day.supplement_ug:
-            lines.append(f"  supplement: {day.supplement_ug:g} µg, "
-                         f"{day.supplement_absorbed_ug:.2f} µg absorbed")
+def _flag_text(plan: Plan) -> list[str]:
+    """Medical flags first, before any meal, each rule in its own words."""
+    if not plan.assessment.flags:
+        return []
+    lines = ["", "Read this first (reasons and sources: `b12planner assess`):"]
+    for f in plan.assessment.flags:
+        lines.append(_wrap(f"- {f.code} ({f.level}): {f.title}", "  ", "    "))
+        lines.append(_wrap(f"What to do: {f.advice}", "    ", "  "))
+        lines += [_wrap(f"Also ({v.title}): {v.advice}", "    ", "  ")
+                  for v in f.other_voices]
+    return lines
+
+
+def _day_text(day: PlanDay) -> list[str]:
+    state = "covered" if day.covered else "NOT covered"
+    lines = ["", f"Day {day.day}, {day.weekday} {day.date.isoformat()}: "
+                 f"{day.b12_ug:.2f} µg eaten, {day.absorbed_ug:.2f} µg absorbed, {state}"]
+    for meal in day.meals:
+        if not meal.items:
+            continue
+        for item in meal.items:
+            lines.append(_wrap(f"{meal.meal}: {item.portion} {item.name}, "
+                               f"{item.b12_ug:.2f} µg", "  ", "    "))
+        lines.append(f"    (meal: {meal.b12_ug:.2f} µg, {meal.absorbed_ug:.3f} µg absorbed)")
+    if day.supplement_ug:
+        lines.append(f"  supplement: {day.supplement_ug:g} µg, "
+                     f"{day.supplement_absorbed_ug:.2f} µg absorbed")
+    return lines
+
+
+def _closing_text(plan: Plan) -> list[str]:
+    """Supplement, summary, shopping list, label checks and notes."""
+    lines: list[str] = []
     s = plan.supplement
     if s is not None:
         kind = "the one you take" if s.kind == "own" else "recommended"
@@ -110,14 +113,29 @@ def render_text(plan: Plan) -> str:
                             "absorbed a day.")]
     if plan.shopping_list:
         lines += ["", "Shopping list:"]
-        for item in plan.shopping_list:
-            lines.append(_wrap(f"- {item.name}: {item.servings:g} × {item.serving_label}"
-                               f" = {item.grams:.0f} g", "  ", "    "))
+        lines += [_wrap(f"- {i.name}: {i.servings:g} × {i.serving_label} = {i.grams:.0f} g",
+                        "  ", "    ") for i in plan.shopping_list]
     if plan.label_checks:
         lines += ["", "Check the label:"]
         lines += [_wrap(f"- {c.text}", "  ", "    ") for c in plan.label_checks]
     if plan.notes:
         lines += ["", "Notes:"] + [_wrap(f"- {n}", "  ", "    ") for n in plan.notes]
+    return lines
+
+
+def render_text(plan: Plan) -> str:
+    """The plan as plain text for a terminal."""
+    first, last = plan.days[0].date, plan.days[-1].date
+    lines = [
+        f"B12 plan, week {plan.week} ({first:%a %d %b %Y} – {last:%a %d %b %Y})",
+        _wrap(f"Target: {plan.target_intake_ug:g} µg a day eaten; a day is covered at "
+              f"{plan.target_absorbed_ug:.2f} µg absorbed."),
+        _wrap(f"Foods sold in: {MARKET_NAMES.get(plan.profile.market, plan.profile.market)}."),
+        *_flag_text(plan),
+    ]
+    for day in () if plan.no_food_plan else plan.days:  # no meals: the notes say why
+        lines += _day_text(day)
+    lines += _closing_text(plan)
     lines += ["", _wrap(plan.disclaimer, hang="")]
     return "\n".join(lines)
 
@@ -132,9 +150,10 @@ def render_refused(assessment: Assessment, texts: dict) -> str:
 
 
 def render_csv(plan: Plan) -> str:
-    """One row per item, plus one row per supplement dose (meal ``supplement``)."""
+    """One row per item, plus one row per supplement dose (meal ``supplement``);
+    formula-like cells escaped (:mod:`planner.spreadsheet`)."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = spreadsheet.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for day in plan.days:
         head = [day.day, day.date.isoformat(), day.weekday]

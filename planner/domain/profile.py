@@ -52,7 +52,11 @@ Check = Callable[[str, Any], tuple[Any, list[_Problem]]]
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A JSON number: any int (compared exactly, never converted to a float, so a
+    huge one is out of range rather than an OverflowError), or a finite float."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
 
 
 def _number(low: float, high: float) -> Check:
