@@ -277,3 +277,10 @@ def make_dish(dish_id: str, name: str, meals: frozenset[str], ingredients: tuple
     return Dish(dish_id=dish_id, name=name, meals=meals, cuisine=cuisine, method=method,
                 source=source, notes=notes, ingredients=ingredients, diets=diets,
                 allergens=allergens)
+
+
+def dish_b12_ug(dish: Dish, foods: dict[str, Food]) -> float:
+    """B12 in one portion of ``dish`` [µg]: the sum over its ingredients that count
+    as B12 sources (``b12_ug_per_100g × grams / 100``). The dish has no figure of its own."""
+    return sum(foods[i.food_id].b12_ug_per_100g * i.grams / 100.0
+               for i in dish.ingredients if foods[i.food_id].counts_as_source)
