@@ -127,6 +127,12 @@ def test_every_fndds_dish_names_a_real_food_code():
         assert dish.source.removeprefix("fndds:") in codes, dish.dish_id
 
 
+def test_dishes_are_made_of_foods_as_eaten_not_raw_egg():
+    # raw egg is tagged for the food-safety rules; cooked dishes use cooked egg rows
+    for dish in DISHES:
+        assert not any("raw_egg" in BY_ID[i.food_id].tags for i in dish.ingredients), dish.dish_id
+
+
 def test_dish_ids_are_unique_and_every_dish_has_ingredients():
     ids = [d.dish_id for d in DISHES]
     assert len(ids) == len(set(ids))
