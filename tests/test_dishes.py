@@ -462,6 +462,9 @@ def test_foods_page_and_api_list_b12_foods_not_ingredients(client):
     vegetables = client.get("/api/v1/foods?group=vegetable").get_json()
     assert vegetables["count"] == sum(1 for f in FOODS if f.group == "vegetable") > 20
     assert all(f["tier"] in TIERS for f in body["foods"])
+    # the form's "good sources" never offer an ingredient
+    assert not {f.food_id for f in catalog.b12_sources(FOODS)} & {
+        f.food_id for f in load_table(INGREDIENTS_TABLE)}
 
 
 def test_foods_list_cli_shows_ingredients_only_when_asked():
