@@ -949,6 +949,12 @@ GROUP_MEALS: dict[str, frozenset[str]] = {
         "yeast_extract": "breakfast;snack", "meat_substitute": "lunch;dinner",
         "tofu": "lunch;dinner", "plant_yogurt": "breakfast;snack",
         "vegan_spread": "breakfast;snack", "other_plant": "lunch;dinner",
+        # ordinary ingredient groups (foods/ingredients.csv, issue 13)
+        "grain": "breakfast;lunch;dinner", "bread": "breakfast;lunch;snack",
+        "legume": "lunch;dinner", "vegetable": "lunch;dinner", "fruit": "breakfast;snack",
+        "juice": "breakfast;snack", "nut_seed": "breakfast;snack", "oil_fat": "lunch;dinner",
+        "sweetener": "breakfast;snack", "condiment": "lunch;dinner", "snack": "snack",
+        "drink": "breakfast;snack",
     }.items()
 }
 
@@ -958,7 +964,7 @@ GROUP_ALLERGENS: dict[str, frozenset[str]] = {
     group: frozenset(allergens.split(";")) for group, allergens in {
         "finfish": "fish", "shellfish": "shellfish", "milk": "milk", "yogurt": "milk",
         "cheese": "milk", "egg": "egg", "cereal": "gluten", "tofu": "soy",
-        "yeast_extract": "gluten", "meat_substitute": "soy;gluten",
+        "yeast_extract": "gluten", "meat_substitute": "soy;gluten", "bread": "gluten",
     }.items()
 }
 

@@ -19,18 +19,22 @@ from pathlib import Path
 
 import pandas as pd
 
+from planner.domain.model import AISLES
 from planner.domain.model import ALLERGENS
 from planner.domain.model import ANY_MARKET
 from planner.domain.model import DIETS
 from planner.domain.model import EVIDENCE
 from planner.domain.model import MARKETS
 from planner.domain.model import MEALS
+from planner.domain.model import TIERS
 from planner.domain.model import Food
 
 FOODS_DIR = Path(__file__).resolve().parent
 SHIPPED_TABLE = FOODS_DIR / "b12_foods.csv"
+INGREDIENTS_TABLE = FOODS_DIR / "ingredients.csv"
 GROUPS_FILE = FOODS_DIR / "groups.csv"
 TAGS_FILE = FOODS_DIR / "food_tags.csv"
+TIERS_FILE = FOODS_DIR / "food_tiers.csv"
 
 COLUMNS = (
     "food_id",
@@ -75,17 +79,33 @@ class TableError(ValueError):
 
 @functools.cache
 def load_groups(path: Path = GROUPS_FILE) -> dict[str, dict]:
-    """Food groups: ``{group: {"label", "diets", "counts_as_source", "note"}}``."""
+    """Food groups: ``{group: {"label", "diets", "counts_as_source", "note", "aisle",
+    "tier", "tier_reason"}}``. ``aisle`` (``AISLES``) places the group's foods on a
+    shopping list; ``tier`` (``TIERS``) is the default tier of its foods, with a
+    one-line reason. A bad aisle or tier raises TableError naming line and column."""
+    groups, errors = {}, []
     with open(path, newline="", encoding="utf-8") as f:
-        return {
-            row["group"]: {
+        for line, row in enumerate(csv.DictReader(f), start=2):
+            for column, allowed in (("aisle", AISLES), ("tier", TIERS)):
+                if (row.get(column) or "") not in allowed:
+                    errors.append(f"{path}, line {line}, column {column}: "
+                                  f"{row.get(column)!r} is not valid; choose one of "
+                                  f"{', '.join(allowed)}")
+            if not (row.get("tier_reason") or "").strip():
+                errors.append(f"{path}, line {line}, column tier_reason: is empty; "
+                              "give a one-line reason")
+            groups[row["group"]] = {
                 "label": row["label"],
                 "diets": frozenset(row["diets"].split(";")),
                 "counts_as_source": row["counts_as_source"] == "true",
                 "note": row["note"],
+                "aisle": row.get("aisle") or "",
+                "tier": row.get("tier") or "",
+                "tier_reason": (row.get("tier_reason") or "").strip(),
             }
-            for row in csv.DictReader(f)
-        }
+    if errors:
+        raise TableError(errors)
+    return groups
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -200,6 +220,8 @@ class _RowChecker:
             counts_as_source=self.groups[group]["counts_as_source"]
             and (fortified == "true" or not plant),
             markets=markets,
+            tier=self.groups[group].get("tier") or TIERS[0],
+            tier_reason=self.groups[group].get("tier_reason", ""),
         )
 
     def markets(self, fortified: bool, source: str) -> frozenset[str]:
@@ -276,8 +298,47 @@ def validate_frame(df: pd.DataFrame, path: str | Path) -> tuple[Food, ...]:
 
 
 def load_table(path: str | Path) -> tuple[Food, ...]:
-    """Read and validate one table file; foods get their food-safety tags."""
-    return with_tags(validate_frame(read_table(path), path))
+    """Read and validate one table file; foods get their food-safety tags and tiers."""
+    return with_tiers(with_tags(validate_frame(read_table(path), path)))
+
+
+@functools.cache
+def load_tiers(path: Path = TIERS_FILE) -> dict[str, tuple[str, str]]:
+    """Per-food tier overrides by food id (``food_tiers.csv``: food_id, tier, reason).
+
+    A food not listed keeps its group's tier (``groups.csv``). A bad tier, a blank
+    reason or an id listed twice raises TableError naming line and column.
+    """
+    tiers: dict[str, tuple[str, str]] = {}
+    errors = []
+    with open(path, newline="", encoding="utf-8") as f:
+        for line, row in enumerate(csv.DictReader(f), start=2):
+            fid = (row.get("food_id") or "").strip()
+            tier = (row.get("tier") or "").strip()
+            reason = (row.get("reason") or "").strip()
+            where = f"{path}, line {line}"
+            if not fid:
+                errors.append(f"{where}, column food_id: is empty; a value is required")
+            elif fid in tiers:
+                errors.append(f"{where}, column food_id: duplicate id {fid!r}")
+            if tier not in TIERS:
+                errors.append(f"{where}, column tier: {tier!r} is not valid; choose one of "
+                              f"{', '.join(TIERS)}")
+            if not reason:
+                errors.append(f"{where}, column reason: is empty; give a one-line reason")
+            if fid and fid not in tiers:
+                tiers[fid] = (tier, reason)
+    if errors:
+        raise TableError(errors)
+    return tiers
+
+
+def with_tiers(foods: Iterable[Food]) -> tuple[Food, ...]:
+    """``foods`` with the tier ``food_tiers.csv`` gives their id (others keep the
+    group's default tier, set by the loader)."""
+    tiers = load_tiers()
+    return tuple(replace(f, tier=tiers[f.food_id][0], tier_reason=tiers[f.food_id][1])
+                 if f.food_id in tiers else f for f in foods)
 
 
 @functools.cache
@@ -315,10 +376,27 @@ def layer(base: Iterable[Food], overlay: Iterable[Food]) -> tuple[Food, ...]:
     return tuple(merged.values())
 
 
+def add_ingredients(foods: tuple[Food, ...], path: str | Path) -> tuple[Food, ...]:
+    """``foods`` followed by the ordinary ingredients of ``path`` (same columns and
+    rules). An id in both files is refused: each food lives in one file."""
+    ingredients = load_table(path)
+    known = {f.food_id for f in foods}
+    clashes = [f.food_id for f in ingredients if f.food_id in known]
+    if clashes:
+        raise TableError([f"{path}: food id(s) {', '.join(map(repr, clashes))} are already "
+                          "in the B12 table; each food belongs in one file"])
+    return foods + ingredients
+
+
 def load_foods(path: str | Path | None = None,
-               user_path: str | Path | None = None) -> tuple[Food, ...]:
-    """The shipped table (or ``path``), with a user table layered over it when given."""
+               user_path: str | Path | None = None,
+               ingredients_path: str | Path | None = INGREDIENTS_TABLE) -> tuple[Food, ...]:
+    """The shipped table (or ``path``) with the ordinary ingredients
+    (``ingredients.csv``; ``ingredients_path=None`` leaves them out) after it, and a
+    user table layered over both when given."""
     foods = load_table(path or SHIPPED_TABLE)
+    if ingredients_path:
+        foods = add_ingredients(foods, ingredients_path)
     if user_path:
         foods = layer(foods, load_table(user_path))
     return foods

@@ -61,9 +61,23 @@ def filter_from_args(args: MultiDict) -> FoodFilter:
     return FoodFilter(**values)
 
 
+def listed(foods: Iterable[Food]) -> list[Food]:
+    """The B12 table as the pages list it: every food with B12, and the 0-B12 foods of
+    groups that hold B12 foods (unfortified drinks, plain tofu, algae: listed so people
+    see they are not sources). The ordinary ingredients of ``foods/ingredients.csv``
+    (grains, vegetables, fruit, ...: groups with no B12 at all) are left out, so the
+    hundreds of 0-B12 rows dishes need do not bury the sources."""
+    foods = list(foods)
+    with_b12 = {f.group for f in foods if f.b12_ug_per_100g > 0}
+    return [f for f in foods if f.b12_ug_per_100g > 0 or f.group in with_b12]
+
+
 def select(foods: Iterable[Food], food_filter: FoodFilter) -> list[Food]:
-    """Foods passing the filter, richest in B12 per serving first."""
-    kept = [f for f in foods if food_filter.keeps(f)]
+    """Foods passing the filter, richest in B12 per serving first: the :func:`listed`
+    B12 table, or every food of a group when the filter names one (so the ordinary
+    ingredients stay reachable, e.g. ``group=vegetable``)."""
+    pool = foods if food_filter.group else listed(foods)
+    kept = [f for f in pool if food_filter.keeps(f)]
     return sorted(kept, key=lambda f: (-f.b12_ug_per_serving, f.food_id))
 
 

@@ -26,6 +26,7 @@ def cli() -> None:
 def register_commands(group: click.Group) -> None:
     """Attach every project command; each module owns its command."""
     from planner.commands import assess
+    from planner.commands import dishes
     from planner.commands import foods
     from planner.commands import handouts
     from planner.commands import mail
@@ -33,6 +34,7 @@ def register_commands(group: click.Group) -> None:
     from planner.commands import subscribers
 
     group.add_command(foods.foods)
+    group.add_command(dishes.dishes)
     group.add_command(assess.assess)
     group.add_command(plan.plan)
     group.add_command(mail.send_weekly)

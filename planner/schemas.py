@@ -58,6 +58,7 @@ Frequency = vocabulary("Frequency", model.FREQUENCIES)
 MealKind = vocabulary("MealKind", model.MEALS)
 MealName = vocabulary("MealName", dict.fromkeys(n for ns in model.MEAL_NAMES.values() for n in ns))
 Evidence = vocabulary("Evidence", model.EVIDENCE)
+Tier = vocabulary("Tier", model.TIERS)
 FoodGroup = vocabulary("FoodGroup", tuple(load_groups()))
 FlagCode = vocabulary("FlagCode", risk.FLAG_CODES)
 RiskLevel = vocabulary("RiskLevel", risk.RISK_LEVELS)
@@ -345,6 +346,8 @@ class Food(Model):
     counts_as_source: bool
     markets: list[Market] = Field(description="markets where this B12 figure holds; "
                                   "any: the same everywhere")
+    tier: Tier
+    tier_reason: str
 
 
 class FoodList(Model):

@@ -139,7 +139,7 @@ def foods():
         status, errors, food_filter = 400, e.errors, catalog.FoodFilter()
     table = web.foods_for_request()
     rows = catalog.select(table, food_filter)
-    return render_template("foods/index.html", foods=rows, total=len(table),
+    return render_template("foods/index.html", foods=rows, total=len(catalog.listed(table)),
                            food_filter=food_filter, groups=catalog.groups(),
                            diets=model.DIETS, markets=model.PROFILE_MARKETS,
                            errors=forms.errors_by_field(errors),

@@ -7,8 +7,10 @@ import sys
 
 import click
 
+from foods.loader import INGREDIENTS_TABLE
 from foods.loader import SHIPPED_TABLE
 from foods.loader import TableError
+from foods.loader import add_ingredients
 from foods.loader import load_groups
 from foods.loader import load_table
 from planner import spreadsheet
@@ -28,15 +30,18 @@ foods.add_command(import_fdc)
 @foods.command("check")
 @click.argument("path", required=False, type=click.Path(dir_okay=False))
 def check(path: str | None) -> None:
-    """Validate the shipped table, or the table at PATH."""
+    """Validate the shipped table and its ordinary ingredients, or the table at PATH."""
     target = path or SHIPPED_TABLE
     try:
         rows = load_table(target)
+        ingredients = () if path else add_ingredients(rows, INGREDIENTS_TABLE)[len(rows):]
     except TableError as e:
         click.echo(str(e), err=True)
         raise SystemExit(1) from None
     vegan = sum(1 for f in rows if "vegan" in f.diets and f.b12_ug_per_100g > 0)
     click.echo(f"{target}: {len(rows)} foods, all valid ({vegan} vegan foods with B12)")
+    if not path:
+        click.echo(f"{INGREDIENTS_TABLE}: {len(ingredients)} ordinary ingredients, all valid")
 
 
 @foods.command("list")
@@ -47,9 +52,14 @@ def check(path: str | None) -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]),
               default="table", show_default=True)
 @click.option("--path", type=click.Path(dir_okay=False), help="Another table file.")
+@click.option("--all", "all_", is_flag=True,
+              help="Also list the ordinary ingredients (foods/ingredients.csv, no B12).")
 def list_foods(diet: str | None, group_: str | None, market: str | None, fmt: str,
-               path: str | None) -> None:
-    """List foods, richest in B12 per serving first."""
+               path: str | None, all_: bool) -> None:
+    """List foods, richest in B12 per serving first.
+
+    The ordinary ingredients dishes are made of are listed with --all, or when
+    --group names their group."""
     groups = load_groups()
     if group_ and group_ not in groups:
         raise click.BadParameter(
@@ -57,6 +67,8 @@ def list_foods(diet: str | None, group_: str | None, market: str | None, fmt: st
             param_hint="--group")
     try:
         rows = load_table(path or SHIPPED_TABLE)
+        if not path and (all_ or group_):
+            rows = add_ingredients(rows, INGREDIENTS_TABLE)
     except TableError as e:
         click.echo(str(e), err=True)
         raise SystemExit(1) from None
@@ -68,7 +80,7 @@ def list_foods(diet: str | None, group_: str | None, market: str | None, fmt: st
         click.echo(json.dumps([f.to_dict() for f in rows], indent=2, ensure_ascii=False))
     elif fmt == "csv":
         fields = ["food_id", "name", "group", "b12_ug_per_100g", "serving_label",
-                  "b12_ug_per_serving", "source", "evidence", "markets"]
+                  "b12_ug_per_serving", "source", "evidence", "markets", "tier"]
         writer = spreadsheet.DictWriter(sys.stdout, fieldnames=fields,
                                         extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
@@ -77,5 +89,5 @@ def list_foods(diet: str | None, group_: str | None, market: str | None, fmt: st
     else:
         for f in rows:
             click.echo(f"{f.b12_ug_per_serving:8.2f} µg  {f.name}  "
-                       f"[{f.serving_label}; {f.source}]")
+                       f"[{f.serving_label}; {f.source}; {f.tier}]")
         click.echo(f"{len(rows)} foods")

@@ -23,6 +23,21 @@ ALLERGENS = (
     "sesame",
 )
 EVIDENCE = ("measured", "label", "estimated", "unreliable")
+TIERS = ("everyday", "occasional", "specialty")
+"""How ordinary a food is (``foods/groups.csv`` per group, ``foods/food_tiers.csv``
+per food): ``specialty`` foods (game, organ meats, brand-specific substitutes,
+sweetened drinks as a B12 source) are for people who ask for them."""
+AISLES = (
+    "dairy",
+    "bakery",
+    "produce",
+    "tins and dry goods",
+    "frozen",
+    "drinks",
+    "meat and fish",
+    "chilled",
+)
+"""Shop aisles, one per food group (``foods/groups.csv``), for shopping lists."""
 """``unreliable``: the row's own notes say not to rely on it; it never counts as a
 B12 source (``Food.counts_as_source`` is False), though it may still be listed."""
 SEXES = ("female", "male", "unspecified")
@@ -125,6 +140,8 @@ class Food:
     counts_as_source: bool = True  # False for algae, tempeh: inactive analogues
     tags: frozenset[str] = frozenset()  # food-safety tags (foods/food_tags.csv)
     markets: frozenset[str] = frozenset({ANY_MARKET})  # where this B12 figure holds
+    tier: str = "everyday"  # TIERS; the group's default or foods/food_tiers.csv
+    tier_reason: str = ""
 
     def __post_init__(self) -> None:
         if self.evidence == "unreliable" and self.counts_as_source:
@@ -158,6 +175,8 @@ class Food:
             "notes": self.notes,
             "counts_as_source": self.counts_as_source,
             "markets": sorted(self.markets, key=PROFILE_MARKETS.index),
+            "tier": self.tier,
+            "tier_reason": self.tier_reason,
         }
 
 
@@ -221,3 +240,79 @@ class Profile:
             "accept_supplement": self.accept_supplement,
             "market": self.market,
         }
+
+
+@dataclass(frozen=True)
+class DishIngredient:
+    """One ingredient of a dish: ``grams`` [g] of a food for one adult portion."""
+
+    food_id: str
+    grams: float
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return {"food_id": self.food_id, "grams": self.grams}
+
+
+@dataclass(frozen=True)
+class Dish:
+    """A dish of the library (``foods/dishes.csv``, ``foods/dish_ingredients.csv``).
+
+    ``diets`` and ``allergens`` are not typed by hand: build a dish with
+    :func:`make_dish`, which derives them from its ingredients' foods (diets:
+    the intersection, allergens: the union). A dish has no B12 figure of its
+    own; its B12 is the sum over its ingredients.
+    """
+
+    dish_id: str
+    name: str
+    meals: frozenset[str]
+    cuisine: str
+    method: str
+    source: str
+    notes: str
+    ingredients: tuple[DishIngredient, ...]
+    diets: frozenset[str]
+    allergens: frozenset[str]
+
+    @property
+    def diet(self) -> str:
+        """The strictest diet the dish fits (``DIETS`` order), or "" if none."""
+        return next((d for d in DIETS if d in self.diets), "")
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.dish_id,
+            "name": self.name,
+            "meals": sorted(self.meals, key=MEALS.index),
+            "cuisine": self.cuisine,
+            "method": self.method,
+            "source": self.source,
+            "notes": self.notes,
+            "diets": sorted(self.diets, key=DIETS.index),
+            "allergens": sorted(self.allergens, key=ALLERGENS.index),
+            "ingredients": [i.to_dict() for i in self.ingredients],
+        }
+
+
+def make_dish(dish_id: str, name: str, meals: frozenset[str], ingredients: tuple[DishIngredient, ...],
+              foods: dict[str, Food], cuisine: str = "", method: str = "", source: str = "",
+              notes: str = "") -> Dish:
+    """A dish whose diets and allergens follow from ``foods`` (by food id), which
+    must hold every ingredient's food."""
+    used = [foods[i.food_id] for i in ingredients]
+    diets = frozenset(DIETS)
+    allergens: frozenset[str] = frozenset()
+    for food in used:
+        diets &= food.diets
+        allergens |= food.allergens
+    return Dish(dish_id=dish_id, name=name, meals=meals, cuisine=cuisine, method=method,
+                source=source, notes=notes, ingredients=ingredients, diets=diets,
+                allergens=allergens)
+
+
+def dish_b12_ug(dish: Dish, foods: dict[str, Food]) -> float:
+    """B12 in one portion of ``dish`` [µg]: the sum over its ingredients that count
+    as B12 sources (``b12_ug_per_100g × grams / 100``). The dish has no figure of its own."""
+    return sum(foods[i.food_id].b12_ug_per_100g * i.grams / 100.0
+               for i in dish.ingredients if foods[i.food_id].counts_as_source)
