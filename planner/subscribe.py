@@ -12,6 +12,7 @@ a page saying what to do.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from flask import Blueprint
@@ -179,17 +180,17 @@ def subscribe():
         return notice("Subscribing is not available", [
             "This server is not set up to send emails yet, so nothing was saved. "
             "Please try again later."], 503)
-    subscriber = store.subscribe(address, profile)
     interval = float(current_app.config.get("CONFIRM_RESEND_SECONDS", 60))
-    try:
-        if store.claim_confirmation(subscriber, interval):
+    subscriber, send = store.request_subscription(address, profile, interval)
+    if send:
+        try:
             send_confirmation(subscriber)
-    except mail.MailError:
-        store.release_confirmation(subscriber)
-        log.exception("confirmation email to subscriber %s failed", subscriber.id)
-        return notice("The email could not be sent", [
-            "We could not send the confirmation email just now. Nothing will be sent "
-            "to you until you confirm, so please try again in a few minutes."], 503)
+        except mail.MailError:
+            store.release_confirmation(subscriber)
+            log.exception("confirmation email to subscriber %s failed", subscriber.id)
+            return notice("The email could not be sent", [
+                "We could not send the confirmation email just now. Nothing will be sent "
+                "to you until you confirm, so please try again in a few minutes."], 503)
     return notice("Check your inbox", [
         "We have sent a link to the address you gave. Open it to confirm; nothing "
         "is sent to you every week until you do.",
@@ -198,14 +199,28 @@ def subscribe():
     ])
 
 
-@bp.get("/confirm/<token>")
+@bp.route("/confirm/<token>", methods=["GET", "POST"])
 def confirm(token: str):
-    """Confirm a subscription (or a changed profile) from the emailed link."""
+    """Confirm a subscription (or a changed profile) from the emailed link.
+
+    GET only shows the profile the link confirms and a button, so a mail
+    scanner that fetches every link changes nothing; the button POSTs (with a
+    CSRF token, like every form) and that applies the profile, once.
+    """
     try:
         subscriber = store.read_token(token, "confirm")
     except store.BadToken as e:
         return bad_link(e)
-    store.confirm(subscriber)
+    if request.method == "GET":
+        return render_template(
+            "subscribe/confirm.html", form=PreferencesForm(), token=token,
+            change=subscriber.confirmed_at is not None,
+            rows=profile_rows(json.loads(subscriber.pending_profile_json)),
+            hours=store.token_max_age("confirm") // 3600)
+    try:
+        store.confirm(subscriber)
+    except store.BadToken as e:
+        return bad_link(e)
     links = [("Change your profile", url_for(
         "subscribe.preferences", token=store.make_token(subscriber, "preferences")))]
     if subscriber.unsubscribed_at is not None:
@@ -215,8 +230,16 @@ def confirm(token: str):
             links=[("Subscribe", url_for("subscribe.subscribe"))])
     return notice("You are subscribed", [
         "Your address is confirmed. Each week you will get a fresh meal plan for "
-        "your profile, with a link to change it or to unsubscribe.",
+        "the profile shown on the previous page, with a link to change it or to "
+        "unsubscribe.",
         "The plans are information, not medical advice."], links=links)
+
+
+def profile_rows(profile: dict) -> list[tuple[str, str]]:
+    """(label, value) of each field a stored profile sets, for the confirm page."""
+    args = profile_args(profile)
+    return [(FIELD_LABELS.get(key, key.replace("_", " ")), ", ".join(args.getlist(key)))
+            for key in args.keys()]
 
 
 @bp.route("/preferences/<token>", methods=["GET", "POST"])
