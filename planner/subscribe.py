@@ -91,6 +91,25 @@ def _text(value) -> str:
     return str(value)
 
 
+def plan_errors(profile) -> list[dict]:
+    """Why no weekly plan can be made for ``profile``, as form errors; [] when one can.
+
+    The same call the plan page makes (``web.build_plan``, i.e. ``make_plan``
+    on the shared food table the weekly email uses), for this week: a profile
+    it refuses is refused here with 422 and its field named, instead of being
+    stored and failing every week.
+    """
+    from planner import web
+    from planner.domain.planning import PlanError
+
+    try:
+        web.build_plan(profile, forms.parse_week(None, web.today()))
+    except PlanError as e:
+        return [{"field": forms.form_field(err.get("field")) or "",
+                 "message": forms.without_field(err)} for err in e.errors]
+    return []
+
+
 def form_context(values: MultiDict, errors: list[dict]) -> dict:
     """What the shared profile fields partial needs, plus the email field's label."""
     from planner.views import profile_form_context
@@ -140,7 +159,7 @@ def send_confirmation(subscriber) -> None:
     host = mail_host()
     link = url_for("subscribe.confirm", token=store.make_token(subscriber, "confirm"),
                    _external=True)
-    context = {"link": link, "change": subscriber.pending_profile_json is not None,
+    context = {"link": link, "change": subscriber.confirmed_at is not None,
                "hours": store.token_max_age("confirm") // 3600}
     msg = mail.build_message(
         sender=weekly.settings("MAIL_FROM") or f"B12 Planner <plans@{host}>",
@@ -173,6 +192,10 @@ def subscribe():
     if errors:
         return render_template("subscribe/form.html", form=form,
                                **form_context(request.form, errors)), 400
+    errors = plan_errors(profile)
+    if errors:
+        return render_template("subscribe/form.html", form=form,
+                               **form_context(request.form, errors)), 422
     try:
         mail_host()
     except HostNotConfigured:
@@ -258,6 +281,10 @@ def preferences(token: str):
         except InvalidInput as e:
             return render_template("subscribe/preferences.html", saved=False, **page,
                                    **form_context(request.form, e.errors)), 400
+        errors = plan_errors(profile)
+        if errors:
+            return render_template("subscribe/preferences.html", saved=False, **page,
+                                   **form_context(request.form, errors)), 422
         store.update_profile(subscriber, profile)
     return render_template("subscribe/preferences.html", saved=request.method == "POST",
                            **page, **form_context(profile_args(subscriber.profile), []))

@@ -363,3 +363,40 @@ def test_a_pending_change_expires_with_its_link(make_app, recorder):
         db.session.remove()
     [row] = subscribers(mail_app)
     assert row.pending_profile_json is None and row.pending_nonce is None
+
+
+# ---- profiles no plan can be made for (issue 17, finding 7) ----------------------------
+
+UNPLANNABLE = [
+    ({"include_foods": "no_such_food"}, "include_foods"),
+    ({"accept_supplement": "false", "include_foods": "tempeh"}, "accept_supplement"),
+]
+
+
+@pytest.mark.parametrize(("fields", "field"), UNPLANNABLE)
+def test_subscribe_refuses_a_profile_no_plan_can_be_made_for(mail_app, mail_client, recorder,
+                                                              fields, field):
+    plan = mail_client.get("/plan", query_string={**VEGAN, **fields})
+    response = subscribe(mail_client, "ann@example.org", **fields)
+
+    assert plan.status_code == response.status_code == 422
+    assert f'id="err-{field}"' in response.text and f'href="#field-{field}"' in response.text
+    assert "Check your inbox" not in response.text
+    assert subscribers(mail_app) == [] and recorder.count == 0
+
+
+@pytest.mark.parametrize(("fields", "field"), UNPLANNABLE)
+def test_preferences_refuse_a_profile_no_plan_can_be_made_for(mail_app, mail_client, recorder,
+                                                               fields, field):
+    subscribe_and_confirm(mail_client, recorder, "ann@example.org")
+    with mail_app.app_context():
+        link = "/preferences/" + store.make_token(db.session.get(Subscriber, 1),
+                                                  "preferences")
+    page = mail_client.get(link).text
+    before = profile_of(mail_app, "ann@example.org")
+    response = mail_client.post(link, data={"csrf_token": csrf_token(page), **VEGAN,
+                                            **fields})
+
+    assert response.status_code == 422 and f'id="err-{field}"' in response.text
+    assert "Saved" not in response.text
+    assert profile_of(mail_app, "ann@example.org") == before
