@@ -18,8 +18,11 @@ been delivered:
 
 * :class:`Refused` — the server refused this recipient or this message
   (``permanent`` for 5xx). Not delivered; the connection stays usable.
-* :class:`ConnectionTrouble` — no connection, TLS or login failure, sender
-  refused, or the connection broke before the final dot. Not delivered.
+* :class:`ConnectionTrouble` — the connection broke or timed out before the
+  final dot (while this message's envelope or body was on the way). Not
+  delivered. Its subclass :class:`Unreachable` is trouble with the server
+  itself, not with one message: no connection, TLS or login failure, or the
+  sender refused.
 * :class:`InDoubt` — the connection broke or timed out after the final dot,
   before the server answered. The message may have been accepted.
 * :class:`Aborted` — ``before_commit`` returned False. Not delivered.
@@ -54,6 +57,10 @@ class Refused(MailError):
 
 class ConnectionTrouble(MailError):
     pass
+
+
+class Unreachable(ConnectionTrouble):
+    """The server cannot be used at all (connect, TLS, login, or sender refused)."""
 
 
 class InDoubt(MailError):
@@ -180,8 +187,8 @@ class SmtpMailer:
             if self.username and self.password:
                 smtp.login(self.username, self.password)
         except (OSError, smtplib.SMTPException) as e:
-            raise ConnectionTrouble(f"cannot use SMTP server {self.host}:{self.port}: "
-                                    f"{_describe(e)}") from None
+            raise Unreachable(f"cannot use SMTP server {self.host}:{self.port}: "
+                              f"{_describe(e)}") from None
         self._smtp = smtp
         return smtp
 
@@ -256,8 +263,8 @@ class SmtpMailer:
                     raise
         if code != 250:
             self._reset(smtp)
-            raise ConnectionTrouble(f"the server refused the sender {sender}: "
-                                    f"{code} {_text(reply)}")
+            raise Unreachable(f"the server refused the sender {sender}: "
+                              f"{code} {_text(reply)}")
         code, reply = smtp.rcpt(recipient)
         if code not in (250, 251):
             self._reset(smtp)

@@ -48,10 +48,17 @@ Failures
   tries those again at its end after the delays in ``MAIL_RETRY_DELAYS``,
   and later runs try again until ``MAIL_MAX_ATTEMPTS`` attempts in all, then
   the row becomes ``failed``.
-* The SMTP server cannot be reached, or drops the connection before the dot:
-  the same message is tried again after each delay in ``MAIL_RETRY_DELAYS``;
-  if it still fails the run stops (nothing else could be sent either) and
-  reports how many were not attempted. No row is written, so nothing is lost.
+* The connection drops or stalls past ``SMTP_TIMEOUT`` while one message is
+  on its way (before the dot): that subscriber's row becomes ``retry`` like a
+  4xx, the next message opens a new connection, and the run goes on.
+* The SMTP server cannot be used at all (no connection, TLS or login failure,
+  sender refused): the same message is tried again after each delay in
+  ``MAIL_RETRY_DELAYS``; if it still fails the run stops (nothing else could
+  be sent either) and reports how many were not attempted. No row is
+  written for those, so nothing is lost.
+* ``MAIL_MAX_CONSECUTIVE_FAILURES`` recipients in a row refused, dropped or
+  stalled: the trouble is the server's, not theirs, so the run stops there
+  and reports the rest as not attempted (their rows keep the status written).
 
 With ``REDIS_URL`` set the same :func:`deliver` runs inside RQ jobs, one per
 subscriber (see :func:`send_job` and :func:`run_with_rq`).
@@ -107,6 +114,7 @@ MAIL_DEFAULTS = {
     "REDIS_URL": None,  # set to send through RQ workers
     "MAIL_QUEUE": "b12-mail",
     "CONFIRM_RESEND_SECONDS": 60,  # at most one confirmation email per address in this time
+    "MAIL_MAX_CONSECUTIVE_FAILURES": 5,  # recipients in a row failing stop the run
 }
 
 
@@ -182,6 +190,10 @@ def retry_delays() -> list[float]:
 
 def max_attempts() -> int:
     return max(1, int(settings("MAIL_MAX_ATTEMPTS")))
+
+
+def max_consecutive_failures() -> int:
+    return max(1, int(settings("MAIL_MAX_CONSECUTIVE_FAILURES")))
 
 
 def check_setup(*, dry_run: bool = False) -> None:
@@ -441,15 +453,17 @@ def _plan_errors() -> tuple[type[Exception], ...]:
 class Result:
     outcome: str
     problem: str | None = None
+    smtp_failure: bool = False  # refused, dropped or stalled by the SMTP server
 
 
 def deliver(subscriber_id: int, week: str, smtp: mail.SmtpMailer, *,
             resend_in_doubt: bool = False, now: Callable[[], datetime] = utcnow) -> Result:
     """Compose, claim and send one subscriber's email for ``week``.
 
-    Raises :class:`planner.mailer.ConnectionTrouble` when the SMTP server
-    could not take the message (nothing delivered, nothing recorded); the
-    caller decides whether to wait and call again.
+    Raises :class:`planner.mailer.Unreachable` when the SMTP server cannot be
+    used at all (nothing delivered, nothing recorded); the caller decides
+    whether to wait and call again. A connection that drops or stalls while
+    this message is on its way makes the row ``retry``, like a 4xx.
     """
     plan_errors = _plan_errors()
     try:
@@ -486,7 +500,14 @@ def deliver(subscriber_id: int, week: str, smtp: mail.SmtpMailer, *,
             status = record_failure(subscriber_id, week, str(e), permanent=e.permanent,
                                     claimed=claimed)
             outcome = "failed" if status == FAILED else "retry"
-            return Result(outcome, f"subscriber {subscriber_id}: refused: {e}")
+            return Result(outcome, f"subscriber {subscriber_id}: refused: {e}", True)
+        except mail.Unreachable:
+            raise
+        except mail.ConnectionTrouble as e:  # dropped or stalled before the dot
+            status = record_failure(subscriber_id, week, str(e), permanent=False,
+                                    claimed=False)
+            outcome = "failed" if status == FAILED else "retry"
+            return Result(outcome, f"subscriber {subscriber_id}: {e}", True)
         except mail.InDoubt as e:
             note_in_doubt(subscriber_id, week, str(e))
             return Result("in_doubt", f"subscriber {subscriber_id}: in doubt: {e}")
@@ -501,13 +522,13 @@ def deliver_with_retries(subscriber_id: int, week: str, smtp: mail.SmtpMailer, *
                          sleep: Callable[[float], None] = time.sleep) -> Result:
     """:func:`deliver`, waiting and trying again while the server is unreachable.
 
-    Raises ConnectionTrouble once every delay in MAIL_RETRY_DELAYS is used up.
+    Raises Unreachable once every delay in MAIL_RETRY_DELAYS is used up.
     """
     delays = retry_delays()
     for attempt in range(len(delays) + 1):
         try:
             return deliver(subscriber_id, week, smtp, resend_in_doubt=resend_in_doubt)
-        except mail.ConnectionTrouble:
+        except mail.Unreachable:
             smtp.close()
             if attempt == len(delays):
                 raise
@@ -555,12 +576,13 @@ def run_in_process(week: str, *, resend_in_doubt: bool = False,
     due = due_for_run(week, resend_in_doubt)
     summary = start_summary(week, due, resend_in_doubt)
     to_retry: list[int] = []
+    streak, limit = 0, max_consecutive_failures()
     with new_mailer() as smtp:
         for done, subscriber_id in enumerate(due, 1):
             try:
                 result = deliver_with_retries(subscriber_id, week, smtp,
                                               resend_in_doubt=resend_in_doubt, sleep=sleep)
-            except mail.ConnectionTrouble as e:
+            except mail.Unreachable as e:
                 summary.stopped = f"stopped: {e}"
                 summary.not_attempted = len(due) - done + 1
                 break
@@ -570,6 +592,16 @@ def run_in_process(week: str, *, resend_in_doubt: bool = False,
                 summary.add(result.outcome, result.problem)
             if progress:
                 progress(done, len(due), summary)
+            if result.smtp_failure:
+                streak += 1
+            elif result.outcome == "sent":
+                streak = 0
+            if streak >= limit:
+                summary.stopped = (f"stopped: {streak} recipients in a row were refused, "
+                                   "dropped or stalled by the SMTP server "
+                                   f"(MAIL_MAX_CONSECUTIVE_FAILURES={limit})")
+                summary.not_attempted = len(due) - done
+                break
         for delay in retry_delays():
             if not to_retry or summary.stopped:
                 break
@@ -578,7 +610,7 @@ def run_in_process(week: str, *, resend_in_doubt: bool = False,
             for n, subscriber_id in enumerate(again):
                 try:
                     result = deliver_with_retries(subscriber_id, week, smtp, sleep=sleep)
-                except mail.ConnectionTrouble as e:
+                except mail.Unreachable as e:
                     summary.stopped = f"stopped: {e}"
                     to_retry += again[n:]
                     break

@@ -466,3 +466,48 @@ def test_a_burst_worker_drains_jobs_queued_before_it_started(make_app, redis_db,
     assert done.returncode == 0, done.stderr
     assert sorted(handler.by_recipient().values()) == [1] * 5
     assert sorted(sends(mail_app).values()) == ["sent"] * 5
+
+
+# ---- one recipient's trouble is not the server's (issue 17, finding 2) -----------------
+
+ONE_BAD = "reader00002@example.org"
+
+
+@pytest.mark.parametrize("trouble", ["refuse", "drop", "stall"])
+def test_one_recipient_refused_dropped_or_stalled_does_not_stop_the_run(make_app, trouble):
+    handler = Recorder(**{trouble: [ONE_BAD]}, stall_s=3.0)
+    with SmtpServer(handler) as server:
+        mail_app = make_app(SMTP_PORT=server.port, SMTP_TIMEOUT=0.5)
+        emails = add_subscribers(mail_app, 6)
+        first = run_send(mail_app, "--week", WEEK)
+        statuses = sends(mail_app)
+        again = run_send(mail_app, "--week", WEEK)
+
+    assert first.exit_code == 1, first.output
+    summary = summary_of(first)
+    assert summary["stopped"] is None
+    assert (summary["sent"], summary["failed_total"], summary["not_attempted"]) == (5, 1, 0)
+    assert handler.by_recipient() == {e: 1 for e in emails if e != ONE_BAD}
+    expected = "failed" if trouble == "refuse" else "retry"  # 550 is for good
+    assert statuses.pop(3) == expected and set(statuses.values()) == {"sent"}
+    # The next run does not stop at that subscriber either, and sends nothing twice:
+    # a drop or stall is tried again (up to MAIL_MAX_ATTEMPTS), a 550 is not.
+    assert summary_of(again)["stopped"] is None and summary_of(again)["sent"] == 0
+    assert again.exit_code == (1 if trouble != "refuse" else 0)
+    assert sends(mail_app)[3] == "failed"
+
+
+def test_the_same_failure_for_several_recipients_in_a_row_stops_the_run(make_app):
+    bad = [f"reader{i:05d}@example.org" for i in (1, 2, 3)]
+    handler = Recorder(drop=bad)
+    with SmtpServer(handler) as server:
+        mail_app = make_app(SMTP_PORT=server.port, MAIL_MAX_CONSECUTIVE_FAILURES=3)
+        add_subscribers(mail_app, 8)
+        result = run_send(mail_app, "--week", WEEK)
+
+    assert result.exit_code == 1
+    assert "3 recipients in a row" in result.output
+    summary = summary_of(result)
+    assert (summary["sent"], summary["retry"], summary["not_attempted"]) == (1, 3, 4)
+    assert handler.count == 1
+    assert sends(mail_app) == {1: "sent", 2: "retry", 3: "retry", 4: "retry"}
