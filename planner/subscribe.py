@@ -168,7 +168,8 @@ def send_confirmation(subscriber) -> None:
         html=render_template("email/confirm.html", **context),
         message_id=f"<b12.confirm.{subscriber.id}.{utcnow():%Y%m%d%H%M%S%f}@{host}>",
         date=utcnow())
-    with weekly.new_mailer() as smtp:
+    deadline = float(weekly.settings("CONFIRM_SEND_DEADLINE"))
+    with weekly.new_mailer(deadline=deadline) as smtp:
         smtp.send(msg)
 
 
@@ -214,6 +215,9 @@ def subscribe():
             return notice("The email could not be sent", [
                 "We could not send the confirmation email just now. Nothing will be sent "
                 "to you until you confirm, so please try again in a few minutes."], 503)
+        except BaseException:  # e.g. gunicorn aborting the worker (SystemExit)
+            store.release_confirmation(subscriber)
+            raise
     return notice("Check your inbox", [
         "We have sent a link to the address you gave. Open it to confirm; nothing "
         "is sent to you every week until you do.",

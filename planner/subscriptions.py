@@ -277,6 +277,7 @@ def confirm(subscriber: Subscriber) -> None:
 
 def release_confirmation(subscriber: Subscriber) -> None:
     """The confirmation email could not be sent: allow the next request to try."""
+    db.session.rollback()  # whatever the interrupted request left half done
     db.session.execute(update(Subscriber).where(Subscriber.id == subscriber.id)
                        .values(confirm_sent_at=None)
                        .execution_options(synchronize_session=False))

@@ -105,7 +105,11 @@ MAIL_DEFAULTS = {
     "SMTP_STARTTLS": False,
     "SMTP_USERNAME": None,
     "SMTP_PASSWORD": None,
-    "SMTP_TIMEOUT": 30,  # [s] each network wait
+    "SMTP_TIMEOUT": 10,  # [s] each network wait
+    # [s] the whole confirmation email sent while a /subscribe request waits; well
+    # under gunicorn's --timeout (30 s by default), so a silent SMTP server costs
+    # the request a 503, never the worker.
+    "CONFIRM_SEND_DEADLINE": 10,
     "MAIL_FROM": None,  # "B12 Planner <plans@example.org>"; required to send
     "MAIL_UNSUBSCRIBE_MAILTO": None,  # an address that unsubscribes its senders, if any
     "MAIL_RETRY_DELAYS": [2, 10, 30],  # [s] waits before each retry within a run
@@ -145,8 +149,15 @@ class Summary:
         return self.counts["failed"] + self.counts["retry"] + self.not_attempted
 
     @property
+    def in_doubt(self) -> int:
+        """Rows of this week left ``sending``: by this run, or by an earlier one."""
+        return self.counts["in_doubt"] + self.in_doubt_before
+
+    @property
     def ok(self) -> bool:
-        return self.failed == 0 and self.counts["in_doubt"] == 0 and not self.stopped
+        """Nothing failed, nothing stopped, and nothing of this week is in doubt
+        (``--resend-in-doubt`` is the way on from a row left in doubt)."""
+        return self.failed == 0 and self.in_doubt == 0 and not self.stopped
 
     def line(self) -> str:
         c = self.counts
@@ -214,8 +225,8 @@ def check_setup(*, dry_run: bool = False) -> None:
                          "address") from None
 
 
-def new_mailer() -> mail.SmtpMailer:
-    return mail.SmtpMailer.from_config(current_app.config)
+def new_mailer(deadline: float | None = None) -> mail.SmtpMailer:
+    return mail.SmtpMailer.from_config(current_app.config, deadline=deadline)
 
 
 # ---- composing ------------------------------------------------------------------

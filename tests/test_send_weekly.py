@@ -379,7 +379,7 @@ def test_a_run_killed_at_any_point_and_restarted_sends_each_subscriber_exactly_o
         # 4. runs to the end
         last = run_killed(env, killer)
 
-    assert last.returncode == 0, last.stderr
+    assert last.returncode == 1, last.stderr  # message 90 is in doubt: cron hears of it
     counts = handler.by_recipient()
     assert set(counts) == set(emails)
     assert set(counts.values()) == {1}, {e: n for e, n in counts.items() if n != 1}
@@ -403,7 +403,7 @@ def test_in_doubt_emails_are_resent_only_when_asked_with_the_same_message_id(
         assert sends(mail_app) == {1: "sent", 2: "sending"}
 
         plain = run_send(mail_app, "--week", WEEK)
-        assert plain.exit_code == 0
+        assert plain.exit_code == 1  # in doubt: not sent again, and reported
         assert summary_of(plain)["in_doubt_before"] == 1
         assert handler.by_recipient()["reader00001@example.org"] == 1
 
@@ -511,3 +511,40 @@ def test_the_same_failure_for_several_recipients_in_a_row_stops_the_run(make_app
     assert (summary["sent"], summary["retry"], summary["not_attempted"]) == (1, 3, 4)
     assert handler.count == 1
     assert sends(mail_app) == {1: "sent", 2: "retry", 3: "retry", 4: "retry"}
+
+
+# ---- killed during DATA with a slow server (issue 17, finding 9) ------------------------
+
+
+def test_a_run_killed_during_a_slow_data_leaves_it_in_doubt_and_every_rerun_says_so(
+        make_app, database_url):
+    killer = Killer()
+
+    def kill_at_second_dot(n: int) -> None:
+        if n == 2:
+            kill(killer.proc)
+
+    handler = Recorder(slow_data=1.0, on_data_start=kill_at_second_dot)
+    with SmtpServer(handler) as server:
+        mail_app = make_app(SMTP_PORT=server.port)
+        add_subscribers(mail_app, 3)
+        assert run_killed(cli_env(database_url, server.port), killer).returncode == -9
+        deadline = time.monotonic() + 10
+        while handler.discarded < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # The server had not kept the message when the sender died: not delivered.
+        assert handler.discarded == 1
+        assert handler.by_recipient() == {"reader00000@example.org": 1}
+        assert sends(mail_app) == {1: "sent", 2: "sending"}
+
+        handler.slow_data = 0
+        for _ in range(2):  # every rerun reports it and exits 1, and sends it to nobody
+            rerun = run_send(mail_app, "--week", WEEK)
+            assert rerun.exit_code == 1, rerun.output
+            assert "in doubt 1" in rerun.output and "--resend-in-doubt" in rerun.output
+        assert "reader00001@example.org" not in handler.by_recipient()
+
+        resent = run_send(mail_app, "--week", WEEK, "--resend-in-doubt")
+    assert resent.exit_code == 0, resent.output
+    assert handler.by_recipient()["reader00001@example.org"] == 1
+    assert sends(mail_app) == {1: "sent", 2: "sent", 3: "sent"}

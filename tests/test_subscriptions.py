@@ -400,3 +400,67 @@ def test_preferences_refuse_a_profile_no_plan_can_be_made_for(mail_app, mail_cli
     assert response.status_code == 422 and f'id="err-{field}"' in response.text
     assert "Saved" not in response.text
     assert profile_of(mail_app, "ann@example.org") == before
+
+
+# ---- a slow or silent SMTP server (issue 17, finding 6) --------------------------------
+
+
+def _confirm_sent_at(mail_app):
+    return subscribers(mail_app)[0].confirm_sent_at
+
+
+def test_smtp_waits_default_to_ten_seconds(app):
+    assert app.config["SMTP_TIMEOUT"] == 10
+    assert app.config["CONFIRM_SEND_DEADLINE"] <= 10
+
+
+def test_a_silent_smtp_server_costs_subscribe_a_503_within_the_deadline(make_app):
+    import time
+
+    from smtp_server import Recorder
+    from smtp_server import SmtpServer
+
+    handler = Recorder(stall=["ann@example.org"], stall_s=8.0)
+    with SmtpServer(handler) as server:
+        mail_app = make_app(SMTP_PORT=server.port, SMTP_TIMEOUT=6,
+                            CONFIRM_SEND_DEADLINE=1, CONFIRM_RESEND_SECONDS=60)
+        client = mail_app.test_client()
+        started = time.monotonic()
+        response = subscribe(client, "ann@example.org")
+        elapsed = time.monotonic() - started
+
+        assert response.status_code == 503 and "could not be sent" in response.text
+        assert elapsed < 3, elapsed  # the deadline, not SMTP_TIMEOUT per wait
+        assert _confirm_sent_at(mail_app) is None  # released: the next try may send
+        handler.stall.clear()
+        assert subscribe(client, "ann@example.org").status_code == 200
+    assert len(handler.messages_to("ann@example.org")) == 1
+
+
+def test_a_worker_aborted_mid_send_releases_the_confirmation(make_app):
+    import signal
+
+    from smtp_server import Recorder
+    from smtp_server import SmtpServer
+
+    def abort(signum, frame):  # what gunicorn's worker does on its timeout (SIGABRT)
+        raise SystemExit(1)
+
+    handler = Recorder(stall=["ann@example.org"], stall_s=5.0)
+    with SmtpServer(handler) as server:
+        mail_app = make_app(SMTP_PORT=server.port, CONFIRM_RESEND_SECONDS=60)
+        client = mail_app.test_client()
+        token = csrf_token(client.get("/subscribe").text)
+        previous = signal.signal(signal.SIGALRM, abort)
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        try:
+            with pytest.raises(SystemExit):
+                client.post("/subscribe", data={"csrf_token": token,
+                                                "email": "ann@example.org", **VEGAN})
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+        assert _confirm_sent_at(mail_app) is None
+        handler.stall.clear()
+        assert subscribe(client, "ann@example.org").status_code == 200
+    assert len(handler.messages_to("ann@example.org")) == 1
