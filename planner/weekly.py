@@ -117,6 +117,8 @@ MAIL_DEFAULTS = {
     "MAIL_PLAN_CACHE_SIZE": 512,  # plans kept per process, by (profile, week)
     "REDIS_URL": None,  # set to send through RQ workers
     "MAIL_QUEUE": "b12-mail",
+    "MAIL_WORKER_HEARTBEAT": 2,  # [s] how often a worker says it is alive (dead after 5x)
+    "MAIL_NO_WORKER_WAIT": 60,  # [s] send-weekly waits this long for a worker to show up
     "CONFIRM_RESEND_SECONDS": 60,  # at most one confirmation email per address in this time
     "MAIL_MAX_CONSECUTIVE_FAILURES": 5,  # recipients in a row failing stop the run
 }
@@ -696,6 +698,56 @@ def send_job(subscriber_id: int, week: str, resend_in_doubt: bool = False) -> di
     return {"outcome": result.outcome, "problem": result.problem}
 
 
+# A worker process says it is alive by keeping this key (one per worker) fresh:
+# ``b12planner worker`` refreshes it every MAIL_WORKER_HEARTBEAT seconds from a
+# thread, and it expires HEARTBEAT_MISSES times that after the last refresh. A
+# worker killed outright (SIGKILL, OOM) stops refreshing it, so send-weekly
+# learns within seconds that the job that worker had started will never end.
+ALIVE_KEY = "b12planner:alive:{queue}:{worker}"
+HEARTBEAT_MISSES = 5
+
+
+def heartbeat_interval() -> float:
+    return max(0.05, float(settings("MAIL_WORKER_HEARTBEAT")))
+
+
+def start_heartbeat(connection, queue: str, worker: str) -> Callable[[], None]:
+    """Keep this worker's alive key fresh from a daemon thread; returns ``stop``."""
+    import threading
+
+    interval = heartbeat_interval()
+    key = ALIVE_KEY.format(queue=queue, worker=worker)
+    ttl_ms = int(interval * HEARTBEAT_MISSES * 1000)
+    stopped = threading.Event()
+
+    def beat() -> None:
+        while True:
+            try:
+                connection.set(key, "1", px=ttl_ms)
+            except Exception:  # Redis away for a moment: the next beat tries again
+                pass
+            if stopped.wait(interval):
+                break
+        try:
+            connection.delete(key)
+        except Exception:
+            pass
+
+    connection.set(key, "1", px=ttl_ms)
+    threading.Thread(target=beat, name="b12-heartbeat", daemon=True).start()
+    return stopped.set
+
+
+def _alive(connection, queue: str, worker: str | None) -> bool:
+    return bool(worker) and bool(connection.exists(ALIVE_KEY.format(queue=queue,
+                                                                      worker=worker)))
+
+
+def _any_worker_alive(connection, queue: str) -> bool:
+    pattern = ALIVE_KEY.format(queue=queue, worker="*")
+    return next(iter(connection.scan_iter(match=pattern, count=100)), None) is not None
+
+
 def _record_job(summary: Summary, job_id: str, job) -> bool:
     """Add a finished job's outcome to ``summary``; False while it is still to come."""
     from rq.job import JobStatus
@@ -711,23 +763,59 @@ def _record_job(summary: Summary, job_id: str, job) -> bool:
             summary.add(outcome, value.get("problem"))
         return True
     if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED, None):
-        summary.add("failed", f"job {job_id} {status or 'lost'}: see the worker's log")
+        _record_from_row(summary, job, f"job {job_id} {status or 'lost'}")
         return True
     return False
+
+
+def _record_from_row(summary: Summary, job, what: str) -> None:
+    """A job that ended without an answer: what its ``sends`` row says happened."""
+    try:
+        subscriber_id, week = int(job.args[0]), str(job.args[1])
+    except (AttributeError, IndexError, TypeError, ValueError):
+        summary.add("failed", f"{what}: see the worker's log")
+        return
+    row = _send_row(subscriber_id, week)
+    status = row.status if row is not None else None
+    db.session.remove()
+    if status == SENDING:
+        note_in_doubt(subscriber_id, week, what)
+        db.session.remove()
+        summary.add("in_doubt", f"subscriber {subscriber_id}: in doubt: {what} while "
+                                "its email was being handed to the SMTP server; it may or "
+                                "may not have been delivered (see --resend-in-doubt)")
+    elif status == SENT:
+        summary.add("sent")
+    elif status in (FAILED, RETRY):
+        summary.add("failed" if status == FAILED else "retry",
+                    f"subscriber {subscriber_id}: {row.last_error or what}")
+    else:
+        summary.not_attempted += 1
+        summary.problems.append(f"subscriber {subscriber_id}: {what} before sending; "
+                                "nothing was sent, the next run sends it")
 
 
 def run_with_rq(week: str, *, resend_in_doubt: bool = False,
                 progress: Callable[[int, int, Summary], None] | None = None,
                 timeout: float | None = None, poll: float = 0.2) -> Summary:
-    """Queue one job per subscriber owed the email, wait for all, and summarise."""
+    """Queue one job per subscriber owed the email, wait for all, and summarise.
+
+    The wait is bounded without ``timeout`` too: a started job whose worker
+    stopped beating (killed) is settled from its ``sends`` row at once (a
+    ``sending`` row is in doubt), and when no worker has been alive for
+    MAIL_NO_WORKER_WAIT seconds the jobs still queued are cancelled and
+    reported as not attempted (the next run sends them).
+    """
     from redis import Redis
     from rq import Queue
     from rq.job import Job
+    from rq.job import JobStatus
 
     due = due_for_run(week, resend_in_doubt)
     summary = start_summary(week, due, resend_in_doubt)
     connection = Redis.from_url(str(settings("REDIS_URL")))
-    queue = Queue(str(settings("MAIL_QUEUE")), connection=connection)
+    queue_name = str(settings("MAIL_QUEUE"))
+    queue = Queue(queue_name, connection=connection)
     job_timeout = int(float(settings("SMTP_TIMEOUT")) * 4 + sum(retry_delays()) * 2 + 60)
     pending: list[str] = []
     for chunk_start in range(0, len(due), 500):
@@ -737,25 +825,64 @@ def run_with_rq(week: str, *, resend_in_doubt: bool = False,
                 for sid in due[chunk_start:chunk_start + 500]]
         pending += [job.id for job in queue.enqueue_many(jobs)]
     deadline = None if timeout is None else time.monotonic() + timeout
+    no_worker_wait = float(settings("MAIL_NO_WORKER_WAIT"))
+    last_worker_seen = time.monotonic()
     done = 0
     while pending:
-        still: list[str] = []
+        still: list[Job] = []
         for start in range(0, len(pending), 500):
             ids = pending[start:start + 500]
             jobs = Job.fetch_many(ids, connection=connection)
             for job_id, job in zip(ids, jobs, strict=True):
-                if not _record_job(summary, job_id, job):
-                    still.append(job_id)
+                finished = _record_job(summary, job_id, job)
+                if (not finished and job.get_status(refresh=False) == JobStatus.STARTED
+                        and not _alive(connection, queue_name, job.worker_name)):
+                    # Look again: it may have finished since it was fetched.
+                    job.refresh()
+                    finished = _record_job(summary, job_id, job)
+                    if not finished:
+                        _record_from_row(summary, job, f"the worker {job.worker_name} "
+                                                       f"died (job {job_id})")
+                        finished = True
+                if not finished:
+                    still.append(job)
                     continue
                 done += 1
                 if progress:
                     progress(done, len(due), summary)
-        pending = still
-        if pending and deadline is not None and time.monotonic() > deadline:
-            summary.stopped = (f"stopped waiting: {len(pending)} jobs still queued "
-                               "or running; they will finish in the workers")
-            summary.not_attempted += len(pending)
+        pending = [job.id for job in still]
+        if not pending:
             break
-        if pending:
-            time.sleep(poll)
+        if _any_worker_alive(connection, queue_name):
+            last_worker_seen = time.monotonic()
+        elif time.monotonic() - last_worker_seen > no_worker_wait:
+            _give_up(summary, still, connection,
+                     f"stopped waiting: no worker has been running for {no_worker_wait:g} s "
+                     "(start `b12planner worker`)")
+            break
+        if deadline is not None and time.monotonic() > deadline:
+            _give_up(summary, still, connection, "stopped waiting after --wait-timeout")
+            break
+        time.sleep(poll)
     return summary
+
+
+def _give_up(summary: Summary, jobs: list, connection, why: str) -> None:
+    """Stop waiting: cancel the jobs no worker has started; count the rest honestly."""
+    from rq.job import JobStatus
+
+    queued = running = 0
+    for job in jobs:
+        job.refresh()
+        if _record_job(summary, job.id, job):
+            continue
+        if job.get_status(refresh=False) == JobStatus.STARTED:
+            running += 1
+        else:
+            job.cancel()
+            queued += 1
+    summary.not_attempted += queued + running
+    parts = [f"{queued} not started (cancelled; the next run sends them)"] if queued else []
+    if running:
+        parts.append(f"{running} still running in a worker (the next run reports them)")
+    summary.stopped = f"{why}: " + "; ".join(parts) if parts else why

@@ -548,3 +548,63 @@ def test_a_run_killed_during_a_slow_data_leaves_it_in_doubt_and_every_rerun_says
     assert resent.exit_code == 0, resent.output
     assert handler.by_recipient()["reader00001@example.org"] == 1
     assert sends(mail_app) == {1: "sent", 2: "sent", 3: "sent"}
+
+
+# ---- RQ: a worker killed during DATA (issue 17, finding 8) ------------------------------
+
+
+@pytest.mark.slow
+def test_with_redis_a_worker_killed_during_data_is_noticed_and_reported_in_doubt(
+        make_app, redis_db, database_url):
+    worker: subprocess.Popen | None = None
+
+    def kill_worker_at_second_dot(n: int) -> None:
+        if n == 2 and worker is not None:
+            kill(worker)
+
+    handler = Recorder(slow_data=1.0, on_data_start=kill_worker_at_second_dot)
+    with SmtpServer(handler) as server:
+        fast = {"B12_MAIL_WORKER_HEARTBEAT": "0.2", "B12_MAIL_NO_WORKER_WAIT": "2"}
+        env = cli_env(database_url, server.port, B12_REDIS_URL=redis_db, **fast)
+        mail_app = make_app(SMTP_PORT=server.port, REDIS_URL=redis_db)
+        add_subscribers(mail_app, 3)
+        worker = subprocess.Popen(cli_command("worker"), env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            started = time.monotonic()
+            # No --wait-timeout: the command must still come back, and soon.
+            run = subprocess.run(cli_command("send-weekly", "--week", WEEK), env=env,
+                                 capture_output=True, text=True, timeout=60)
+            elapsed = time.monotonic() - started
+        finally:
+            kill(worker)
+            worker.wait(timeout=10)
+        assert worker.returncode == -9
+        assert elapsed < 30, elapsed
+        assert run.returncode == 1, run.stderr
+        summary = summary_of(run)
+        assert (summary["sent"], summary["in_doubt"], summary["not_attempted"]) == (1, 1, 1)
+        assert "died" in run.stderr and "in doubt" in run.stderr
+        assert "no worker has been running" in run.stderr
+        assert handler.discarded == 1  # the slow server had not kept it: not delivered
+        assert sends(mail_app) == {1: "sent", 2: "sending"}
+
+        # A new worker: the rerun sends the one not attempted, reports the one in
+        # doubt and exits 1; --resend-in-doubt is the way on.
+        handler.slow_data = 0
+        worker = subprocess.Popen(cli_command("worker"), env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            rerun = subprocess.run(cli_command("send-weekly", "--week", WEEK), env=env,
+                                   capture_output=True, text=True, timeout=60)
+            resent = subprocess.run(cli_command("send-weekly", "--week", WEEK,
+                                                "--resend-in-doubt"),
+                                    env=env, capture_output=True, text=True, timeout=60)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+    assert rerun.returncode == 1 and summary_of(rerun)["in_doubt_before"] == 1, rerun.stderr
+    assert summary_of(rerun)["sent"] == 1
+    assert resent.returncode == 0, resent.stderr
+    assert sorted(handler.by_recipient().values()) == [1, 1, 1]
+    assert sends(mail_app) == {1: "sent", 2: "sent", 3: "sent"}
