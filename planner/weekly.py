@@ -615,22 +615,7 @@ def run_in_process(week: str, *, resend_in_doubt: bool = False,
                                    f"(MAIL_MAX_CONSECUTIVE_FAILURES={limit})")
                 summary.not_attempted = len(due) - done
                 break
-        for delay in retry_delays():
-            if not to_retry or summary.stopped:
-                break
-            sleep(delay)
-            again, to_retry = to_retry, []
-            for n, subscriber_id in enumerate(again):
-                try:
-                    result = deliver_with_retries(subscriber_id, week, smtp, sleep=sleep)
-                except mail.Unreachable as e:
-                    summary.stopped = f"stopped: {e}"
-                    to_retry += again[n:]
-                    break
-                if result.outcome == "retry":
-                    to_retry.append(subscriber_id)
-                else:
-                    summary.add(result.outcome, result.problem)
+        to_retry = _retry_at_end(to_retry, week, smtp, summary, sleep)
         for subscriber_id in to_retry:
             row = _send_row(subscriber_id, week)
             summary.add("retry" if row is not None and row.status == RETRY else "failed",
@@ -638,6 +623,28 @@ def run_in_process(week: str, *, resend_in_doubt: bool = False,
                         f"{row.last_error if row is not None else 'not sent'}")
         db.session.remove()
     return summary
+
+
+def _retry_at_end(to_retry: list[int], week: str, smtp: mail.SmtpMailer, summary: Summary,
+                  sleep: Callable[[float], None]) -> list[int]:
+    """Try the ``retry`` ones again after each delay; those still owed at the end."""
+    for delay in retry_delays():
+        if not to_retry or summary.stopped:
+            break
+        sleep(delay)
+        again, to_retry = to_retry, []
+        for n, subscriber_id in enumerate(again):
+            try:
+                result = deliver_with_retries(subscriber_id, week, smtp, sleep=sleep)
+            except mail.Unreachable as e:
+                summary.stopped = f"stopped: {e}"
+                to_retry += again[n:]
+                break
+            if result.outcome == "retry":
+                to_retry.append(subscriber_id)
+            else:
+                summary.add(result.outcome, result.problem)
+    return to_retry
 
 
 def write_dry_run(week: str, directory: Path,
@@ -809,7 +816,6 @@ def run_with_rq(week: str, *, resend_in_doubt: bool = False,
     from redis import Redis
     from rq import Queue
     from rq.job import Job
-    from rq.job import JobStatus
 
     due = due_for_run(week, resend_in_doubt)
     summary = start_summary(week, due, resend_in_doubt)
@@ -834,17 +840,7 @@ def run_with_rq(week: str, *, resend_in_doubt: bool = False,
             ids = pending[start:start + 500]
             jobs = Job.fetch_many(ids, connection=connection)
             for job_id, job in zip(ids, jobs, strict=True):
-                finished = _record_job(summary, job_id, job)
-                if (not finished and job.get_status(refresh=False) == JobStatus.STARTED
-                        and not _alive(connection, queue_name, job.worker_name)):
-                    # Look again: it may have finished since it was fetched.
-                    job.refresh()
-                    finished = _record_job(summary, job_id, job)
-                    if not finished:
-                        _record_from_row(summary, job, f"the worker {job.worker_name} "
-                                                       f"died (job {job_id})")
-                        finished = True
-                if not finished:
+                if not _settle(summary, job_id, job, connection, queue_name):
                     still.append(job)
                     continue
                 done += 1
@@ -865,6 +861,21 @@ def run_with_rq(week: str, *, resend_in_doubt: bool = False,
             break
         time.sleep(poll)
     return summary
+
+
+def _settle(summary: Summary, job_id: str, job, connection, queue_name: str) -> bool:
+    """Record ``job`` if it has ended, or if its worker died; False while it runs or waits."""
+    from rq.job import JobStatus
+
+    if _record_job(summary, job_id, job):
+        return True
+    if (job.get_status(refresh=False) != JobStatus.STARTED
+            or _alive(connection, queue_name, job.worker_name)):
+        return False
+    job.refresh()  # it may have finished since it was fetched
+    if not _record_job(summary, job_id, job):
+        _record_from_row(summary, job, f"the worker {job.worker_name} died (job {job_id})")
+    return True
 
 
 def _give_up(summary: Summary, jobs: list, connection, why: str) -> None:
