@@ -608,3 +608,28 @@ def test_with_redis_a_worker_killed_during_data_is_noticed_and_reported_in_doubt
     assert resent.returncode == 0, resent.stderr
     assert sorted(handler.by_recipient().values()) == [1, 1, 1]
     assert sends(mail_app) == {1: "sent", 2: "sent", 3: "sent"}
+
+
+@pytest.mark.slow
+def test_with_redis_one_dropped_recipient_does_not_stop_the_workers(make_app, redis_db,
+                                                                    database_url):
+    handler = Recorder(drop=[ONE_BAD])
+    with SmtpServer(handler) as server:
+        mail_app = make_app(SMTP_PORT=server.port, REDIS_URL=redis_db,
+                            MAIL_RETRY_DELAYS=[1, 1])
+        emails = add_subscribers(mail_app, 6)
+        env = cli_env(database_url, server.port, B12_REDIS_URL=redis_db,
+                      B12_MAIL_RETRY_DELAYS="[1, 1]")
+        worker = subprocess.Popen(cli_command("worker"), env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            result = run_send(mail_app, "--week", WEEK, "--wait-timeout", "60")
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+
+    assert result.exit_code == 1, result.output
+    summary = summary_of(result)
+    assert (summary["sent"], summary["retry"], summary["not_attempted"]) == (5, 1, 0)
+    assert handler.by_recipient() == {e: 1 for e in emails if e != ONE_BAD}
+    assert sends(mail_app)[3] == "retry"
