@@ -22,18 +22,19 @@ A run killed after step 5 leaves ``sent``: the next run skips it. The
 residual window is **from the COMMIT of the claim (3) to the COMMIT of
 ``sent`` (5)**: writing three bytes, the server's processing of the message
 and its reply travelling back, and one UPDATE with its commit. A run killed
-inside that window leaves the row ``sending`` and nobody can tell whether the
-server kept the message: if the kill came after the dot reached the server
-(by far the longer part of the window: the server's own processing), it was
-delivered; if it came in the microseconds between the claim's commit and the
-write of the dot, it was not. The same holds when the connection breaks
-after the dot without an answer (:class:`planner.mailer.InDoubt`).
+inside that window leaves the row ``sending`` and the sender cannot tell
+whether the message was delivered: if the kill came in the microseconds
+between the claim's commit and the write of the dot, it was not; if the dot
+reached the server, that is up to the server (one that had queued the message
+delivers it, one still processing it may discard it when the connection
+drops). The same holds when the connection breaks after the dot without an
+answer (:class:`planner.mailer.InDoubt`).
 
 Such a row is *in doubt*. By default it is not sent again (at most one email,
 at the price of possibly none for that one subscriber that week) and every
-run reports it; ``send-weekly --resend-in-doubt`` sends those again with the
-same Message-ID (at least one email; mailbox providers that collapse
-duplicate Message-IDs show one). Only one message per running sender can be
+run of that week reports it and exits 1; ``send-weekly --resend-in-doubt``
+sends those again with the same Message-ID (at least one email; mailbox
+providers that collapse duplicate Message-IDs show one). Only one message per running sender can be
 in doubt at a time, since each sender sends one message at a time. With
 SQLite in WAL mode a commit survives the process being killed; after a power
 loss of the database host the last commits may be lost, and the rows they

@@ -96,8 +96,9 @@ def report(summary: weekly.Summary, dry_run: Path | None) -> None:
         click.echo(summary.stopped, err=True)
     if summary.in_doubt_before:
         click.echo(f"{summary.in_doubt_before} email(s) of this week were left in doubt "
-                   "by a stopped run and were not sent again (see --resend-in-doubt).",
-                   err=True)
+                   "by a stopped run and were not sent again: they may or may not have "
+                   "been delivered. Runs of this week exit 1 until "
+                   "`send-weekly --resend-in-doubt` sends them again.", err=True)
     if dry_run is not None:
         click.echo(f"dry run: {summary.counts['written']} email(s) written to {dry_run}")
     click.echo(summary.line())
