@@ -18,8 +18,11 @@ been delivered:
 
 * :class:`Refused` — the server refused this recipient or this message
   (``permanent`` for 5xx). Not delivered; the connection stays usable.
-* :class:`ConnectionTrouble` — no connection, TLS or login failure, sender
-  refused, or the connection broke before the final dot. Not delivered.
+* :class:`ConnectionTrouble` — the connection broke or timed out before the
+  final dot (while this message's envelope or body was on the way). Not
+  delivered. Its subclass :class:`Unreachable` is trouble with the server
+  itself, not with one message: no connection, TLS or login failure, or the
+  sender refused.
 * :class:`InDoubt` — the connection broke or timed out after the final dot,
   before the server answered. The message may have been accepted.
 * :class:`Aborted` — ``before_commit`` returned False. Not delivered.
@@ -32,6 +35,8 @@ import re
 import smtplib
 import socket
 import ssl
+import threading
+import time
 from collections.abc import Callable
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -54,6 +59,10 @@ class Refused(MailError):
 
 class ConnectionTrouble(MailError):
     pass
+
+
+class Unreachable(ConnectionTrouble):
+    """The server cannot be used at all (connect, TLS, login, or sender refused)."""
 
 
 class InDoubt(MailError):
@@ -135,19 +144,26 @@ class SmtpMailer:
 
     ``starttls`` upgrades the connection before login; ``username`` and
     ``password`` are used only when both are set. ``timeout`` [s] applies to
-    every network wait.
+    every network wait. ``deadline`` [s], when set, bounds each whole
+    :meth:`send`, connecting included: when it passes, the socket is shut
+    down, whatever the server is doing (a server trickling one byte at a time
+    would otherwise reset ``timeout`` with every byte), and the send fails.
     """
 
     def __init__(self, host: str, port: int = 25, *, starttls: bool = False,
                  username: str | None = None, password: str | None = None,
-                 timeout: float = 30.0, local_hostname: str | None = None):
+                 timeout: float = 10.0, local_hostname: str | None = None,
+                 deadline: float | None = None):
         self.host, self.port = host, int(port)
         self.starttls, self.username, self.password = starttls, username, password
         self.timeout, self.local_hostname = timeout, local_hostname
+        self.deadline = deadline
         self._smtp: smtplib.SMTP | None = None
+        self._opening: smtplib.SMTP | None = None
+        self._ends: float | None = None
 
     @classmethod
-    def from_config(cls, config) -> SmtpMailer:
+    def from_config(cls, config, *, deadline: float | None = None) -> SmtpMailer:
         password = config.get("SMTP_PASSWORD")
         username = config.get("SMTP_USERNAME")
         return cls(
@@ -155,7 +171,8 @@ class SmtpMailer:
             starttls=_flag(config.get("SMTP_STARTTLS")),
             username=None if username is None else str(username),
             password=None if password is None else str(password),
-            timeout=float(config.get("SMTP_TIMEOUT") or 30),
+            timeout=float(config.get("SMTP_TIMEOUT") or 10),
+            deadline=deadline,
         )
 
     def __enter__(self) -> SmtpMailer:
@@ -167,9 +184,13 @@ class SmtpMailer:
     def connect(self) -> smtplib.SMTP:
         if self._smtp is not None:
             return self._smtp
+        timeout = self.timeout
+        if self._ends is not None:
+            timeout = max(0.05, min(timeout, self._ends - time.monotonic()))
         try:
-            smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout,
-                                local_hostname=self.local_hostname)
+            smtp = self._opening = smtplib.SMTP(timeout=timeout,
+                                                local_hostname=self.local_hostname)
+            smtp.connect(self.host, self.port)
             # The final dot goes out as its own small write after the claim;
             # without this, Nagle's algorithm holds it for the server's delayed ACK.
             smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -180,9 +201,10 @@ class SmtpMailer:
             if self.username and self.password:
                 smtp.login(self.username, self.password)
         except (OSError, smtplib.SMTPException) as e:
-            raise ConnectionTrouble(f"cannot use SMTP server {self.host}:{self.port}: "
-                                    f"{_describe(e)}") from None
-        self._smtp = smtp
+            self._opening = None
+            raise Unreachable(f"cannot use SMTP server {self.host}:{self.port}: "
+                              f"{_describe(e)}") from None
+        self._smtp, self._opening = smtp, None
         return smtp
 
     def close(self) -> None:
@@ -209,6 +231,33 @@ class SmtpMailer:
         addresses of the From and To headers (one recipient per message).
         Raises Refused, ConnectionTrouble, InDoubt or Aborted (module docstring).
         """
+        if self.deadline is None:
+            return self._send(msg, sender, recipient, before_commit)
+        self._ends = time.monotonic() + self.deadline
+        timer = threading.Timer(self.deadline, self._time_up)
+        timer.daemon = True
+        timer.start()
+        try:
+            return self._send(msg, sender, recipient, before_commit)
+        except MailError as e:
+            if time.monotonic() >= self._ends and not isinstance(e, Refused):
+                raise _past_deadline(e, self.deadline) from None
+            raise
+        finally:
+            timer.cancel()
+            self._ends = None
+
+    def _time_up(self) -> None:
+        """The deadline passed: cut the connection so the waiting call returns."""
+        for smtp in (self._smtp, self._opening):
+            sock = getattr(smtp, "sock", None)
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def _send(self, msg, sender, recipient, before_commit) -> str:
         sender = sender or msg["From"].addresses[0].addr_spec
         recipient = recipient or msg["To"].addresses[0].addr_spec
         data = as_smtp_bytes(msg)
@@ -256,8 +305,8 @@ class SmtpMailer:
                     raise
         if code != 250:
             self._reset(smtp)
-            raise ConnectionTrouble(f"the server refused the sender {sender}: "
-                                    f"{code} {_text(reply)}")
+            raise Unreachable(f"the server refused the sender {sender}: "
+                              f"{code} {_text(reply)}")
         code, reply = smtp.rcpt(recipient)
         if code not in (250, 251):
             self._reset(smtp)
@@ -269,6 +318,11 @@ class SmtpMailer:
             smtp.rset()
         except (OSError, smtplib.SMTPException):
             self._drop()
+
+
+def _past_deadline(e: MailError, deadline: float) -> MailError:
+    """The same kind of error, saying the deadline cut it short."""
+    return type(e)(f"no answer within the {deadline:g} s deadline ({e})")
 
 
 def _flag(value) -> bool:

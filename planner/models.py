@@ -49,9 +49,14 @@ class Subscriber(db.Model):
     email: Mapped[str] = mapped_column(sa.String(254))
     email_key: Mapped[str] = mapped_column(sa.String(254), unique=True)
     profile_json: Mapped[str] = mapped_column(sa.Text)
-    # A profile sent through /subscribe for an already confirmed address: it
-    # replaces profile_json only when the link emailed to the address is used.
+    # A profile sent through /subscribe: it becomes profile_json only when the
+    # link of the confirmation email sent for it is used (planner.subscriptions).
     pending_profile_json: Mapped[str | None] = mapped_column(sa.Text)
+    # Drawn afresh for each confirmation email; the link signs a hash of it and
+    # the pending profile, and using the link clears it (one use, one profile).
+    pending_nonce: Mapped[str | None] = mapped_column(sa.String(32))
+    # When the pending profile was stored; it expires with its link.
+    pending_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
     token_version: Mapped[int] = mapped_column(default=1, server_default="1")
     # When the last confirmation email went out (at most one per CONFIRM_RESEND_SECONDS).
     confirm_sent_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))

@@ -12,6 +12,7 @@ a page saying what to do.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from flask import Blueprint
@@ -90,6 +91,25 @@ def _text(value) -> str:
     return str(value)
 
 
+def plan_errors(profile) -> list[dict]:
+    """Why no weekly plan can be made for ``profile``, as form errors; [] when one can.
+
+    The same call the plan page makes (``web.build_plan``, i.e. ``make_plan``
+    on the shared food table the weekly email uses), for this week: a profile
+    it refuses is refused here with 422 and its field named, instead of being
+    stored and failing every week.
+    """
+    from planner import web
+    from planner.domain.planning import PlanError
+
+    try:
+        web.build_plan(profile, forms.parse_week(None, web.today()))
+    except PlanError as e:
+        return [{"field": forms.form_field(err.get("field")) or "",
+                 "message": forms.without_field(err)} for err in e.errors]
+    return []
+
+
 def form_context(values: MultiDict, errors: list[dict]) -> dict:
     """What the shared profile fields partial needs, plus the email field's label."""
     from planner.views import profile_form_context
@@ -139,7 +159,7 @@ def send_confirmation(subscriber) -> None:
     host = mail_host()
     link = url_for("subscribe.confirm", token=store.make_token(subscriber, "confirm"),
                    _external=True)
-    context = {"link": link, "change": subscriber.pending_profile_json is not None,
+    context = {"link": link, "change": subscriber.confirmed_at is not None,
                "hours": store.token_max_age("confirm") // 3600}
     msg = mail.build_message(
         sender=weekly.settings("MAIL_FROM") or f"B12 Planner <plans@{host}>",
@@ -148,7 +168,8 @@ def send_confirmation(subscriber) -> None:
         html=render_template("email/confirm.html", **context),
         message_id=f"<b12.confirm.{subscriber.id}.{utcnow():%Y%m%d%H%M%S%f}@{host}>",
         date=utcnow())
-    with weekly.new_mailer() as smtp:
+    deadline = float(weekly.settings("CONFIRM_SEND_DEADLINE"))
+    with weekly.new_mailer(deadline=deadline) as smtp:
         smtp.send(msg)
 
 
@@ -172,6 +193,10 @@ def subscribe():
     if errors:
         return render_template("subscribe/form.html", form=form,
                                **form_context(request.form, errors)), 400
+    errors = plan_errors(profile)
+    if errors:
+        return render_template("subscribe/form.html", form=form,
+                               **form_context(request.form, errors)), 422
     try:
         mail_host()
     except HostNotConfigured:
@@ -179,17 +204,20 @@ def subscribe():
         return notice("Subscribing is not available", [
             "This server is not set up to send emails yet, so nothing was saved. "
             "Please try again later."], 503)
-    subscriber = store.subscribe(address, profile)
     interval = float(current_app.config.get("CONFIRM_RESEND_SECONDS", 60))
-    try:
-        if store.claim_confirmation(subscriber, interval):
+    subscriber, send = store.request_subscription(address, profile, interval)
+    if send:
+        try:
             send_confirmation(subscriber)
-    except mail.MailError:
-        store.release_confirmation(subscriber)
-        log.exception("confirmation email to subscriber %s failed", subscriber.id)
-        return notice("The email could not be sent", [
-            "We could not send the confirmation email just now. Nothing will be sent "
-            "to you until you confirm, so please try again in a few minutes."], 503)
+        except mail.MailError:
+            store.release_confirmation(subscriber)
+            log.exception("confirmation email to subscriber %s failed", subscriber.id)
+            return notice("The email could not be sent", [
+                "We could not send the confirmation email just now. Nothing will be sent "
+                "to you until you confirm, so please try again in a few minutes."], 503)
+        except BaseException:  # e.g. gunicorn aborting the worker (SystemExit)
+            store.release_confirmation(subscriber)
+            raise
     return notice("Check your inbox", [
         "We have sent a link to the address you gave. Open it to confirm; nothing "
         "is sent to you every week until you do.",
@@ -198,14 +226,28 @@ def subscribe():
     ])
 
 
-@bp.get("/confirm/<token>")
+@bp.route("/confirm/<token>", methods=["GET", "POST"])
 def confirm(token: str):
-    """Confirm a subscription (or a changed profile) from the emailed link."""
+    """Confirm a subscription (or a changed profile) from the emailed link.
+
+    GET only shows the profile the link confirms and a button, so a mail
+    scanner that fetches every link changes nothing; the button POSTs (with a
+    CSRF token, like every form) and that applies the profile, once.
+    """
     try:
         subscriber = store.read_token(token, "confirm")
     except store.BadToken as e:
         return bad_link(e)
-    store.confirm(subscriber)
+    if request.method == "GET":
+        return render_template(
+            "subscribe/confirm.html", form=PreferencesForm(), token=token,
+            change=subscriber.confirmed_at is not None,
+            rows=profile_rows(json.loads(subscriber.pending_profile_json)),
+            hours=store.token_max_age("confirm") // 3600)
+    try:
+        store.confirm(subscriber)
+    except store.BadToken as e:
+        return bad_link(e)
     links = [("Change your profile", url_for(
         "subscribe.preferences", token=store.make_token(subscriber, "preferences")))]
     if subscriber.unsubscribed_at is not None:
@@ -215,8 +257,16 @@ def confirm(token: str):
             links=[("Subscribe", url_for("subscribe.subscribe"))])
     return notice("You are subscribed", [
         "Your address is confirmed. Each week you will get a fresh meal plan for "
-        "your profile, with a link to change it or to unsubscribe.",
+        "the profile shown on the previous page, with a link to change it or to "
+        "unsubscribe.",
         "The plans are information, not medical advice."], links=links)
+
+
+def profile_rows(profile: dict) -> list[tuple[str, str]]:
+    """(label, value) of each field a stored profile sets, for the confirm page."""
+    args = profile_args(profile)
+    return [(FIELD_LABELS.get(key, key.replace("_", " ")), ", ".join(args.getlist(key)))
+            for key in args.keys()]
 
 
 @bp.route("/preferences/<token>", methods=["GET", "POST"])
@@ -235,6 +285,10 @@ def preferences(token: str):
         except InvalidInput as e:
             return render_template("subscribe/preferences.html", saved=False, **page,
                                    **form_context(request.form, e.errors)), 400
+        errors = plan_errors(profile)
+        if errors:
+            return render_template("subscribe/preferences.html", saved=False, **page,
+                                   **form_context(request.form, errors)), 422
         store.update_profile(subscriber, profile)
     return render_template("subscribe/preferences.html", saved=request.method == "POST",
                            **page, **form_context(profile_args(subscriber.profile), []))

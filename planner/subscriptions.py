@@ -8,12 +8,21 @@ Signed links: :func:`make_token` signs ``{"id", "v"}`` (subscriber id and
 purpose, so a confirmation link cannot be used to unsubscribe or edit.
 :func:`read_token` checks signature, purpose, age (``TOKEN_MAX_AGE[purpose]``
 seconds) and version, and raises :class:`BadToken` with a plain message.
+
+A confirmation link also signs ``"p"``, a hash of the pending profile and of
+``pending_nonce``, a random value drawn for that one email. The link applies
+that exact profile or nothing: a later subscribe for the address (which gets
+its own email, to the address) makes older links stale, and using the link
+clears the nonce, so it works once. A pending profile expires with its link.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
+import secrets
 from datetime import timedelta
 
 from flask import current_app
@@ -118,8 +127,19 @@ def token_max_age(purpose: str) -> int:
     return int(configured.get(purpose, TOKEN_MAX_AGE[purpose]))
 
 
+def pending_digest(subscriber: Subscriber) -> str | None:
+    """The hash a confirmation link signs: this pending profile, this email only."""
+    if not subscriber.pending_profile_json or not subscriber.pending_nonce:
+        return None
+    text = f"{subscriber.pending_nonce}:{subscriber.pending_profile_json}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 def make_token(subscriber: Subscriber, purpose: str) -> str:
-    return _serializer(purpose).dumps({"id": subscriber.id, "v": subscriber.token_version})
+    data = {"id": subscriber.id, "v": subscriber.token_version}
+    if purpose == "confirm":  # without a pending profile, a link nothing accepts
+        data["p"] = pending_digest(subscriber)
+    return _serializer(purpose).dumps(data)
 
 
 def read_token(token: str, purpose: str) -> Subscriber:
@@ -136,6 +156,11 @@ def read_token(token: str, purpose: str) -> Subscriber:
     subscriber = db.session.get(Subscriber, data["id"])
     if subscriber is None or subscriber.token_version != data.get("v"):
         raise BadToken("This link is no longer valid; a newer email replaced it.")
+    if purpose == "confirm":
+        digest = pending_digest(subscriber)
+        if digest is None or not hmac.compare_digest(digest, str(data.get("p", ""))):
+            raise BadToken("This link has already been used, or a newer confirmation "
+                           "email to this address replaced it.")
     return subscriber
 
 
@@ -143,86 +168,116 @@ def read_token(token: str, purpose: str) -> Subscriber:
 
 
 def subscribe(address: str, profile: Profile) -> Subscriber:
-    """Record a subscription request for ``address``; the caller then emails a
-    confirmation link (every case gets one, so the page never tells whether
-    the address was known).
+    """:func:`request_subscription` without the limit on emails; the subscriber."""
+    return request_subscription(address, profile)[0]
+
+
+def request_subscription(address: str, profile: Profile, min_interval_s: float = 0.0
+                         ) -> tuple[Subscriber, bool]:
+    """Record a subscription request for ``address``: (subscriber, send).
+
+    ``send`` is True when a confirmation email must go out now; the caller
+    sends it (or calls :func:`release_confirmation` when it could not). The
+    page answers the same in every case, so it never tells whether the address
+    was known.
+
+    The profile is only ever *pending*: it becomes the subscriber's profile
+    when the link of the email sent for it is used (:func:`confirm`). So
+    nobody can change someone else's plan by typing their address, confirmed
+    or not. At most one confirmation email goes out per ``min_interval_s``
+    seconds and address; a request inside that interval changes nothing at all
+    (no email would carry its link), so an earlier link keeps working.
 
     * a new address: a new, unconfirmed subscriber;
-    * a known, unconfirmed address: its profile is replaced;
+    * a known address: the new pending profile and a fresh nonce, which makes
+      earlier confirmation links stale;
     * an address that had unsubscribed: starts again unconfirmed, with a new
-      ``token_version`` so links from the old subscription stop working;
-    * a confirmed, active address: the profile waits in
-      ``pending_profile_json`` until the link is used, so nobody can change
-      someone else's plan by typing their address.
+      ``token_version`` so links from the old subscription stop working.
 
     The same address in any letter case never gives a second row.
     """
     key = email_key(address)
     text = profile_json(profile)
+    drop_expired_pending()
     for attempt in (1, 2):
+        now = utcnow()
         subscriber = db.session.scalar(select(Subscriber).where(Subscriber.email_key == key))
         if subscriber is None:
-            subscriber = Subscriber(email=address, email_key=key, profile_json=text)
+            subscriber = Subscriber(email=address, email_key=key, profile_json=text,
+                                    pending_profile_json=text, pending_nonce=_nonce(),
+                                    pending_at=now, confirm_sent_at=now)
             db.session.add(subscriber)
-        elif subscriber.active:
-            subscriber.pending_profile_json = text
-        else:
-            if subscriber.unsubscribed_at is not None:
-                subscriber.unsubscribed_at = None
-                subscriber.confirmed_at = None
-                subscriber.token_version += 1
-            subscriber.email = address
-            subscriber.profile_json = text
-            subscriber.pending_profile_json = None
-        try:
-            db.session.commit()
-            return subscriber
-        except IntegrityError:  # the same new address sent twice at the same moment
-            db.session.rollback()
-            if attempt == 2:
-                raise
+            try:
+                db.session.commit()
+                return subscriber, True
+            except IntegrityError:  # the same new address sent twice at the same moment
+                db.session.rollback()
+                if attempt == 2:
+                    raise
+                continue
+        values = {"confirm_sent_at": now, "pending_profile_json": text,
+                  "pending_nonce": _nonce(), "pending_at": now}
+        if subscriber.unsubscribed_at is not None:
+            values |= {"unsubscribed_at": None, "confirmed_at": None, "email": address,
+                       "token_version": Subscriber.token_version + 1}
+        elif subscriber.confirmed_at is None:
+            values["email"] = address
+        # Claim the one email of this interval and store the change in one UPDATE.
+        result = db.session.execute(
+            update(Subscriber)
+            .where(Subscriber.id == subscriber.id,
+                   or_(Subscriber.confirm_sent_at.is_(None),
+                       Subscriber.confirm_sent_at < now - timedelta(seconds=min_interval_s)))
+            .values(**values).execution_options(synchronize_session=False))
+        db.session.commit()
+        db.session.expire(subscriber)
+        return subscriber, result.rowcount == 1
     raise AssertionError("unreachable")
 
 
-def confirm(subscriber: Subscriber) -> bool:
-    """Use a confirmation link; True when it changed something.
-
-    Confirms a new subscription, or applies a profile waiting for this
-    confirmation. An unsubscribed address stays unsubscribed.
-    """
-    changed = False
-    if subscriber.unsubscribed_at is None and subscriber.confirmed_at is None:
-        subscriber.confirmed_at = utcnow()
-        changed = True
-    if subscriber.pending_profile_json:
-        subscriber.profile_json = subscriber.pending_profile_json
-        subscriber.pending_profile_json = None
-        changed = True
-    if changed:
-        db.session.commit()
-    return changed
+def _nonce() -> str:
+    return secrets.token_hex(16)
 
 
-def claim_confirmation(subscriber: Subscriber, min_interval_s: float) -> bool:
-    """True when a confirmation email may go out now, and note it as sent.
-
-    At most one per ``min_interval_s`` seconds and address, decided in one
-    UPDATE so a burst of requests cannot flood someone's inbox through the form.
-    """
-    now = utcnow()
+def drop_expired_pending() -> int:
+    """Forget pending profiles whose confirmation link has expired; how many."""
+    cutoff = utcnow() - timedelta(seconds=token_max_age("confirm"))
     result = db.session.execute(
-        update(Subscriber)
-        .where(Subscriber.id == subscriber.id,
-               or_(Subscriber.confirm_sent_at.is_(None),
-                   Subscriber.confirm_sent_at < now - timedelta(seconds=min_interval_s)))
-        .values(confirm_sent_at=now)
+        update(Subscriber).where(Subscriber.pending_at < cutoff)
+        .values(pending_profile_json=None, pending_nonce=None, pending_at=None)
         .execution_options(synchronize_session=False))
     db.session.commit()
-    return result.rowcount == 1
+    return result.rowcount
+
+
+def confirm(subscriber: Subscriber) -> None:
+    """Use a confirmation link (already checked by :func:`read_token`).
+
+    Applies the pending profile the link was made for and confirms the
+    address, in one UPDATE that only succeeds while the link's nonce is
+    current: a second use, or a race of two, raises BadToken. An unsubscribed
+    address stays unsubscribed.
+    """
+    nonce, text = subscriber.pending_nonce, subscriber.pending_profile_json
+    confirmed_at = subscriber.confirmed_at
+    if confirmed_at is None and subscriber.unsubscribed_at is None:
+        confirmed_at = utcnow()
+    result = db.session.execute(
+        update(Subscriber)
+        .where(Subscriber.id == subscriber.id, Subscriber.pending_nonce == nonce,
+               Subscriber.token_version == subscriber.token_version)
+        .values(profile_json=text, pending_profile_json=None, pending_nonce=None,
+                pending_at=None, confirmed_at=confirmed_at)
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    db.session.expire(subscriber)
+    if result.rowcount != 1:
+        raise BadToken("This link has already been used.")
 
 
 def release_confirmation(subscriber: Subscriber) -> None:
     """The confirmation email could not be sent: allow the next request to try."""
+    db.session.rollback()  # whatever the interrupted request left half done
     db.session.execute(update(Subscriber).where(Subscriber.id == subscriber.id)
                        .values(confirm_sent_at=None)
                        .execution_options(synchronize_session=False))
@@ -233,6 +288,8 @@ def update_profile(subscriber: Subscriber, profile: Profile) -> None:
     """Save a profile edited through the preferences link (the link proves the owner)."""
     subscriber.profile_json = profile_json(profile)
     subscriber.pending_profile_json = None
+    subscriber.pending_nonce = None
+    subscriber.pending_at = None
     db.session.commit()
 
 

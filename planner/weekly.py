@@ -22,18 +22,19 @@ A run killed after step 5 leaves ``sent``: the next run skips it. The
 residual window is **from the COMMIT of the claim (3) to the COMMIT of
 ``sent`` (5)**: writing three bytes, the server's processing of the message
 and its reply travelling back, and one UPDATE with its commit. A run killed
-inside that window leaves the row ``sending`` and nobody can tell whether the
-server kept the message: if the kill came after the dot reached the server
-(by far the longer part of the window: the server's own processing), it was
-delivered; if it came in the microseconds between the claim's commit and the
-write of the dot, it was not. The same holds when the connection breaks
-after the dot without an answer (:class:`planner.mailer.InDoubt`).
+inside that window leaves the row ``sending`` and the sender cannot tell
+whether the message was delivered: if the kill came in the microseconds
+between the claim's commit and the write of the dot, it was not; if the dot
+reached the server, that is up to the server (one that had queued the message
+delivers it, one still processing it may discard it when the connection
+drops). The same holds when the connection breaks after the dot without an
+answer (:class:`planner.mailer.InDoubt`).
 
 Such a row is *in doubt*. By default it is not sent again (at most one email,
 at the price of possibly none for that one subscriber that week) and every
-run reports it; ``send-weekly --resend-in-doubt`` sends those again with the
-same Message-ID (at least one email; mailbox providers that collapse
-duplicate Message-IDs show one). Only one message per running sender can be
+run of that week reports it and exits 1; ``send-weekly --resend-in-doubt``
+sends those again with the same Message-ID (at least one email; mailbox
+providers that collapse duplicate Message-IDs show one). Only one message per running sender can be
 in doubt at a time, since each sender sends one message at a time. With
 SQLite in WAL mode a commit survives the process being killed; after a power
 loss of the database host the last commits may be lost, and the rows they
@@ -48,10 +49,17 @@ Failures
   tries those again at its end after the delays in ``MAIL_RETRY_DELAYS``,
   and later runs try again until ``MAIL_MAX_ATTEMPTS`` attempts in all, then
   the row becomes ``failed``.
-* The SMTP server cannot be reached, or drops the connection before the dot:
-  the same message is tried again after each delay in ``MAIL_RETRY_DELAYS``;
-  if it still fails the run stops (nothing else could be sent either) and
-  reports how many were not attempted. No row is written, so nothing is lost.
+* The connection drops or stalls past ``SMTP_TIMEOUT`` while one message is
+  on its way (before the dot): that subscriber's row becomes ``retry`` like a
+  4xx, the next message opens a new connection, and the run goes on.
+* The SMTP server cannot be used at all (no connection, TLS or login failure,
+  sender refused): the same message is tried again after each delay in
+  ``MAIL_RETRY_DELAYS``; if it still fails the run stops (nothing else could
+  be sent either) and reports how many were not attempted. No row is
+  written for those, so nothing is lost.
+* ``MAIL_MAX_CONSECUTIVE_FAILURES`` recipients in a row refused, dropped or
+  stalled: the trouble is the server's, not theirs, so the run stops there
+  and reports the rest as not attempted (their rows keep the status written).
 
 With ``REDIS_URL`` set the same :func:`deliver` runs inside RQ jobs, one per
 subscriber (see :func:`send_job` and :func:`run_with_rq`).
@@ -98,7 +106,11 @@ MAIL_DEFAULTS = {
     "SMTP_STARTTLS": False,
     "SMTP_USERNAME": None,
     "SMTP_PASSWORD": None,
-    "SMTP_TIMEOUT": 30,  # [s] each network wait
+    "SMTP_TIMEOUT": 10,  # [s] each network wait
+    # [s] the whole confirmation email sent while a /subscribe request waits; well
+    # under gunicorn's --timeout (30 s by default), so a silent SMTP server costs
+    # the request a 503, never the worker.
+    "CONFIRM_SEND_DEADLINE": 10,
     "MAIL_FROM": None,  # "B12 Planner <plans@example.org>"; required to send
     "MAIL_UNSUBSCRIBE_MAILTO": None,  # an address that unsubscribes its senders, if any
     "MAIL_RETRY_DELAYS": [2, 10, 30],  # [s] waits before each retry within a run
@@ -106,7 +118,10 @@ MAIL_DEFAULTS = {
     "MAIL_PLAN_CACHE_SIZE": 512,  # plans kept per process, by (profile, week)
     "REDIS_URL": None,  # set to send through RQ workers
     "MAIL_QUEUE": "b12-mail",
+    "MAIL_WORKER_HEARTBEAT": 2,  # [s] how often a worker says it is alive (dead after 5x)
+    "MAIL_NO_WORKER_WAIT": 60,  # [s] send-weekly waits this long for a worker to show up
     "CONFIRM_RESEND_SECONDS": 60,  # at most one confirmation email per address in this time
+    "MAIL_MAX_CONSECUTIVE_FAILURES": 5,  # recipients in a row failing stop the run
 }
 
 
@@ -137,8 +152,15 @@ class Summary:
         return self.counts["failed"] + self.counts["retry"] + self.not_attempted
 
     @property
+    def in_doubt(self) -> int:
+        """Rows of this week left ``sending``: by this run, or by an earlier one."""
+        return self.counts["in_doubt"] + self.in_doubt_before
+
+    @property
     def ok(self) -> bool:
-        return self.failed == 0 and self.counts["in_doubt"] == 0 and not self.stopped
+        """Nothing failed, nothing stopped, and nothing of this week is in doubt
+        (``--resend-in-doubt`` is the way on from a row left in doubt)."""
+        return self.failed == 0 and self.in_doubt == 0 and not self.stopped
 
     def line(self) -> str:
         c = self.counts
@@ -184,6 +206,10 @@ def max_attempts() -> int:
     return max(1, int(settings("MAIL_MAX_ATTEMPTS")))
 
 
+def max_consecutive_failures() -> int:
+    return max(1, int(settings("MAIL_MAX_CONSECUTIVE_FAILURES")))
+
+
 def check_setup(*, dry_run: bool = False) -> None:
     """Fail before sending anything when links or the sender cannot be made."""
     missing = []
@@ -202,8 +228,8 @@ def check_setup(*, dry_run: bool = False) -> None:
                          "address") from None
 
 
-def new_mailer() -> mail.SmtpMailer:
-    return mail.SmtpMailer.from_config(current_app.config)
+def new_mailer(deadline: float | None = None) -> mail.SmtpMailer:
+    return mail.SmtpMailer.from_config(current_app.config, deadline=deadline)
 
 
 # ---- composing ------------------------------------------------------------------
@@ -441,15 +467,17 @@ def _plan_errors() -> tuple[type[Exception], ...]:
 class Result:
     outcome: str
     problem: str | None = None
+    smtp_failure: bool = False  # refused, dropped or stalled by the SMTP server
 
 
 def deliver(subscriber_id: int, week: str, smtp: mail.SmtpMailer, *,
             resend_in_doubt: bool = False, now: Callable[[], datetime] = utcnow) -> Result:
     """Compose, claim and send one subscriber's email for ``week``.
 
-    Raises :class:`planner.mailer.ConnectionTrouble` when the SMTP server
-    could not take the message (nothing delivered, nothing recorded); the
-    caller decides whether to wait and call again.
+    Raises :class:`planner.mailer.Unreachable` when the SMTP server cannot be
+    used at all (nothing delivered, nothing recorded); the caller decides
+    whether to wait and call again. A connection that drops or stalls while
+    this message is on its way makes the row ``retry``, like a 4xx.
     """
     plan_errors = _plan_errors()
     try:
@@ -486,7 +514,14 @@ def deliver(subscriber_id: int, week: str, smtp: mail.SmtpMailer, *,
             status = record_failure(subscriber_id, week, str(e), permanent=e.permanent,
                                     claimed=claimed)
             outcome = "failed" if status == FAILED else "retry"
-            return Result(outcome, f"subscriber {subscriber_id}: refused: {e}")
+            return Result(outcome, f"subscriber {subscriber_id}: refused: {e}", True)
+        except mail.Unreachable:
+            raise
+        except mail.ConnectionTrouble as e:  # dropped or stalled before the dot
+            status = record_failure(subscriber_id, week, str(e), permanent=False,
+                                    claimed=False)
+            outcome = "failed" if status == FAILED else "retry"
+            return Result(outcome, f"subscriber {subscriber_id}: {e}", True)
         except mail.InDoubt as e:
             note_in_doubt(subscriber_id, week, str(e))
             return Result("in_doubt", f"subscriber {subscriber_id}: in doubt: {e}")
@@ -501,13 +536,13 @@ def deliver_with_retries(subscriber_id: int, week: str, smtp: mail.SmtpMailer, *
                          sleep: Callable[[float], None] = time.sleep) -> Result:
     """:func:`deliver`, waiting and trying again while the server is unreachable.
 
-    Raises ConnectionTrouble once every delay in MAIL_RETRY_DELAYS is used up.
+    Raises Unreachable once every delay in MAIL_RETRY_DELAYS is used up.
     """
     delays = retry_delays()
     for attempt in range(len(delays) + 1):
         try:
             return deliver(subscriber_id, week, smtp, resend_in_doubt=resend_in_doubt)
-        except mail.ConnectionTrouble:
+        except mail.Unreachable:
             smtp.close()
             if attempt == len(delays):
                 raise
@@ -555,12 +590,13 @@ def run_in_process(week: str, *, resend_in_doubt: bool = False,
     due = due_for_run(week, resend_in_doubt)
     summary = start_summary(week, due, resend_in_doubt)
     to_retry: list[int] = []
+    streak, limit = 0, max_consecutive_failures()
     with new_mailer() as smtp:
         for done, subscriber_id in enumerate(due, 1):
             try:
                 result = deliver_with_retries(subscriber_id, week, smtp,
                                               resend_in_doubt=resend_in_doubt, sleep=sleep)
-            except mail.ConnectionTrouble as e:
+            except mail.Unreachable as e:
                 summary.stopped = f"stopped: {e}"
                 summary.not_attempted = len(due) - done + 1
                 break
@@ -570,22 +606,17 @@ def run_in_process(week: str, *, resend_in_doubt: bool = False,
                 summary.add(result.outcome, result.problem)
             if progress:
                 progress(done, len(due), summary)
-        for delay in retry_delays():
-            if not to_retry or summary.stopped:
+            if result.smtp_failure:
+                streak += 1
+            elif result.outcome == "sent":
+                streak = 0
+            if streak >= limit:
+                summary.stopped = (f"stopped: {streak} recipients in a row were refused, "
+                                   "dropped or stalled by the SMTP server "
+                                   f"(MAIL_MAX_CONSECUTIVE_FAILURES={limit})")
+                summary.not_attempted = len(due) - done
                 break
-            sleep(delay)
-            again, to_retry = to_retry, []
-            for n, subscriber_id in enumerate(again):
-                try:
-                    result = deliver_with_retries(subscriber_id, week, smtp, sleep=sleep)
-                except mail.ConnectionTrouble as e:
-                    summary.stopped = f"stopped: {e}"
-                    to_retry += again[n:]
-                    break
-                if result.outcome == "retry":
-                    to_retry.append(subscriber_id)
-                else:
-                    summary.add(result.outcome, result.problem)
+        to_retry = _retry_at_end(to_retry, week, smtp, summary, sleep)
         for subscriber_id in to_retry:
             row = _send_row(subscriber_id, week)
             summary.add("retry" if row is not None and row.status == RETRY else "failed",
@@ -593,6 +624,28 @@ def run_in_process(week: str, *, resend_in_doubt: bool = False,
                         f"{row.last_error if row is not None else 'not sent'}")
         db.session.remove()
     return summary
+
+
+def _retry_at_end(to_retry: list[int], week: str, smtp: mail.SmtpMailer, summary: Summary,
+                  sleep: Callable[[float], None]) -> list[int]:
+    """Try the ``retry`` ones again after each delay; those still owed at the end."""
+    for delay in retry_delays():
+        if not to_retry or summary.stopped:
+            break
+        sleep(delay)
+        again, to_retry = to_retry, []
+        for n, subscriber_id in enumerate(again):
+            try:
+                result = deliver_with_retries(subscriber_id, week, smtp, sleep=sleep)
+            except mail.Unreachable as e:
+                summary.stopped = f"stopped: {e}"
+                to_retry += again[n:]
+                break
+            if result.outcome == "retry":
+                to_retry.append(subscriber_id)
+            else:
+                summary.add(result.outcome, result.problem)
+    return to_retry
 
 
 def write_dry_run(week: str, directory: Path,
@@ -653,6 +706,56 @@ def send_job(subscriber_id: int, week: str, resend_in_doubt: bool = False) -> di
     return {"outcome": result.outcome, "problem": result.problem}
 
 
+# A worker process says it is alive by keeping this key (one per worker) fresh:
+# ``b12planner worker`` refreshes it every MAIL_WORKER_HEARTBEAT seconds from a
+# thread, and it expires HEARTBEAT_MISSES times that after the last refresh. A
+# worker killed outright (SIGKILL, OOM) stops refreshing it, so send-weekly
+# learns within seconds that the job that worker had started will never end.
+ALIVE_KEY = "b12planner:alive:{queue}:{worker}"
+HEARTBEAT_MISSES = 5
+
+
+def heartbeat_interval() -> float:
+    return max(0.05, float(settings("MAIL_WORKER_HEARTBEAT")))
+
+
+def start_heartbeat(connection, queue: str, worker: str) -> Callable[[], None]:
+    """Keep this worker's alive key fresh from a daemon thread; returns ``stop``."""
+    import threading
+
+    interval = heartbeat_interval()
+    key = ALIVE_KEY.format(queue=queue, worker=worker)
+    ttl_ms = int(interval * HEARTBEAT_MISSES * 1000)
+    stopped = threading.Event()
+
+    def beat() -> None:
+        while True:
+            try:
+                connection.set(key, "1", px=ttl_ms)
+            except Exception:  # Redis away for a moment: the next beat tries again
+                pass
+            if stopped.wait(interval):
+                break
+        try:
+            connection.delete(key)
+        except Exception:
+            pass
+
+    connection.set(key, "1", px=ttl_ms)
+    threading.Thread(target=beat, name="b12-heartbeat", daemon=True).start()
+    return stopped.set
+
+
+def _alive(connection, queue: str, worker: str | None) -> bool:
+    return bool(worker) and bool(connection.exists(ALIVE_KEY.format(queue=queue,
+                                                                      worker=worker)))
+
+
+def _any_worker_alive(connection, queue: str) -> bool:
+    pattern = ALIVE_KEY.format(queue=queue, worker="*")
+    return next(iter(connection.scan_iter(match=pattern, count=100)), None) is not None
+
+
 def _record_job(summary: Summary, job_id: str, job) -> bool:
     """Add a finished job's outcome to ``summary``; False while it is still to come."""
     from rq.job import JobStatus
@@ -668,15 +771,49 @@ def _record_job(summary: Summary, job_id: str, job) -> bool:
             summary.add(outcome, value.get("problem"))
         return True
     if status in (JobStatus.FAILED, JobStatus.STOPPED, JobStatus.CANCELED, None):
-        summary.add("failed", f"job {job_id} {status or 'lost'}: see the worker's log")
+        _record_from_row(summary, job, f"job {job_id} {status or 'lost'}")
         return True
     return False
+
+
+def _record_from_row(summary: Summary, job, what: str) -> None:
+    """A job that ended without an answer: what its ``sends`` row says happened."""
+    try:
+        subscriber_id, week = int(job.args[0]), str(job.args[1])
+    except (AttributeError, IndexError, TypeError, ValueError):
+        summary.add("failed", f"{what}: see the worker's log")
+        return
+    row = _send_row(subscriber_id, week)
+    status = row.status if row is not None else None
+    db.session.remove()
+    if status == SENDING:
+        note_in_doubt(subscriber_id, week, what)
+        db.session.remove()
+        summary.add("in_doubt", f"subscriber {subscriber_id}: in doubt: {what} while "
+                                "its email was being handed to the SMTP server; it may or "
+                                "may not have been delivered (see --resend-in-doubt)")
+    elif status == SENT:
+        summary.add("sent")
+    elif status in (FAILED, RETRY):
+        summary.add("failed" if status == FAILED else "retry",
+                    f"subscriber {subscriber_id}: {row.last_error or what}")
+    else:
+        summary.not_attempted += 1
+        summary.problems.append(f"subscriber {subscriber_id}: {what} before sending; "
+                                "nothing was sent, the next run sends it")
 
 
 def run_with_rq(week: str, *, resend_in_doubt: bool = False,
                 progress: Callable[[int, int, Summary], None] | None = None,
                 timeout: float | None = None, poll: float = 0.2) -> Summary:
-    """Queue one job per subscriber owed the email, wait for all, and summarise."""
+    """Queue one job per subscriber owed the email, wait for all, and summarise.
+
+    The wait is bounded without ``timeout`` too: a started job whose worker
+    stopped beating (killed) is settled from its ``sends`` row at once (a
+    ``sending`` row is in doubt), and when no worker has been alive for
+    MAIL_NO_WORKER_WAIT seconds the jobs still queued are cancelled and
+    reported as not attempted (the next run sends them).
+    """
     from redis import Redis
     from rq import Queue
     from rq.job import Job
@@ -684,7 +821,8 @@ def run_with_rq(week: str, *, resend_in_doubt: bool = False,
     due = due_for_run(week, resend_in_doubt)
     summary = start_summary(week, due, resend_in_doubt)
     connection = Redis.from_url(str(settings("REDIS_URL")))
-    queue = Queue(str(settings("MAIL_QUEUE")), connection=connection)
+    queue_name = str(settings("MAIL_QUEUE"))
+    queue = Queue(queue_name, connection=connection)
     job_timeout = int(float(settings("SMTP_TIMEOUT")) * 4 + sum(retry_delays()) * 2 + 60)
     pending: list[str] = []
     for chunk_start in range(0, len(due), 500):
@@ -694,25 +832,69 @@ def run_with_rq(week: str, *, resend_in_doubt: bool = False,
                 for sid in due[chunk_start:chunk_start + 500]]
         pending += [job.id for job in queue.enqueue_many(jobs)]
     deadline = None if timeout is None else time.monotonic() + timeout
+    no_worker_wait = float(settings("MAIL_NO_WORKER_WAIT"))
+    last_worker_seen = time.monotonic()
     done = 0
     while pending:
-        still: list[str] = []
+        still: list[Job] = []
         for start in range(0, len(pending), 500):
             ids = pending[start:start + 500]
             jobs = Job.fetch_many(ids, connection=connection)
             for job_id, job in zip(ids, jobs, strict=True):
-                if not _record_job(summary, job_id, job):
-                    still.append(job_id)
+                if not _settle(summary, job_id, job, connection, queue_name):
+                    still.append(job)
                     continue
                 done += 1
                 if progress:
                     progress(done, len(due), summary)
-        pending = still
-        if pending and deadline is not None and time.monotonic() > deadline:
-            summary.stopped = (f"stopped waiting: {len(pending)} jobs still queued "
-                               "or running; they will finish in the workers")
-            summary.not_attempted += len(pending)
+        pending = [job.id for job in still]
+        if not pending:
             break
-        if pending:
-            time.sleep(poll)
+        if _any_worker_alive(connection, queue_name):
+            last_worker_seen = time.monotonic()
+        elif time.monotonic() - last_worker_seen > no_worker_wait:
+            _give_up(summary, still, connection,
+                     f"stopped waiting: no worker has been running for {no_worker_wait:g} s "
+                     "(start `b12planner worker`)")
+            break
+        if deadline is not None and time.monotonic() > deadline:
+            _give_up(summary, still, connection, "stopped waiting after --wait-timeout")
+            break
+        time.sleep(poll)
     return summary
+
+
+def _settle(summary: Summary, job_id: str, job, connection, queue_name: str) -> bool:
+    """Record ``job`` if it has ended, or if its worker died; False while it runs or waits."""
+    from rq.job import JobStatus
+
+    if _record_job(summary, job_id, job):
+        return True
+    if (job.get_status(refresh=False) != JobStatus.STARTED
+            or _alive(connection, queue_name, job.worker_name)):
+        return False
+    job.refresh()  # it may have finished since it was fetched
+    if not _record_job(summary, job_id, job):
+        _record_from_row(summary, job, f"the worker {job.worker_name} died (job {job_id})")
+    return True
+
+
+def _give_up(summary: Summary, jobs: list, connection, why: str) -> None:
+    """Stop waiting: cancel the jobs no worker has started; count the rest honestly."""
+    from rq.job import JobStatus
+
+    queued = running = 0
+    for job in jobs:
+        job.refresh()
+        if _record_job(summary, job.id, job):
+            continue
+        if job.get_status(refresh=False) == JobStatus.STARTED:
+            running += 1
+        else:
+            job.cancel()
+            queued += 1
+    summary.not_attempted += queued + running
+    parts = [f"{queued} not started (cancelled; the next run sends them)"] if queued else []
+    if running:
+        parts.append(f"{running} still running in a worker (the next run reports them)")
+    summary.stopped = f"{why}: " + "; ".join(parts) if parts else why

@@ -49,18 +49,32 @@ class Recorder:
     """aiosmtpd handler that records accepted messages.
 
     ``refuse``: addresses answered with 550 at RCPT; ``defer``: answered with
-    450. ``delay_mail``: seconds to wait before answering MAIL FROM (slows a
-    run down while nothing is in doubt). ``on_mail(n)`` is called at the
-    n-th MAIL FROM (1-based), ``after_data(n)`` after the n-th message was
-    recorded and before the 250 answer.
+    450; ``drop``: the connection is closed at their RCPT, unanswered;
+    ``stall``: their RCPT is answered only after ``stall_s`` seconds (past
+    the sender's timeout). ``delay_mail``: seconds to wait before answering
+    MAIL FROM (slows a run down while nothing is in doubt). ``slow_data``:
+    seconds the server takes over a message after its final dot, before it
+    keeps it; a client gone by then (killed, timed out) gets it discarded, as
+    a server that has not yet queued a message does. ``on_mail(n)`` is called
+    at the n-th MAIL FROM (1-based), ``after_data(n)`` after the n-th message
+    was recorded and before the 250 answer; ``on_data_start(n)`` as the n-th
+    final dot arrives (before ``slow_data``).
     """
 
-    def __init__(self, *, refuse=(), defer=(), delay_mail: float = 0.0,
+    def __init__(self, *, refuse=(), defer=(), drop=(), stall=(), stall_s: float = 30.0,
+                 delay_mail: float = 0.0, slow_data: float = 0.0,
                  on_mail: Callable[[int], None] | None = None,
                  after_data: Callable[[int], None] | None = None,
+                 on_data_start: Callable[[int], None] | None = None,
                  keep: bool = True):
         self.refuse = {a.lower() for a in refuse}
         self.defer = {a.lower() for a in defer}
+        self.drop = {a.lower() for a in drop}
+        self.stall = {a.lower() for a in stall}
+        self.stall_s, self.slow_data = stall_s, slow_data
+        self.on_data_start = on_data_start
+        self.datas = 0
+        self.discarded = 0
         self.delay_mail = delay_mail
         self.on_mail, self.after_data, self.keep = on_mail, after_data, keep
         self.received: list[Received] = []
@@ -83,10 +97,27 @@ class Recorder:
             return "550 5.1.1 No such mailbox here"
         if address.lower() in self.defer:
             return "450 4.2.0 Mailbox busy, try later"
+        if address.lower() in self.drop:
+            server.transport.close()
+            return "421 4.3.0 Closing"  # never reaches the client
+        if address.lower() in self.stall:
+            await asyncio.sleep(self.stall_s)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        self.datas += 1
+        if self.on_data_start:
+            self.on_data_start(self.datas)
+        if self.slow_data:
+            try:
+                await asyncio.sleep(self.slow_data)
+            except asyncio.CancelledError:  # aiosmtpd cancels us when the client goes
+                self.discarded += 1
+                raise
+            if server.transport is None or server.transport.is_closing():
+                self.discarded += 1
+                return "451 4.3.0 Client gone, message discarded"
         with self._lock:
             self.count += 1
             n = self.count

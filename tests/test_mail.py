@@ -119,9 +119,13 @@ def test_a_link_reads_back_for_its_own_purpose_only(mail_app):
 
 
 def test_an_expired_link_is_refused(mail_app, monkeypatch):
+    from planner.domain.profile import parse_profile
+
     add_subscribers(mail_app, 1)
     with mail_app.app_context():
-        subscriber = store.db.session.get(store.Subscriber, 1)
+        # a confirmation link exists only for a pending profile
+        subscriber = store.subscribe("reader00000@example.org",
+                                     parse_profile({"age_years": 50, "diet": "vegan"}))
         real = TimestampSigner.get_timestamp
         monkeypatch.setattr(TimestampSigner, "get_timestamp",
                             lambda self: real(self) - 4 * 24 * 3600)

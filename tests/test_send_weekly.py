@@ -379,7 +379,7 @@ def test_a_run_killed_at_any_point_and_restarted_sends_each_subscriber_exactly_o
         # 4. runs to the end
         last = run_killed(env, killer)
 
-    assert last.returncode == 0, last.stderr
+    assert last.returncode == 1, last.stderr  # message 90 is in doubt: cron hears of it
     counts = handler.by_recipient()
     assert set(counts) == set(emails)
     assert set(counts.values()) == {1}, {e: n for e, n in counts.items() if n != 1}
@@ -403,7 +403,7 @@ def test_in_doubt_emails_are_resent_only_when_asked_with_the_same_message_id(
         assert sends(mail_app) == {1: "sent", 2: "sending"}
 
         plain = run_send(mail_app, "--week", WEEK)
-        assert plain.exit_code == 0
+        assert plain.exit_code == 1  # in doubt: not sent again, and reported
         assert summary_of(plain)["in_doubt_before"] == 1
         assert handler.by_recipient()["reader00001@example.org"] == 1
 
@@ -466,3 +466,170 @@ def test_a_burst_worker_drains_jobs_queued_before_it_started(make_app, redis_db,
     assert done.returncode == 0, done.stderr
     assert sorted(handler.by_recipient().values()) == [1] * 5
     assert sorted(sends(mail_app).values()) == ["sent"] * 5
+
+
+# ---- one recipient's trouble is not the server's (issue 17, finding 2) -----------------
+
+ONE_BAD = "reader00002@example.org"
+
+
+@pytest.mark.parametrize("trouble", ["refuse", "drop", "stall"])
+def test_one_recipient_refused_dropped_or_stalled_does_not_stop_the_run(make_app, trouble):
+    handler = Recorder(**{trouble: [ONE_BAD]}, stall_s=3.0)
+    with SmtpServer(handler) as server:
+        mail_app = make_app(SMTP_PORT=server.port, SMTP_TIMEOUT=0.5)
+        emails = add_subscribers(mail_app, 6)
+        first = run_send(mail_app, "--week", WEEK)
+        statuses = sends(mail_app)
+        again = run_send(mail_app, "--week", WEEK)
+
+    assert first.exit_code == 1, first.output
+    summary = summary_of(first)
+    assert summary["stopped"] is None
+    assert (summary["sent"], summary["failed_total"], summary["not_attempted"]) == (5, 1, 0)
+    assert handler.by_recipient() == {e: 1 for e in emails if e != ONE_BAD}
+    expected = "failed" if trouble == "refuse" else "retry"  # 550 is for good
+    assert statuses.pop(3) == expected and set(statuses.values()) == {"sent"}
+    # The next run does not stop at that subscriber either, and sends nothing twice:
+    # a drop or stall is tried again (up to MAIL_MAX_ATTEMPTS), a 550 is not.
+    assert summary_of(again)["stopped"] is None and summary_of(again)["sent"] == 0
+    assert again.exit_code == (1 if trouble != "refuse" else 0)
+    assert sends(mail_app)[3] == "failed"
+
+
+def test_the_same_failure_for_several_recipients_in_a_row_stops_the_run(make_app):
+    bad = [f"reader{i:05d}@example.org" for i in (1, 2, 3)]
+    handler = Recorder(drop=bad)
+    with SmtpServer(handler) as server:
+        mail_app = make_app(SMTP_PORT=server.port, MAIL_MAX_CONSECUTIVE_FAILURES=3)
+        add_subscribers(mail_app, 8)
+        result = run_send(mail_app, "--week", WEEK)
+
+    assert result.exit_code == 1
+    assert "3 recipients in a row" in result.output
+    summary = summary_of(result)
+    assert (summary["sent"], summary["retry"], summary["not_attempted"]) == (1, 3, 4)
+    assert handler.count == 1
+    assert sends(mail_app) == {1: "sent", 2: "retry", 3: "retry", 4: "retry"}
+
+
+# ---- killed during DATA with a slow server (issue 17, finding 9) ------------------------
+
+
+def test_a_run_killed_during_a_slow_data_leaves_it_in_doubt_and_every_rerun_says_so(
+        make_app, database_url):
+    killer = Killer()
+
+    def kill_at_second_dot(n: int) -> None:
+        if n == 2:
+            kill(killer.proc)
+
+    handler = Recorder(slow_data=1.0, on_data_start=kill_at_second_dot)
+    with SmtpServer(handler) as server:
+        mail_app = make_app(SMTP_PORT=server.port)
+        add_subscribers(mail_app, 3)
+        assert run_killed(cli_env(database_url, server.port), killer).returncode == -9
+        deadline = time.monotonic() + 10
+        while handler.discarded < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # The server had not kept the message when the sender died: not delivered.
+        assert handler.discarded == 1
+        assert handler.by_recipient() == {"reader00000@example.org": 1}
+        assert sends(mail_app) == {1: "sent", 2: "sending"}
+
+        handler.slow_data = 0
+        for _ in range(2):  # every rerun reports it and exits 1, and sends it to nobody
+            rerun = run_send(mail_app, "--week", WEEK)
+            assert rerun.exit_code == 1, rerun.output
+            assert "in doubt 1" in rerun.output and "--resend-in-doubt" in rerun.output
+        assert "reader00001@example.org" not in handler.by_recipient()
+
+        resent = run_send(mail_app, "--week", WEEK, "--resend-in-doubt")
+    assert resent.exit_code == 0, resent.output
+    assert handler.by_recipient()["reader00001@example.org"] == 1
+    assert sends(mail_app) == {1: "sent", 2: "sent", 3: "sent"}
+
+
+# ---- RQ: a worker killed during DATA (issue 17, finding 8) ------------------------------
+
+
+@pytest.mark.slow
+def test_with_redis_a_worker_killed_during_data_is_noticed_and_reported_in_doubt(
+        make_app, redis_db, database_url):
+    worker: subprocess.Popen | None = None
+
+    def kill_worker_at_second_dot(n: int) -> None:
+        if n == 2 and worker is not None:
+            kill(worker)
+
+    handler = Recorder(slow_data=1.0, on_data_start=kill_worker_at_second_dot)
+    with SmtpServer(handler) as server:
+        fast = {"B12_MAIL_WORKER_HEARTBEAT": "0.2", "B12_MAIL_NO_WORKER_WAIT": "2"}
+        env = cli_env(database_url, server.port, B12_REDIS_URL=redis_db, **fast)
+        mail_app = make_app(SMTP_PORT=server.port, REDIS_URL=redis_db)
+        add_subscribers(mail_app, 3)
+        worker = subprocess.Popen(cli_command("worker"), env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            started = time.monotonic()
+            # No --wait-timeout: the command must still come back, and soon.
+            run = subprocess.run(cli_command("send-weekly", "--week", WEEK), env=env,
+                                 capture_output=True, text=True, timeout=60)
+            elapsed = time.monotonic() - started
+        finally:
+            kill(worker)
+            worker.wait(timeout=10)
+        assert worker.returncode == -9
+        assert elapsed < 30, elapsed
+        assert run.returncode == 1, run.stderr
+        summary = summary_of(run)
+        assert (summary["sent"], summary["in_doubt"], summary["not_attempted"]) == (1, 1, 1)
+        assert "died" in run.stderr and "in doubt" in run.stderr
+        assert "no worker has been running" in run.stderr
+        assert handler.discarded == 1  # the slow server had not kept it: not delivered
+        assert sends(mail_app) == {1: "sent", 2: "sending"}
+
+        # A new worker: the rerun sends the one not attempted, reports the one in
+        # doubt and exits 1; --resend-in-doubt is the way on.
+        handler.slow_data = 0
+        worker = subprocess.Popen(cli_command("worker"), env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            rerun = subprocess.run(cli_command("send-weekly", "--week", WEEK), env=env,
+                                   capture_output=True, text=True, timeout=60)
+            resent = subprocess.run(cli_command("send-weekly", "--week", WEEK,
+                                                "--resend-in-doubt"),
+                                    env=env, capture_output=True, text=True, timeout=60)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+    assert rerun.returncode == 1 and summary_of(rerun)["in_doubt_before"] == 1, rerun.stderr
+    assert summary_of(rerun)["sent"] == 1
+    assert resent.returncode == 0, resent.stderr
+    assert sorted(handler.by_recipient().values()) == [1, 1, 1]
+    assert sends(mail_app) == {1: "sent", 2: "sent", 3: "sent"}
+
+
+@pytest.mark.slow
+def test_with_redis_one_dropped_recipient_does_not_stop_the_workers(make_app, redis_db,
+                                                                    database_url):
+    handler = Recorder(drop=[ONE_BAD])
+    with SmtpServer(handler) as server:
+        mail_app = make_app(SMTP_PORT=server.port, REDIS_URL=redis_db,
+                            MAIL_RETRY_DELAYS=[1, 1])
+        emails = add_subscribers(mail_app, 6)
+        env = cli_env(database_url, server.port, B12_REDIS_URL=redis_db,
+                      B12_MAIL_RETRY_DELAYS="[1, 1]")
+        worker = subprocess.Popen(cli_command("worker"), env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            result = run_send(mail_app, "--week", WEEK, "--wait-timeout", "60")
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+
+    assert result.exit_code == 1, result.output
+    summary = summary_of(result)
+    assert (summary["sent"], summary["retry"], summary["not_attempted"]) == (5, 1, 0)
+    assert handler.by_recipient() == {e: 1 for e in emails if e != ONE_BAD}
+    assert sends(mail_app)[3] == "retry"

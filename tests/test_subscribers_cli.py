@@ -274,14 +274,18 @@ def test_a_writer_killed_mid_write_leaves_a_sound_store_of_whole_rows(make_app, 
         writer.wait(timeout=10)
 
     connection = check_sound(database_url)
-    rows = connection.execute("SELECT profile_json, token_version, confirmed_at, "
-                              "unsubscribed_at FROM subscribers").fetchall()
+    rows = connection.execute("SELECT profile_json, pending_profile_json, token_version, "
+                              "confirmed_at, unsubscribed_at FROM subscribers").fetchall()
     assert len(rows) == 20
-    assert max(version for _, version, _, _ in rows) > 2, "killed before it wrote much"
-    for profile_json, version, confirmed_at, unsubscribed_at in rows:
+    assert max(row[2] for row in rows) > 2, "killed before it wrote much"
+    for profile_json, pending_json, version, confirmed_at, unsubscribed_at in rows:
         profile = parse_profile(json.loads(profile_json))  # whole, valid JSON
-        # subscribe() writes profile, version and both times in one transaction:
-        assert profile.age_years == (version - 2) % 100
+        if pending_json is None:  # confirm() applied the pending profile in one transaction
+            assert profile.age_years == (version - 2) % 100
+        else:  # killed between subscribe() and confirm(): the new profile waits, whole,
+            # written with its version; the profile in use is the one before
+            assert parse_profile(json.loads(pending_json)).age_years == (version - 2) % 100
+            assert profile.age_years == ((version - 3) % 100 if version > 2 else 34)
         assert confirmed_at is not None or unsubscribed_at is None
 
 

@@ -61,7 +61,8 @@ class Progress:
 @click.option("--progress-every", default=100, show_default=True, metavar="N",
               help="Print a progress line to stderr every N subscribers.")
 @click.option("--wait-timeout", type=float, default=None, metavar="SECONDS",
-              help="With REDIS_URL: stop waiting for the workers after this long.")
+              help="With REDIS_URL: stop waiting for the workers after this long "
+                   "(without it the wait still ends when workers die or none runs).")
 @with_appcontext
 def send_weekly(week: str, dry_run: Path | None, resend_in_doubt: bool,
                 progress_every: int, wait_timeout: float | None) -> None:
@@ -95,8 +96,9 @@ def report(summary: weekly.Summary, dry_run: Path | None) -> None:
         click.echo(summary.stopped, err=True)
     if summary.in_doubt_before:
         click.echo(f"{summary.in_doubt_before} email(s) of this week were left in doubt "
-                   "by a stopped run and were not sent again (see --resend-in-doubt).",
-                   err=True)
+                   "by a stopped run and were not sent again: they may or may not have "
+                   "been delivered. Runs of this week exit 1 until "
+                   "`send-weekly --resend-in-doubt` sends them again.", err=True)
     if dry_run is not None:
         click.echo(f"dry run: {summary.counts['written']} email(s) written to {dry_run}")
     click.echo(summary.line())
@@ -120,7 +122,15 @@ def worker(burst: bool) -> None:
     except weekly.SetupError as e:
         raise click.UsageError(str(e)) from None
     connection = Redis.from_url(str(url))
-    queue = Queue(str(current_app.config["MAIL_QUEUE"]), connection=connection)
+    name = str(current_app.config["MAIL_QUEUE"])
+    queue = Queue(name, connection=connection)
     # SimpleWorker runs jobs in this process: the app context and the open SMTP
     # connection are reused by every job instead of a fork per job.
-    SimpleWorker([queue], connection=connection).work(burst=burst, logging_level="WARNING")
+    rq_worker = SimpleWorker([queue], connection=connection)
+    # The heartbeat send-weekly watches: a worker killed mid-job is noticed in
+    # seconds, and its job's row reported (in doubt if it was being sent).
+    stop = weekly.start_heartbeat(Redis.from_url(str(url)), name, rq_worker.name)
+    try:
+        rq_worker.work(burst=burst, logging_level="WARNING")
+    finally:
+        stop()
