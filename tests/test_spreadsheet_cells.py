@@ -18,7 +18,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import select
 
-from foods.loader import COLUMNS
+from foods.loader import TABLE_COLUMNS as COLUMNS
 from foods.loader import load_foods
 from planner import backup
 from planner import create_app
@@ -88,7 +88,7 @@ def evil_table(tmp_path) -> tuple[str, list[str]]:
                 "meals": "breakfast;lunch;dinner;snack",
                 "diets": "vegan;vegetarian;pescatarian;omnivore", "allergens": "soy",
                 "fortified": "true", "source": "label:formula names test", "evidence": "label",
-                "notes": ""})
+                "notes": "", "markets": "us"})
     return str(path), ids
 
 
