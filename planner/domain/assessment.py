@@ -25,6 +25,7 @@ from planner.domain.risk import risk_level
 from planner.domain.supplements import RecommendedSupplement
 from planner.domain.supplements import choose_supplement
 from planner.domain.supplements import dose_options_for
+from planner.domain.supplements import reaches_target
 from planner.domain.targets import target_row_for
 
 DEFAULT_DISCLAIMER = "This is information, not medical advice."
@@ -67,7 +68,10 @@ class Assessment:
 
     ``intrinsic_factor`` is False when a condition removes it (absorption then
     uses the passive line only); ``recommended_supplement`` is set when a
-    supplement or malabsorption flag calls for one.
+    supplement or malabsorption flag calls for one. ``own_supplement_adequate``
+    is the ``adequate_supplement`` fact the rules saw: the supplement the person
+    takes is enough on its own for this target. The plan keeps such a supplement
+    and replaces one the assessment finds short.
     """
 
     target: Target
@@ -76,6 +80,7 @@ class Assessment:
     disclaimer: str
     intrinsic_factor: bool = True
     recommended_supplement: RecommendedSupplement | None = None
+    own_supplement_adequate: bool = False
 
     def flag(self, code: str) -> Flag | None:
         """The flag with this code, or None."""
@@ -147,16 +152,25 @@ def assess(profile: Profile, reference: Reference, foods: Iterable[Food] = ()) -
     policy = reference.risk_policy
     if policy is None:
         raise ReferenceDataError("the reference has no risk policy; load it with planner.reference.load_reference()")
-    facts: dict[str, Any] = profile_facts(profile, reference.supplement_adequacy, fortified_ids(foods))
+    target = build_target(profile, reference)
+    intrinsic_factor = policy.no_if_conditions.isdisjoint(profile.conditions)
+    own = profile.supplement
+    reaches = None if own is None else reaches_target(
+        own.dose_ug, own.frequency, target.absorbed_ug, reference.absorption, intrinsic_factor)
+    facts: dict[str, Any] = profile_facts(
+        profile, reference.supplement_adequacy, fortified_ids(foods),
+        supplement_reaches_target=reaches,
+    )
     fired = evaluate_rules(facts, reference.rules)
     facts["malabsorption"] = any(r.flag == "malabsorption" for r in fired)
     flags = build_flags(fired, policy, reference.differentials, dose_options_for(facts, reference))
     assessment = Assessment(
-        target=build_target(profile, reference),
+        target=target,
         risk_level=risk_level(flags, policy),
         flags=flags,
         disclaimer=(reference.texts or {}).get("disclaimer", DEFAULT_DISCLAIMER),
-        intrinsic_factor=policy.no_if_conditions.isdisjoint(profile.conditions),
+        intrinsic_factor=intrinsic_factor,
+        own_supplement_adequate=bool(facts["adequate_supplement"]),
     )
     reason = _recommendation_reason(assessment, policy.recommend_supplement)
     if reason is None:

@@ -17,6 +17,7 @@ from typing import Any
 from planner.domain.absorption import AbsorptionParams
 
 if TYPE_CHECKING:
+    from planner.domain.bioavailability import Bioavailability
     from planner.domain.differential import DifferentialTable
     from planner.domain.facts import SupplementAdequacy
     from planner.domain.risk import RiskPolicy
@@ -48,3 +49,4 @@ class Reference:
     differentials: tuple[DifferentialTable, ...] = ()
     supplement_groups: tuple[SupplementGroup, ...] = ()
     supplement_adequacy: SupplementAdequacy | None = None
+    bioavailability: Bioavailability | None = None
