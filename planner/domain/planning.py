@@ -307,10 +307,11 @@ def _shortfall_reason(profile: Profile, assessment: Assessment, food: list[_Food
                       covered: int, n_sources: int) -> str:
     target = assessment.target.absorbed_ug
     days = len(food)
-    if not assessment.intrinsic_factor:
+    if not food_can_cover(assessment):
         return (
-            "Without intrinsic factor only about 1 % of food B12 is absorbed, so food "
-            f"cannot reach the absorbed target of {target:.2f} µg a day; treatment "
+            "Without intrinsic factor, or without the end of the small intestine where "
+            "B12 is taken up, only about 1 % of food B12 is absorbed, so food never "
+            f"counts towards the absorbed target of {target:.2f} µg a day; treatment "
             "(high-dose tablets or injections) is a doctor's decision."
         )
     if n_sources == 0:
@@ -386,7 +387,7 @@ def _choose_supplement(
         )
     if by_food < days:
         reason = _shortfall_reason(profile, assessment, food, by_food, n_sources)
-        reason += " A supplement covers the rest."
+        reason += " A supplement covers the rest." if by_food else " A supplement covers the target."
         if recommended is not None and recommended.reason:
             reason += f" Also: {recommended.reason.rstrip('.')}."
     else:
@@ -546,10 +547,43 @@ def make_plan(
         supplement=supplement,
         summary=summary,
         shopping_list=_shopping_list(days, {f.food_id: f for f in problem.foods}),
-        notes=tuple(_notes(assessment, supplement, problem) + notes),
+        notes=tuple(_notes(assessment, supplement, problem)
+                    + _absorption_notes(profile, foods, reference, days) + notes),
         disclaimer=assessment.disclaimer,
         score=evaluate(problem, solution),
     )
+
+
+def _absorption_notes(profile: Profile, foods: Sequence[Food], reference: Reference,
+                      days: Sequence[PlanDay]) -> list[str]:
+    """How food-bound B12 was counted, when the plan has any (``absorption.toml``)."""
+    table = reference.bioavailability
+    if table is None:
+        return []
+    bound = {
+        item.group for day in days for meal in day.meals for item in meal.items
+        if not item.fortified and table.by_group[item.group].form == "food_bound"
+    }
+    if not bound:
+        return []
+    shares = ", ".join(
+        f"{g.replace('_', ' ')} {table.by_group[g].fraction * 100:g} %" for g in sorted(bound)
+    )
+    notes = [
+        "B12 that is naturally in food counts at its food group's measured share, never "
+        "more than B12 added to fortified foods gives at the same dose (in this plan: "
+        f"{shares})."
+    ]
+    facts = profile_facts(profile, reference.supplement_adequacy, fortified_ids(foods))
+    cases = table.reductions(facts)
+    if cases:
+        why = "; ".join(c.reason for c in cases)
+        notes.append(
+            f"Here that food B12 counts at {table.reduction_factor * 100:g} % of its share, "
+            f"because {why}. The factor is a cautious default that no study has measured. "
+            "B12 added to fortified foods and supplements is still absorbed and counts in full."
+        )
+    return notes
 
 
 def _notes(assessment: Assessment, supplement: PlanSupplement | None,
@@ -562,10 +596,10 @@ def _notes(assessment: Assessment, supplement: PlanSupplement | None,
         f"One food appears in at most {problem.max_uses_per_food} meals over these "
         f"{problem.days} days; at most {problem.max_items_per_meal} B12 items per meal.",
     ]
-    if not assessment.intrinsic_factor:
+    if not food_can_cover(assessment):
         notes.append(
             "Absorbed amounts use the model without intrinsic factor (about 1.2 % of "
-            "each dose)."
+            "each dose), and food never counts towards covering a day."
         )
     if supplement is not None:
         notes.append(
