@@ -18,6 +18,7 @@ from hypothesis import HealthCheck
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
+from markupsafe import escape
 
 from foods.loader import load_foods
 from planner.commands.plan import plan as plan_command
@@ -403,3 +404,16 @@ def test_a_pregnant_vegan_taking_enough_daily_keeps_her_supplement():
     plan = make_plan(prof, FOODS, week=WEEK, reference=REF)
     assert plan.assessment.own_supplement_adequate
     assert plan.supplement.kind == "own"
+
+
+def test_the_about_page_lists_every_bioavailability_row_with_its_source(client):
+    page = client.get("/about")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "Share of food B12 absorbed, by food group" in html
+    for row in TABLE.rows:
+        assert str(escape(row.source)) in html
+        if row.form == "food_bound":
+            assert f"{row.fraction * 100:g} %" in html
+    assert "50 % of its share [U]" in html
+    assert "crohns disease" in html  # no terminal ileum: counted like no intrinsic factor
