@@ -290,6 +290,9 @@ def test_no_output_says_the_foods_cover_the_target_without_if(condition, client)
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert "foods cover" not in html and "added by the plan" in html
+    handout = client.get(f"/plan/handout?{urlencode(args)}")
+    assert handout.status_code == 200
+    assert "foods cover" not in handout.get_data(as_text=True)
     refused = client.get(f"/plan?{urlencode({**args, 'accept_supplement': 'false'})}")
     assert refused.status_code == 422
     assert "foods cover" not in refused.get_data(as_text=True)
