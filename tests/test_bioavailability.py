@@ -310,7 +310,7 @@ def test_no_output_says_the_foods_cover_the_target_without_if(condition, client)
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(guideline=st.sampled_from(GUIDELINES),
        diet=st.sampled_from(["vegan", "vegetarian", "omnivore"]),
-       age=st.sampled_from([25, 40, 58, 70]),
+       age=st.sampled_from([2, 8, 12, 25, 40, 58, 70]),
        stage=st.sampled_from(["none", "none", "pregnant", "lactating"]),
        dose=st.sampled_from([1, 5, 10, 25, 50, 100, 250, 1000, 2000, 2500]),
        frequency=st.sampled_from(["daily", "weekly"]),
@@ -372,6 +372,16 @@ def test_4_ug_targets_get_the_higher_daily_tier_not_a_weekly_dose(guideline, age
     plan = make_plan(replace(prof, include_foods=("tofu_firm_nigari",)), FOODS, week=WEEK,
                      reference=REF)
     assert (plan.supplement.dose_ug, plan.supplement.frequency) == (rec.dose_ug, "daily")
+
+
+def test_a_child_taking_the_best_dose_for_the_group_is_told_to_keep_it_and_keeps_it():
+    # EFSA 11–14 y: 3.5 µg; the children's 15 µg a day is the group's best option
+    prof = profile(age_years=12, diet="vegan", guideline="efsa",
+                   supplement={"dose_ug": 15, "frequency": "daily"})
+    plan = make_plan(prof, FOODS, week=WEEK, reference=REF)
+    assert plan.assessment.own_supplement_adequate
+    assert "vegan_keep_supplement" in plan.assessment.flag("supplement").rule_ids
+    assert plan.supplement.kind == "own"
 
 
 def test_us_targets_keep_the_vegan_society_10_ug():

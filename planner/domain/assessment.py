@@ -25,7 +25,9 @@ from planner.domain.risk import risk_level
 from planner.domain.supplements import RecommendedSupplement
 from planner.domain.supplements import choose_supplement
 from planner.domain.supplements import dose_options_for
-from planner.domain.supplements import reaches_target
+from planner.domain.supplements import option_dose
+from planner.domain.supplements import pick_option
+from planner.domain.supplements import supplement_absorbed_per_day
 from planner.domain.targets import target_row_for
 
 DEFAULT_DISCLAIMER = "This is information, not medical advice."
@@ -143,6 +145,31 @@ def _recommendation_reason(assessment: Assessment, recommend: frozenset[tuple[st
     return flag.reasons[0] if flag else None
 
 
+def _own_supplement_reach(profile: Profile, reference: Reference, target: Target,
+                          intrinsic_factor: bool) -> tuple[bool | None, bool]:
+    """How the supplement the person takes compares with this target: whether it
+    reaches the absorbed target on its own (None when they take none), and
+    whether no dose option of their group reaches it while theirs gives at least
+    as much as the best option (nothing better can be recommended)."""
+    own = profile.supplement
+    if own is None:
+        return None, False
+    got = supplement_absorbed_per_day(own.dose_ug, own.frequency, reference.absorption,
+                                      intrinsic_factor)
+    reaches = got >= target.absorbed_ug - 1e-9
+    facts = profile_facts(profile, reference.supplement_adequacy)
+    facts["malabsorption"] = any(
+        r.flag == "malabsorption" for r in evaluate_rules(facts, reference.rules))
+    options = dose_options_for(facts, reference)
+    if not options:
+        return reaches, False
+    best = pick_option(options, target.intake_ug, target.absorbed_ug, reference.absorption,
+                       intrinsic_factor)
+    best_got = supplement_absorbed_per_day(option_dose(best, target.intake_ug), best.frequency,
+                                           reference.absorption, intrinsic_factor)
+    return reaches, best_got < target.absorbed_ug - 1e-9 and got >= best_got - 1e-9
+
+
 def assess(profile: Profile, reference: Reference, foods: Iterable[Food] = ()) -> Assessment:
     """Assess a validated profile: target, flags from the risk rules, risk level.
 
@@ -154,12 +181,10 @@ def assess(profile: Profile, reference: Reference, foods: Iterable[Food] = ()) -
         raise ReferenceDataError("the reference has no risk policy; load it with planner.reference.load_reference()")
     target = build_target(profile, reference)
     intrinsic_factor = policy.no_if_conditions.isdisjoint(profile.conditions)
-    own = profile.supplement
-    reaches = None if own is None else reaches_target(
-        own.dose_ug, own.frequency, target.absorbed_ug, reference.absorption, intrinsic_factor)
+    reaches, best_available = _own_supplement_reach(profile, reference, target, intrinsic_factor)
     facts: dict[str, Any] = profile_facts(
         profile, reference.supplement_adequacy, fortified_ids(foods),
-        supplement_reaches_target=reaches,
+        supplement_reaches_target=reaches, supplement_best_available=best_available,
     )
     fired = evaluate_rules(facts, reference.rules)
     facts["malabsorption"] = any(r.flag == "malabsorption" for r in fired)

@@ -57,6 +57,7 @@ def profile_facts(
     *,
     malabsorption: bool = False,
     supplement_reaches_target: bool | None = None,
+    supplement_best_available: bool = False,
 ) -> dict[str, Any]:
     """The facts rules look at.
 
@@ -69,7 +70,10 @@ def profile_facts(
     ``adequate_supplement``: it is enough on its own: the minimum, daily when
     ``daily_only_when`` holds, and (when ``supplement_reaches_target`` is given,
     as :func:`planner.domain.assessment.assess` does) its absorbed amount
-    reaches the person's absorbed target. The plan reads the same fact, so the
+    reaches the person's absorbed target. ``supplement_best_available``: no
+    dose option of the person's group reaches the target, and the supplement
+    gives at least what the best of them gives (babies and children under the
+    higher targets); such a supplement is enough too, whatever the minimum. The plan reads the same fact, so the
     assessment and the plan agree about a supplement the person already takes.
     """
     adequacy = adequacy or SupplementAdequacy()
@@ -88,11 +92,12 @@ def profile_facts(
         "fortified_foods": bool(set(profile.include_foods) & set(fortified_food_ids)),
         "malabsorption": malabsorption,
     }
-    facts["adequate_supplement"] = (
-        facts["minimum_supplement"]
-        and not (supplement.frequency != "daily" and adequacy.daily_only_when
-                 and holds(adequacy.daily_only_when, facts))
-        and supplement_reaches_target is not False
+    daily_ok = supplement is not None and not (
+        supplement.frequency != "daily" and adequacy.daily_only_when
+        and holds(adequacy.daily_only_when, facts))
+    facts["adequate_supplement"] = daily_ok and (
+        (facts["minimum_supplement"] and supplement_reaches_target is not False)
+        or supplement_best_available
     )
     return facts
 

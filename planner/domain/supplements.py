@@ -214,13 +214,23 @@ def supplement_absorbed_per_day(
     return per_dose if frequency == "daily" else per_dose / 7.0
 
 
-def reaches_target(
-    dose_ug: float, frequency: str, target_absorbed_ug: float, params: AbsorptionParams,
-    intrinsic_factor: bool = True,
-) -> bool:
-    """Whether a supplement alone reaches the absorbed target every day."""
-    got = supplement_absorbed_per_day(dose_ug, frequency, params, intrinsic_factor)
-    return got >= target_absorbed_ug - 1e-9
+def option_dose(option: SupplementOption, intake_target_ug: float) -> float:
+    """The option's dose [µg]: fixed, or the person's intake target."""
+    return intake_target_ug if option.dose_basis == "intake_target" else option.dose_ug
+
+
+def pick_option(
+    options: tuple[SupplementOption, ...], intake_target_ug: float, target_absorbed_ug: float,
+    params: AbsorptionParams, intrinsic_factor: bool = True,
+) -> SupplementOption:
+    """The first option that reaches the absorbed target on its own, else the
+    first of those that come closest."""
+    def reach(o: SupplementOption) -> float:
+        return supplement_absorbed_per_day(option_dose(o, intake_target_ug), o.frequency,
+                                           params, intrinsic_factor)
+
+    chosen = next((o for o in options if reach(o) >= target_absorbed_ug - 1e-9), None)
+    return chosen if chosen is not None else max(options, key=reach)
 
 
 def choose_supplement(
@@ -242,18 +252,9 @@ def choose_supplement(
     if not options:
         raise ReferenceDataError("supplements.toml offers no option for this profile; check [[group]]")
 
-    def dose_of(o: SupplementOption) -> float:
-        return assessment.target.intake_ug if o.dose_basis == "intake_target" else o.dose_ug
-
-    def reach(o: SupplementOption) -> float:
-        return supplement_absorbed_per_day(dose_of(o), o.frequency, reference.absorption,
-                                           assessment.intrinsic_factor)
-
-    target = assessment.target.absorbed_ug
-    option = next((o for o in options if reach(o) >= target - 1e-9), None)
-    if option is None:
-        option = max(options, key=reach)  # first of the best when none reaches
-    dose = dose_of(option)
+    option = pick_option(options, assessment.target.intake_ug, assessment.target.absorbed_ug,
+                         reference.absorption, assessment.intrinsic_factor)
+    dose = option_dose(option, assessment.target.intake_ug)
     return RecommendedSupplement(
         dose_ug=dose,
         frequency=option.frequency,
