@@ -430,3 +430,16 @@ def test_the_about_page_lists_every_bioavailability_row_with_its_source(client):
             assert f"{row.fraction * 100:g} %" in html
     assert "50 % of its share [U]" in html
     assert "crohns disease" in html  # no terminal ileum: counted like no intrinsic factor
+
+
+@pytest.mark.parametrize("fields", [
+    {"diet": "vegetarian", "include_foods": ["egg_hard_boiled", "milk_2_percent"]},
+    {"age_years": 70, "medications": ["metformin"]},
+    {"diet": "pescatarian", "include_foods": ["pollock_alaska_cooked", "tuna_light_canned_water"]},
+])
+def test_the_optimiser_scores_the_same_absorbed_amounts_the_plan_reports(fields):
+    prof = profile(**fields)
+    plan = make_plan(prof, FOODS, week=WEEK, reference=REF)
+    short = sum(d.food_absorbed_ug < plan.target_absorbed_ug - 1e-9 for d in plan.days)
+    assert plan.score.uncovered_days == short
+    assert plan.score.intake_ug == pytest.approx(sum(d.food_b12_ug for d in plan.days))
