@@ -548,17 +548,18 @@ def make_plan(
         summary=summary,
         shopping_list=_shopping_list(days, {f.food_id: f for f in problem.foods}),
         notes=tuple(_notes(assessment, supplement, problem)
-                    + _absorption_notes(profile, foods, reference, days) + notes),
+                    + _absorption_notes(profile, foods, reference, days, assessment) + notes),
         disclaimer=assessment.disclaimer,
         score=evaluate(problem, solution),
     )
 
 
 def _absorption_notes(profile: Profile, foods: Sequence[Food], reference: Reference,
-                      days: Sequence[PlanDay]) -> list[str]:
-    """How food-bound B12 was counted, when the plan has any (``absorption.toml``)."""
+                      days: Sequence[PlanDay], assessment: Assessment) -> list[str]:
+    """How food-bound B12 was counted, when the plan has any (``absorption.toml``).
+    Without intrinsic factor the no-IF note says it all."""
     table = reference.bioavailability
-    if table is None:
+    if table is None or not food_can_cover(assessment):
         return []
     bound = {
         item.group for day in days for meal in day.meals for item in meal.items
