@@ -31,6 +31,11 @@ The optimiser's own solution is given as the starting incumbent; options whose
 own cost exceeds that whole plan's J are left out (they cannot be in a better
 plan, since every term of J is non-negative).
 
+Food-bound B12 (``Problem.factors``, see :mod:`planner.domain.bioavailability`)
+is not modelled yet: for a problem with factors the rows ``a ≤ g(D)`` and the
+subadditivity row (Model S of each single item) are a
+relaxation, so the MILP optimum is a lower bound there, not the optimum.
+
 Run ``python benchmarks/milp_reference.py`` to rebuild ``milp_cache.json``
 for the profiles in ``benchmarks/profiles.py`` (60 s per profile at most).
 Entries are keyed by a hash of the profile, the week, the food table content
@@ -410,6 +415,8 @@ def problem_digest(problem: Problem) -> str:
         "rotation": problem.rotation,
         "weights": asdict(problem.weights),
     }
+    if problem.factors:  # food-bound items (bioavailability, food-bound half)
+        data["factors"] = problem.factors
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
 

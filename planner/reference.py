@@ -16,6 +16,8 @@ import tomllib
 from importlib import resources
 
 from planner.domain.absorption import AbsorptionParams
+from planner.domain.bioavailability import Bioavailability
+from planner.domain.bioavailability import parse_bioavailability
 from planner.domain.differential import parse_differentials
 from planner.domain.food_safety import parse_food_safety
 from planner.domain.model import GUIDELINES
@@ -57,6 +59,17 @@ def load_absorption() -> AbsorptionParams:
     )
 
 
+def food_group_keys() -> tuple[str, ...]:
+    """The food groups of ``foods/groups.csv`` (the keys the bioavailability rows use)."""
+    text = (resources.files("foods") / "groups.csv").read_text(encoding="utf-8")
+    return tuple(row["group"] for row in csv.DictReader(io.StringIO(text)))
+
+
+def load_bioavailability() -> Bioavailability:
+    """``absorption.toml``'s bioavailability rows, one per food group of ``groups.csv``."""
+    return parse_bioavailability(read_toml("absorption.toml"), food_group_keys())
+
+
 def load_texts() -> dict:
     """``texts.toml``: the disclaimer must be there, and a name for every guideline."""
     texts = read_toml("texts.toml")
@@ -87,6 +100,7 @@ def load_reference() -> Reference:
         supplement_groups=groups,
         supplement_adequacy=parse_adequacy(supplements_raw),
         food_safety=load_food_safety(),
+        bioavailability=load_bioavailability(),
     )
 
 

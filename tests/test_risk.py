@@ -68,6 +68,8 @@ def rank(code, level):
 
 
 def _supplement_for(when: dict) -> Supplement | None:
+    if when.get("minimum_supplement") is True:
+        return Supplement(dose_ug=10, frequency="daily")  # meets the minimum
     if when.get("adequate_supplement") is True:
         return Supplement(dose_ug=10, frequency="daily")
     if when.get("supplement") is True:
@@ -91,6 +93,8 @@ def profile_for(when: dict) -> Profile:
         fields["age_years"] = when["age_under"] - 0.5
     if when.get("fortified_foods") is True:
         fields["include_foods"] = (FORTIFIED_DRINK.food_id,)
+    if when.get("minimum_supplement") is True and when.get("adequate_supplement") is False:
+        fields["guideline"] = "efsa"  # 10 µg a day meets the minimum but not a 4 µg target
     return Profile(**fields, supplement=_supplement_for(when))
 
 
@@ -222,13 +226,13 @@ def test_pernicious_anaemia_means_no_intrinsic_factor_and_a_high_dose_for_the_do
 
 
 @pytest.mark.parametrize("condition", ["pernicious_anemia", "gastric_bypass", "gastrectomy",
-                                       "ileal_resection"])
+                                       "ileal_resection", "crohns_disease"])
 def test_conditions_that_remove_intrinsic_factor(condition):
     result = assess(Profile(age_years=50, diet="omnivore", conditions=(condition,)), REF)
     assert result.intrinsic_factor is False
 
 
-@pytest.mark.parametrize("condition", ["crohns_disease", "celiac_disease", "atrophic_gastritis"])
+@pytest.mark.parametrize("condition", ["celiac_disease", "atrophic_gastritis"])
 def test_conditions_that_keep_intrinsic_factor(condition):
     result = assess(Profile(age_years=50, diet="omnivore", conditions=(condition,)), REF)
     assert result.intrinsic_factor is True

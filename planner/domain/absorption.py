@@ -49,6 +49,37 @@ def absorbed_ug(
     return min(dose_ug, active + params.passive_fraction * dose_ug)
 
 
+def meal_absorbed_ug(
+    items: Iterable[tuple[float, float, float]],
+    params: AbsorptionParams,
+    intrinsic_factor: bool = True,
+) -> float:
+    """Absorbed B12 [µg] from one meal of several items, each with its own bioavailability.
+
+    ``items`` are ``(dose_ug, fraction, scale)``: the item's B12 [µg], the share of
+    it its food group gives up at most (``fraction``, 1 for crystalline B12), and a
+    factor for the person (``scale``, 0.5 when food-bound B12 is poorly freed).
+    The meal is still one dose: Model S of the meal's total ``D`` is the ceiling,
+    shared between the items by their B12, so each item gives
+    ``scale × dose × min(fraction, absorbed_ug(D) / D)``. Crystalline items
+    (fraction 1, scale 1) therefore get exactly Model S, and no item ever gets
+    more than Model S gives for crystalline B12 at that dose. The function is
+    subadditive over items (``absorbed_ug(D) / D`` falls as ``D`` grows).
+    """
+    items = tuple(items)
+    total = sum(d for d, _, _ in items if d > 0)
+    if total <= 0:
+        return 0.0
+    if all(fraction >= 1.0 and scale == 1.0 for _, fraction, scale in items):
+        return absorbed_ug(total, params, intrinsic_factor)  # all crystalline: Model S exactly
+    ceiling = absorbed_ug(total, params, intrinsic_factor) / total
+    return sum(
+        scale * dose * (fraction if fraction < ceiling else ceiling)
+        for dose, fraction, scale in items
+        if dose > 0
+    )
+
+
 def absorbed_from_doses(
     doses_ug: Iterable[float], params: AbsorptionParams, intrinsic_factor: bool = True
 ) -> float:

@@ -25,6 +25,9 @@ from planner.domain.risk import risk_level
 from planner.domain.supplements import RecommendedSupplement
 from planner.domain.supplements import choose_supplement
 from planner.domain.supplements import dose_options_for
+from planner.domain.supplements import option_dose
+from planner.domain.supplements import pick_option
+from planner.domain.supplements import supplement_absorbed_per_day
 from planner.domain.targets import target_row_for
 
 DEFAULT_DISCLAIMER = "This is information, not medical advice."
@@ -67,7 +70,10 @@ class Assessment:
 
     ``intrinsic_factor`` is False when a condition removes it (absorption then
     uses the passive line only); ``recommended_supplement`` is set when a
-    supplement or malabsorption flag calls for one.
+    supplement or malabsorption flag calls for one. ``own_supplement_adequate``
+    is the ``adequate_supplement`` fact the rules saw: the supplement the person
+    takes is enough on its own for this target. The plan keeps such a supplement
+    and replaces one the assessment finds short.
     """
 
     target: Target
@@ -76,6 +82,7 @@ class Assessment:
     disclaimer: str
     intrinsic_factor: bool = True
     recommended_supplement: RecommendedSupplement | None = None
+    own_supplement_adequate: bool = False
 
     def flag(self, code: str) -> Flag | None:
         """The flag with this code, or None."""
@@ -138,6 +145,31 @@ def _recommendation_reason(assessment: Assessment, recommend: frozenset[tuple[st
     return flag.reasons[0] if flag else None
 
 
+def _own_supplement_reach(profile: Profile, reference: Reference, target: Target,
+                          intrinsic_factor: bool) -> tuple[bool | None, bool]:
+    """How the supplement the person takes compares with this target: whether it
+    reaches the absorbed target on its own (None when they take none), and
+    whether no dose option of their group reaches it while theirs gives at least
+    as much as the best option (nothing better can be recommended)."""
+    own = profile.supplement
+    if own is None:
+        return None, False
+    got = supplement_absorbed_per_day(own.dose_ug, own.frequency, reference.absorption,
+                                      intrinsic_factor)
+    reaches = got >= target.absorbed_ug - 1e-9
+    facts = profile_facts(profile, reference.supplement_adequacy)
+    facts["malabsorption"] = any(
+        r.flag == "malabsorption" for r in evaluate_rules(facts, reference.rules))
+    options = dose_options_for(facts, reference)
+    if not options:
+        return reaches, False
+    best = pick_option(options, target.intake_ug, target.absorbed_ug, reference.absorption,
+                       intrinsic_factor)
+    best_got = supplement_absorbed_per_day(option_dose(best, target.intake_ug), best.frequency,
+                                           reference.absorption, intrinsic_factor)
+    return reaches, best_got < target.absorbed_ug - 1e-9 and got >= best_got - 1e-9
+
+
 def assess(profile: Profile, reference: Reference, foods: Iterable[Food] = ()) -> Assessment:
     """Assess a validated profile: target, flags from the risk rules, risk level.
 
@@ -147,16 +179,23 @@ def assess(profile: Profile, reference: Reference, foods: Iterable[Food] = ()) -
     policy = reference.risk_policy
     if policy is None:
         raise ReferenceDataError("the reference has no risk policy; load it with planner.reference.load_reference()")
-    facts: dict[str, Any] = profile_facts(profile, reference.supplement_adequacy, fortified_ids(foods))
+    target = build_target(profile, reference)
+    intrinsic_factor = policy.no_if_conditions.isdisjoint(profile.conditions)
+    reaches, best_available = _own_supplement_reach(profile, reference, target, intrinsic_factor)
+    facts: dict[str, Any] = profile_facts(
+        profile, reference.supplement_adequacy, fortified_ids(foods),
+        supplement_reaches_target=reaches, supplement_best_available=best_available,
+    )
     fired = evaluate_rules(facts, reference.rules)
     facts["malabsorption"] = any(r.flag == "malabsorption" for r in fired)
     flags = build_flags(fired, policy, reference.differentials, dose_options_for(facts, reference))
     assessment = Assessment(
-        target=build_target(profile, reference),
+        target=target,
         risk_level=risk_level(flags, policy),
         flags=flags,
         disclaimer=(reference.texts or {}).get("disclaimer", DEFAULT_DISCLAIMER),
-        intrinsic_factor=policy.no_if_conditions.isdisjoint(profile.conditions),
+        intrinsic_factor=intrinsic_factor,
+        own_supplement_adequate=bool(facts["adequate_supplement"]),
     )
     reason = _recommendation_reason(assessment, policy.recommend_supplement)
     if reason is None:

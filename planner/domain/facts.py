@@ -35,11 +35,15 @@ When = tuple[tuple[str, Any], ...]
 @dataclass(frozen=True)
 class SupplementAdequacy:
     """The smallest supplement that counts as a reliable source:
-    ``daily_min_ug`` [µg] every day or ``weekly_min_ug`` [µg] once a week."""
+    ``daily_min_ug`` [µg] every day or ``weekly_min_ug`` [µg] once a week.
+    When ``daily_only_when`` holds (pregnancy, breastfeeding) only a daily
+    supplement counts as enough."""
 
     daily_min_ug: float = 10.0
     weekly_min_ug: float = 2000.0
     source: str = ""
+    daily_only_when: When = ()
+    daily_only_source: str = ""
 
     def is_met_by(self, dose_ug: float, frequency: str) -> bool:
         minimum = self.daily_min_ug if frequency == "daily" else self.weekly_min_ug
@@ -52,16 +56,29 @@ def profile_facts(
     fortified_food_ids: Collection[str] = (),
     *,
     malabsorption: bool = False,
+    supplement_reaches_target: bool | None = None,
+    supplement_best_available: bool = False,
 ) -> dict[str, Any]:
     """The facts rules look at.
 
     ``fortified_foods`` is true when the person's own food list
     (``include_foods``) holds a fortified food; ``fortified_food_ids`` comes
     from the food table, which the core does not read itself.
+
+    ``minimum_supplement``: the supplement taken meets the minimum of
+    ``supplements.toml [adequate]`` (10 µg daily or 2000 µg weekly).
+    ``adequate_supplement``: it is enough on its own: the minimum, daily when
+    ``daily_only_when`` holds, and (when ``supplement_reaches_target`` is given,
+    as :func:`planner.domain.assessment.assess` does) its absorbed amount
+    reaches the person's absorbed target. ``supplement_best_available``: no
+    dose option of the person's group reaches the target, and the supplement
+    gives at least what the best of them gives (babies and children under the
+    higher targets); such a supplement is enough too, whatever the minimum. The plan reads the same fact, so the
+    assessment and the plan agree about a supplement the person already takes.
     """
     adequacy = adequacy or SupplementAdequacy()
     supplement = profile.supplement
-    return {
+    facts = {
         "age_years": profile.age_years,
         "diet": profile.diet,
         "sex": profile.sex,
@@ -70,11 +87,19 @@ def profile_facts(
         "medications": frozenset(profile.medications),
         "symptoms": frozenset(profile.symptoms),
         "takes_supplement": supplement is not None,
-        "adequate_supplement": supplement is not None
+        "minimum_supplement": supplement is not None
         and adequacy.is_met_by(supplement.dose_ug, supplement.frequency),
         "fortified_foods": bool(set(profile.include_foods) & set(fortified_food_ids)),
         "malabsorption": malabsorption,
     }
+    daily_ok = supplement is not None and not (
+        supplement.frequency != "daily" and adequacy.daily_only_when
+        and holds(adequacy.daily_only_when, facts))
+    facts["adequate_supplement"] = daily_ok and (
+        (facts["minimum_supplement"] and supplement_reaches_target is not False)
+        or supplement_best_available
+    )
+    return facts
 
 
 def _one_of(fact: str) -> Callable[[Facts, Any], bool]:
@@ -100,6 +125,7 @@ WHEN_TESTS: dict[str, tuple[Callable[[Facts, Any], bool], str, tuple[str, ...]]]
     "age_min": (lambda facts, years: facts["age_years"] >= years, "number", ()),
     "age_under": (lambda facts, years: facts["age_years"] < years, "number", ()),
     "supplement": (_is("takes_supplement"), "bool", ()),
+    "minimum_supplement": (_is("minimum_supplement"), "bool", ()),
     "adequate_supplement": (_is("adequate_supplement"), "bool", ()),
     "fortified_foods": (_is("fortified_foods"), "bool", ()),
     "malabsorption": (_is("malabsorption"), "bool", ()),

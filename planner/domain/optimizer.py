@@ -6,7 +6,11 @@ A plan has ``days`` × ``meals``. Each meal gets up to ``max_items_per_meal`` B1
 items (default 2). An item is one eligible food in one serving step: ½, 1, 1½ or
 2 servings, or 1 or 2 for foods served whole (see :data:`WHOLE_UNIT`). A meal is
 one dose (b12-reference.md §2.1, Heyssel 1966), so its absorbed B12 is
-``absorbed_ug(sum of its items' µg)`` and a day's absorbed B12 is the sum over
+:meth:`Problem.meal_absorbed_ug`: Model S of the meal's total µg is the ceiling,
+and each item gets at most its food group's share (eggs about 30 %, fish about
+42 %, halved for food-bound B12 when the person frees it poorly; see
+:func:`planner.domain.absorption.meal_absorbed_ug` and
+:mod:`planner.domain.bioavailability`). A day's absorbed B12 is the sum over
 its meals. A day is *covered* when that sum reaches ``target_absorbed_ug``.
 
 Hard constraints. The food list the solver receives is already filtered by
@@ -99,6 +103,7 @@ from dataclasses import field
 
 from planner.domain.absorption import AbsorptionParams
 from planner.domain.absorption import absorbed_ug
+from planner.domain.absorption import meal_absorbed_ug
 from planner.domain.model import Food
 from planner.domain.model import meal_kind
 
@@ -164,7 +169,9 @@ class Problem:
     ``foods`` are the eligible sources only; ``steps[i]`` are the serving
     multiples of ``foods[i]``; ``rotation[i]`` its cost per use this week.
     Targets are per day [µg]; ``intrinsic_factor`` selects the absorption mode
-    the plan is optimised for.
+    the plan is optimised for. ``factors[i]`` is ``(fraction, scale)`` of
+    ``foods[i]`` (:func:`planner.domain.bioavailability.item_factors`); empty
+    means every food is crystalline (Model S as written).
     """
 
     foods: tuple[Food, ...]
@@ -180,6 +187,7 @@ class Problem:
     rotation: tuple[float, ...]
     weights: Weights = field(default_factory=Weights)
     food_limits: tuple[int, ...] = ()  # per-food meal limits; empty: all max_uses_per_food
+    factors: tuple[tuple[float, float], ...] = ()  # (fraction, scale) per food; empty: crystalline
 
     def limit_of(self, food: int) -> int:
         """Meals food ``food`` may appear in over the plan (food-safety caps are
@@ -192,8 +200,21 @@ class Problem:
         return food.b12_ug_per_100g * food.serving_g * item[1] / 100.0
 
     def absorbed_ug(self, dose_ug: float) -> float:
-        """Absorbed B12 [µg] from one meal's dose [µg] in the planning mode."""
+        """Absorbed B12 [µg] from one dose [µg] of crystalline B12 in the planning mode."""
         return absorbed_ug(dose_ug, self.params, self.intrinsic_factor)
+
+    def factor(self, food: int) -> tuple[float, float]:
+        """``(fraction, scale)`` of food ``food``: (1, 1) is crystalline B12."""
+        return self.factors[food] if self.factors else (1.0, 1.0)
+
+    def meal_absorbed_ug(self, meal: Meal, intrinsic_factor: bool | None = None) -> float:
+        """Absorbed B12 [µg] from one meal: the one definition the solver, the
+        objective and the reported plan all use. ``intrinsic_factor`` defaults to
+        the planning mode (the plan reports in the person's own mode)."""
+        mode = self.intrinsic_factor if intrinsic_factor is None else intrinsic_factor
+        return meal_absorbed_ug(
+            ((self.dose_ug(it), *self.factor(it[0])) for it in meal), self.params, mode
+        )
 
     @property
     def cost_per_intake_ug(self) -> float:
@@ -216,15 +237,25 @@ def make_problem(
     seed: bytes = b"",
     food_limits: Mapping[str, int] | None = None,
     max_item_g: float | None = None,
+    factors: Sequence[tuple[float, float]] | None = None,
 ) -> Problem:
     """Build a :class:`Problem` from eligible source foods (B12 > 0, filtered).
 
     ``food_limits`` lowers the meal limit of single foods (by id) and
     ``max_item_g`` caps the grams of one item (children's portions); see
-    :func:`allowed_portions`.
+    :func:`allowed_portions`. ``factors`` gives ``(fraction, scale)`` per food of
+    ``foods`` (same order); None treats every food as crystalline B12.
     """
+    foods = tuple(foods)
+    if factors is not None and len(factors) != len(foods):
+        raise ValueError("factors must give one (fraction, scale) per food")
+    factor_of = ({f.food_id: (float(fs[0]), float(fs[1])) for f, fs in zip(foods, factors, strict=True)}
+                 if factors is not None else {})
     foods, steps, limits = allowed_portions(
         foods, uses_limit(max_uses_per_week, days), food_limits or {}, max_item_g)
+    kept_factors = tuple(factor_of[f.food_id] for f in foods) if factor_of else ()
+    if all(fs == (1.0, 1.0) for fs in kept_factors):
+        kept_factors = ()  # all crystalline: the plain Model S problem
     return Problem(
         foods=foods,
         steps=steps,
@@ -239,6 +270,7 @@ def make_problem(
         rotation=rotation_costs(foods, seed, weights.rotation),
         weights=weights,
         food_limits=limits if food_limits else (),
+        factors=kept_factors,
     )
 
 
@@ -324,7 +356,7 @@ def evaluate(problem: Problem, solution: Solution) -> Score:
             dose = sum(problem.dose_ug(it) for it in meal)
             items += len(meal)
             intake += dose
-            absorbed += problem.absorbed_ug(dose)
+            absorbed += problem.meal_absorbed_ug(meal)
         if absorbed < target - EPS_UG:
             uncovered += 1
             shortfall += (target - absorbed) / target
@@ -402,17 +434,19 @@ class _Solver:
         self.limits = [problem.limit_of(f) for f in range(len(problem.foods))]
         self.pairs_allowed = problem.max_items_per_meal >= 2
         self._eff_cache: dict[float, float] = {}
+        self.factors = [problem.factor(f) for f in range(len(problem.foods))]
+        self.mixed = bool(problem.factors)  # some food is not crystalline
         self.kinds = sorted({meal_kind(m) for m in problem.meals})
         options: list[_Option] = []
         by_kind: dict[str, list[_Option]] = {kind: [] for kind in self.kinds}
-        eff = self.eff
         for f, food in enumerate(problem.foods):
             per_serving = food.b12_ug_per_100g * food.serving_g / 100.0
             fixed = w.item + problem.rotation[f]
             kinds = [by_kind[kind] for kind in self.kinds if kind in food.meals]
             for s in problem.steps[f]:
                 dose = per_serving * s
-                o = _Option(len(options), f, (f, s), dose, eff(dose), fixed + k * dose)
+                o = _Option(len(options), f, (f, s), dose, self.single_eff(f, dose),
+                            fixed + k * dose)
                 options.append(o)
                 for lst in kinds:
                     lst.append(o)
@@ -429,8 +463,23 @@ class _Solver:
         self._by_depth: dict[tuple[str, int], list[_Option]] = {}
         self.pair_eff: dict[tuple[int, int], float] = {}
 
+    def single_eff(self, food: int, dose: float) -> float:
+        """Useful absorbed B12 [µg] of one item alone in a meal, capped at the target."""
+        if not self.mixed:
+            return self.eff(dose)
+        return min(meal_absorbed_ug(((dose, *self.factors[food]),), self.p.params,
+                                    self.p.intrinsic_factor), self.target)
+
+    def pair_eff_of(self, a: _Option, b: _Option) -> float:
+        """Useful absorbed B12 [µg] of a two-item meal, capped at the target."""
+        if not self.mixed:
+            return self.eff(a.dose + b.dose)
+        return min(meal_absorbed_ug(((a.dose, *self.factors[a.food]),
+                                     (b.dose, *self.factors[b.food])),
+                                    self.p.params, self.p.intrinsic_factor), self.target)
+
     def eff(self, dose: float) -> float:
-        """Useful absorbed B12 [µg] of a meal dose: absorbed, capped at the target."""
+        """Useful absorbed B12 [µg] of a crystalline meal dose: absorbed, capped at the target."""
         got = self._eff_cache.get(dose)
         if got is None:
             got = min(self.p.absorbed_ug(dose), self.target)
@@ -539,7 +588,7 @@ class _Solver:
                 key = (oa.index, ob.index)
                 e = self.pair_eff.get(key)
                 if e is None:
-                    e = self.pair_eff[key] = self.eff(oa.dose + ob.dose)
+                    e = self.pair_eff[key] = self.pair_eff_of(oa, ob)
                 out.append((e, cp, (oa.item, ob.item), (oa.food, ob.food)))
         return out
 
@@ -657,7 +706,7 @@ class _Solver:
                 cost += w.item + p.rotation[f] + self.rep * (uses[f] + n)
                 seen[f] = n + 1
             cost += self.k * dose
-            absorbed += p.absorbed_ug(dose)
+            absorbed += p.meal_absorbed_ug(meal) if self.mixed else p.absorbed_ug(dose)
         if absorbed < self.target - EPS_UG:
             short = (self.target - absorbed) / self.target
             cost += w.uncovered_day + w.shortfall_per_target * short

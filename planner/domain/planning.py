@@ -30,22 +30,30 @@ How a plan is made
    list (they told us these are the foods they eat; three fortified foods,
    each once a day, is the Vegan Society's "fortified foods two or three
    times a day").
-   For people without intrinsic factor food cannot meet the need (only about
-   1.2 % is absorbed), so the food part is planned as for normal absorption
-   and reported with the no-IF model; the supplement carries the coverage.
+   For people without intrinsic factor or without a working terminal ileum
+   food cannot meet the need (only about 1.2 % is absorbed), so the food part
+   is planned as for normal absorption, reported with the no-IF model, and
+   never counts towards covering a day; the supplement carries the coverage.
 4. **Absorption as reported.** Each meal is one dose; its absorbed amount is
-   exactly ``absorbed_ug(meal dose)`` in the person's mode (no-IF when the
-   assessment says intrinsic factor is missing).
-5. **Supplement.** A supplement the profile already takes is counted first.
-   A new one is added when food (plus the own supplement) leaves a day
-   uncovered, or when the assessment recommends one and the person takes
-   none. The dose comes from the data (``supplements.toml`` through the
-   assessment or :func:`planner.domain.supplements.choose_supplement`); if the
-   first option does not cover the target (a daily 10 µg gives 1.32 µg
-   absorbed, less than an EFSA-based 1.8 µg), the next offered option that
-   does is used. A supplement is its own dose, taken apart from meals (at
-   least 4 h from a B12 meal). A daily one counts every day; a weekly one is
-   taken on day 1 of each 7 days and counts through its 7-day average.
+   :meth:`~planner.domain.optimizer.Problem.meal_absorbed_ug`, the same
+   function the optimiser minimises with, in the person's mode: Model S for
+   crystalline B12, the food group's share (eggs about 30 %, fish about 42 %)
+   for food-bound B12, never above Model S, and half of that for food-bound
+   B12 at 65 and over, on PPIs, H2 blockers or metformin, or with atrophic
+   gastritis (:func:`absorption_factors`).
+5. **Supplement.** A supplement the profile already takes is kept when the
+   assessment finds it enough on its own (``own_supplement_adequate``), and
+   replaced, with the reason said, when the assessment recommends a supplement
+   and finds the own one short; otherwise it is counted first and kept if it
+   covers every day with the food. A new one is added when food leaves a day
+   uncovered, or when the assessment recommends one. The dose comes from the
+   data (``supplements.toml`` through the assessment or
+   :func:`planner.domain.supplements.choose_supplement`): the first option that
+   reaches the absorbed target on its own, so EFSA, D-A-CH and NNR targets get
+   the higher daily tier (50 or 100 µg a day) rather than a weekly dose. A
+   supplement is its own dose, taken apart from meals (at least 4 h from a
+   B12 meal). A daily one counts every day; a weekly one is taken on day 1 of
+   each 7 days and counts through its 7-day average.
 6. **Label checks.** Fortified levels differ by brand and country, so each
    fortified food the plan counts gets a "check the label: at least X µg per
    serving" line, X being the B12 per serving the plan counts for it, when
@@ -72,6 +80,9 @@ from datetime import timedelta
 from planner.domain.absorption import absorbed_ug
 from planner.domain.assessment import Assessment
 from planner.domain.assessment import assess
+from planner.domain.assessment import fortified_ids
+from planner.domain.bioavailability import item_factors
+from planner.domain.facts import holds
 from planner.domain.facts import profile_facts
 from planner.domain.food_safety import LifeStage
 from planner.domain.food_safety import SafeFoods
@@ -221,6 +232,15 @@ def safe_sources(profile: Profile, allowed: Iterable[Food], reference: Reference
     return safe_foods(profile, allowed, reference.food_safety)
 
 
+def absorption_factors(profile: Profile, foods: Sequence[Food],
+                       reference: Reference) -> tuple[tuple[float, float], ...]:
+    """``(fraction, scale)`` per food for this person: the food group's
+    bioavailability and, for food-bound B12, the reduction that applies to them
+    (``absorption.toml``; :mod:`planner.domain.bioavailability`)."""
+    facts = profile_facts(profile, reference.supplement_adequacy, fortified_ids(foods))
+    return item_factors(foods, reference.bioavailability, facts)
+
+
 def build_problem(
     profile: Profile,
     foods: Sequence[Food],
@@ -251,38 +271,53 @@ def build_problem(
         seed=seed,
         food_limits=share_caps(safe.caps, seed),
         max_item_g=safe.max_item_g,
+        factors=absorption_factors(profile, safe.foods, reference),
     )
 
 
 @dataclass(frozen=True)
 class _FoodDay:
+    """One day's food: ``absorbed_ug`` as modelled, ``counted_ug`` what counts
+    towards covering the day (nothing when food cannot cover, see below)."""
+
     meals: tuple[PlanMeal, ...]
     b12_ug: float
     absorbed_ug: float
+    counted_ug: float
+
+
+def food_can_cover(assessment: Assessment) -> bool:
+    """Whether food may count towards covering a day. Not without intrinsic
+    factor or a working terminal ileum (pernicious anaemia, gastrectomy,
+    gastric bypass, ileal resection, Crohn's disease): only about 1 % of food
+    B12 gets in, and their B12 is a doctor's treatment (b12-reference.md §2.3
+    design suggestion 4)."""
+    return assessment.intrinsic_factor
 
 
 def _food_days(
-    problem: Problem, solution: Solution, reference: Reference, intrinsic_factor: bool
+    problem: Problem, solution: Solution, intrinsic_factor: bool, counts: bool
 ) -> list[_FoodDay]:
     out = []
     for day in solution:
         meals = []
         for name, meal in zip(problem.meals, day, strict=True):
             items = tuple(PlanItem.of(problem.foods[f], s) for f, s in meal)
-            dose = sum(i.b12_ug for i in items)
             meals.append(
                 PlanMeal(
                     meal=name,
                     items=items,
-                    b12_ug=dose,
-                    absorbed_ug=absorbed_ug(dose, reference.absorption, intrinsic_factor),
+                    b12_ug=sum(i.b12_ug for i in items),
+                    absorbed_ug=problem.meal_absorbed_ug(meal, intrinsic_factor),
                 )
             )
+        absorbed = sum(m.absorbed_ug for m in meals)
         out.append(
             _FoodDay(
                 meals=tuple(meals),
                 b12_ug=sum(m.b12_ug for m in meals),
-                absorbed_ug=sum(m.absorbed_ug for m in meals),
+                absorbed_ug=absorbed,
+                counted_ug=absorbed if counts else 0.0,
             )
         )
     return out
@@ -300,7 +335,7 @@ def _share_ug(supplement: PlanSupplement | None) -> float:
 def _days_covered(food: list[_FoodDay], supplement: PlanSupplement | None,
                   target_ug: float) -> int:
     share = _share_ug(supplement)
-    return sum(1 for d in food if d.absorbed_ug + share >= target_ug - _EPS_UG)
+    return sum(1 for d in food if d.counted_ug + share >= target_ug - _EPS_UG)
 
 
 def _plan_supplement(dose_ug: float, frequency: str, reason: str, source: str,
@@ -321,10 +356,11 @@ def _shortfall_reason(profile: Profile, assessment: Assessment, food: list[_Food
                       covered: int, n_sources: int) -> str:
     target = assessment.target.absorbed_ug
     days = len(food)
-    if not assessment.intrinsic_factor:
+    if not food_can_cover(assessment):
         return (
-            "Without intrinsic factor only about 1 % of food B12 is absorbed, so food "
-            f"cannot reach the absorbed target of {target:.2f} µg a day; treatment "
+            "Without intrinsic factor, or without the end of the small intestine where "
+            "B12 is taken up, only about 1 % of food B12 is absorbed, so food never "
+            f"counts towards the absorbed target of {target:.2f} µg a day; treatment "
             "(high-dose tablets or injections) is a doctor's decision."
         )
     if n_sources == 0:
@@ -395,10 +431,13 @@ def _choose_supplement(
     days = len(food)
     by_food = _days_covered(food, None, target)
     own = _own_supplement(profile, reference, assessment.intrinsic_factor)
-    if own is not None and _days_covered(food, own, target) == days:
-        return own, []
     recommended = assessment.recommended_supplement
     accepts = profile.accept_supplement
+    if own is not None and (
+        assessment.own_supplement_adequate
+        or ((recommended is None or not accepts) and _days_covered(food, own, target) == days)
+    ):
+        return own, []  # the assessment says it is enough, or nothing asks for more
     if by_food == days and (recommended is None or not accepts):
         return own, []
     if not accepts:
@@ -411,7 +450,7 @@ def _choose_supplement(
         )
     if by_food < days:
         reason = _shortfall_reason(profile, assessment, food, by_food, n_sources)
-        reason += " A supplement covers the rest."
+        reason += " A supplement covers the rest." if by_food else " A supplement covers the target."
         if recommended is not None and recommended.reason:
             reason += f" Also: {recommended.reason.rstrip('.')}."
     else:
@@ -422,11 +461,29 @@ def _choose_supplement(
         for dose, frequency, source, label in _supplement_options(
             profile, assessment, reference, reason)
     ]
-    return _pick_supplement(options, own, food, target)
+    return _pick_supplement(options, own, food, target,
+                            _own_shortfall(profile, assessment, reference))
+
+
+def _own_shortfall(profile: Profile, assessment: Assessment, reference: Reference) -> str:
+    """Why the supplement the person takes is not enough, in the assessment's terms."""
+    own = profile.supplement
+    adequacy = reference.supplement_adequacy
+    if own is None:
+        return ""
+    facts = profile_facts(profile, adequacy)
+    if (own.frequency != "daily" and adequacy is not None and adequacy.daily_only_when
+            and holds(adequacy.daily_only_when, facts)):
+        return ("which is not daily; in pregnancy and while breastfeeding a daily dose "
+                "is preferred")
+    if adequacy is not None and not adequacy.is_met_by(own.dose_ug, own.frequency):
+        return (f"which is below {adequacy.daily_min_ug:g} µg a day or "
+                f"{adequacy.weekly_min_ug:g} µg a week")
+    return "which does not reach your absorbed target on its own"
 
 
 def _pick_supplement(options: list[PlanSupplement], own: PlanSupplement | None,
-                     food: list[_FoodDay], target: float
+                     food: list[_FoodDay], target: float, own_shortfall: str = ""
                      ) -> tuple[PlanSupplement, list[str]]:
     """The first option that covers every day; else whatever covers most (the
     supplement already taken included), with a note."""
@@ -453,8 +510,8 @@ def _pick_supplement(options: list[PlanSupplement], own: PlanSupplement | None,
         chosen = replace(
             chosen,
             reason=chosen.reason + f" It replaces the {own.dose_ug:g} µg "
-            f"{own.frequency} supplement you take now, which does not cover the "
-            "target here.",
+            f"{own.frequency} supplement you take now, "
+            f"{own_shortfall or 'which does not cover the target here'}.",
         )
     return chosen, notes
 
@@ -510,7 +567,7 @@ def make_plan(
     solution = solve(problem)
     mode = assessment.intrinsic_factor
     target = assessment.target.absorbed_ug
-    food = _food_days(problem, solution, reference, mode)
+    food = _food_days(problem, solution, mode, food_can_cover(assessment))
     supplement, notes = _choose_supplement(
         profile, assessment, reference, food, len(problem.foods)
     )
@@ -520,7 +577,7 @@ def make_plan(
         taken = 0.0
         if supplement is not None and (supplement.frequency == "daily" or i % 7 == 0):
             taken = supplement.dose_ug
-        counted = fd.absorbed_ug + share
+        counted = fd.counted_ug + share
         days.append(
             PlanDay(
                 day=i + 1,
@@ -542,7 +599,7 @@ def make_plan(
         covered=covered == n,
         days_covered=covered,
         days=n,
-        days_covered_by_food=sum(d.food_absorbed_ug >= target - _EPS_UG for d in days),
+        days_covered_by_food=sum(fd.counted_ug >= target - _EPS_UG for fd in food),
         avg_food_intake_ug=sum(d.food_b12_ug for d in days) / n,
         avg_food_absorbed_ug=sum(d.food_absorbed_ug for d in days) / n,
     )
@@ -556,7 +613,8 @@ def make_plan(
         supplement=supplement,
         summary=summary,
         shopping_list=_shopping_list(days, {f.food_id: f for f in problem.foods}),
-        notes=tuple(_notes(assessment, supplement, problem) + notes
+        notes=tuple(_notes(assessment, supplement, problem)
+                    + _absorption_notes(profile, foods, reference, days, assessment) + notes
                     + _safety_notes(profile, foods, reference)
                     + _other_market_notes(profile, foods)),
         disclaimer=assessment.disclaimer,
@@ -611,6 +669,39 @@ def label_checks(profile: Profile, supplement: PlanSupplement | None,
     return tuple(checks)
 
 
+def _absorption_notes(profile: Profile, foods: Sequence[Food], reference: Reference,
+                      days: Sequence[PlanDay], assessment: Assessment) -> list[str]:
+    """How food-bound B12 was counted, when the plan has any (``absorption.toml``).
+    Without intrinsic factor the no-IF note says it all."""
+    table = reference.bioavailability
+    if table is None or not food_can_cover(assessment):
+        return []
+    bound = {
+        item.group for day in days for meal in day.meals for item in meal.items
+        if not item.fortified and table.by_group[item.group].form == "food_bound"
+    }
+    if not bound:
+        return []
+    shares = ", ".join(
+        f"{g.replace('_', ' ')} {table.by_group[g].fraction * 100:g} %" for g in sorted(bound)
+    )
+    notes = [
+        "B12 that is naturally in food counts at its food group's measured share, never "
+        "more than B12 added to fortified foods gives at the same dose (in this plan: "
+        f"{shares})."
+    ]
+    facts = profile_facts(profile, reference.supplement_adequacy, fortified_ids(foods))
+    cases = table.reductions(facts)
+    if cases:
+        why = "; ".join(c.reason for c in cases)
+        notes.append(
+            f"Here that food B12 counts at {table.reduction_factor * 100:g} % of its share, "
+            f"because {why}. The factor is a cautious default that no study has measured. "
+            "B12 added to fortified foods and supplements is still absorbed and counts in full."
+        )
+    return notes
+
+
 def _notes(assessment: Assessment, supplement: PlanSupplement | None,
            problem: Problem) -> list[str]:
     t = assessment.target
@@ -621,10 +712,10 @@ def _notes(assessment: Assessment, supplement: PlanSupplement | None,
         f"One food appears in at most {problem.max_uses_per_food} meals over these "
         f"{problem.days} days; at most {problem.max_items_per_meal} B12 items per meal.",
     ]
-    if not assessment.intrinsic_factor:
+    if not food_can_cover(assessment):
         notes.append(
             "Absorbed amounts use the model without intrinsic factor (about 1.2 % of "
-            "each dose)."
+            "each dose), and food never counts towards covering a day."
         )
     if supplement is not None:
         notes.append(

@@ -17,6 +17,7 @@ from typing import Any
 from planner.domain.absorption import AbsorptionParams
 
 if TYPE_CHECKING:
+    from planner.domain.bioavailability import Bioavailability
     from planner.domain.differential import DifferentialTable
     from planner.domain.facts import SupplementAdequacy
     from planner.domain.food_safety import FoodSafety
@@ -50,3 +51,4 @@ class Reference:
     supplement_groups: tuple[SupplementGroup, ...] = ()
     supplement_adequacy: SupplementAdequacy | None = None
     food_safety: FoodSafety | None = None  # food_safety.toml; None: no safety rules
+    bioavailability: Bioavailability | None = None

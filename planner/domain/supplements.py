@@ -2,9 +2,11 @@
 
 People fall into one group (malabsorption, pregnancy and breastfeeding,
 infant, toddler, child, older adult, adult): the first group whose ``when``
-holds. Each group has dose options with sources; the first offered one is the
-recommendation. :func:`choose_supplement` is what the plan builder calls when
-food alone cannot cover the target.
+holds. Each group has dose options with sources; the recommendation is the
+first offered one that reaches the person's absorbed target on its own
+(:func:`supplement_absorbed_per_day`), so a 4 µg EFSA/D-A-CH/NNR target gets
+the higher daily tier rather than a weekly dose. :func:`choose_supplement` is
+what the assessment and the plan builder call.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from typing import Any
 
+from planner.domain.absorption import AbsorptionParams
+from planner.domain.absorption import absorbed_ug
 from planner.domain.facts import Facts
 from planner.domain.facts import SupplementAdequacy
 from planner.domain.facts import When
@@ -123,7 +127,12 @@ def parse_adequacy(raw: Mapping[str, Any], name: str = "supplements.toml") -> Su
     daily, weekly = table.get("daily_min_ug"), table.get("weekly_min_ug")
     if not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in (daily, weekly)):
         raise ReferenceDataError(f"{where}: daily_min_ug and weekly_min_ug must be numbers above 0")
-    return SupplementAdequacy(float(daily), float(weekly), _text(table, "source", where))
+    daily_only = parse_when(table.get("daily_only_when", {}), where)
+    return SupplementAdequacy(
+        float(daily), float(weekly), _text(table, "source", where),
+        daily_only_when=daily_only,
+        daily_only_source=_text(table, "daily_only_source", where) if daily_only else "",
+    )
 
 
 def parse_groups(raw: Mapping[str, Any], name: str = "supplements.toml") -> tuple[SupplementGroup, ...]:
@@ -196,10 +205,40 @@ def dose_options_for(facts: Facts, reference: Reference) -> tuple[SupplementOpti
     )
 
 
+def supplement_absorbed_per_day(
+    dose_ug: float, frequency: str, params: AbsorptionParams, intrinsic_factor: bool = True
+) -> float:
+    """Absorbed B12 a supplement gives per day [µg/day]: one dose on its own
+    (crystalline, Model S or the no-IF line), a weekly one through its 7-day average."""
+    per_dose = absorbed_ug(dose_ug, params, intrinsic_factor)
+    return per_dose if frequency == "daily" else per_dose / 7.0
+
+
+def option_dose(option: SupplementOption, intake_target_ug: float) -> float:
+    """The option's dose [µg]: fixed, or the person's intake target."""
+    return intake_target_ug if option.dose_basis == "intake_target" else option.dose_ug
+
+
+def pick_option(
+    options: tuple[SupplementOption, ...], intake_target_ug: float, target_absorbed_ug: float,
+    params: AbsorptionParams, intrinsic_factor: bool = True,
+) -> SupplementOption:
+    """The first option that reaches the absorbed target on its own, else the
+    first of those that come closest."""
+    def reach(o: SupplementOption) -> float:
+        return supplement_absorbed_per_day(option_dose(o, intake_target_ug), o.frequency,
+                                           params, intrinsic_factor)
+
+    chosen = next((o for o in options if reach(o) >= target_absorbed_ug - 1e-9), None)
+    return chosen if chosen is not None else max(options, key=reach)
+
+
 def choose_supplement(
     profile: Profile, assessment: Assessment, reference: Reference, reason: str
 ) -> RecommendedSupplement:
-    """The supplement to recommend, by age, life stage and malabsorption.
+    """The supplement to recommend, by age, life stage and malabsorption: the
+    group's first offered option that reaches the absorbed target on its own
+    (else the one that comes closest).
 
     ``reason`` says why (for example, food alone does not cover the target);
     the dose comes from ``supplements.toml`` with its source.
@@ -212,8 +251,10 @@ def choose_supplement(
     options = dose_options_for(facts, reference)
     if not options:
         raise ReferenceDataError("supplements.toml offers no option for this profile; check [[group]]")
-    option = options[0]
-    dose = assessment.target.intake_ug if option.dose_basis == "intake_target" else option.dose_ug
+
+    option = pick_option(options, assessment.target.intake_ug, assessment.target.absorbed_ug,
+                         reference.absorption, assessment.intrinsic_factor)
+    dose = option_dose(option, assessment.target.intake_ug)
     return RecommendedSupplement(
         dose_ug=dose,
         frequency=option.frequency,
