@@ -251,3 +251,21 @@ def test_default_weights_are_the_documented_ones():
     w = Weights()
     assert (w.uncovered_day, w.shortfall_per_target, w.item, w.intake_per_target,
             w.repeat, w.rotation) == (1000.0, 10.0, 1.0, 0.25, 0.2, 0.3)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 5), st.floats(0, 50), st.lists(st.integers(0, 12),
+                                                                      max_size=3)),
+                min_size=1, max_size=600))
+def test_the_food_by_food_frontier_keeps_the_plain_front_and_stays_bounded(raw):
+    """Days food can hardly cover produce thousands of meal states; comparing them
+    food by food is quadratic, so past MAX_FOOD_STATES only the plain Pareto front
+    is kept (a 14-day plan for an 87-year-old EU vegetarian took 23 s before)."""
+    from planner.domain.optimizer import MAX_FOOD_STATES
+    from planner.domain.optimizer import _pareto
+    from planner.domain.optimizer import _pareto_by_foods
+    states = [(e, c, (), tuple(sorted(f))) for e, c, f in raw]
+    kept = _pareto_by_foods(list(states))
+    front = _pareto(list(states))
+    assert {(s[0], s[1]) for s in front} <= {(s[0], s[1]) for s in kept}
+    assert len(kept) <= MAX_FOOD_STATES + len(front)

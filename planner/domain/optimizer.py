@@ -883,14 +883,29 @@ def _pareto(cands: list[tuple]) -> list[tuple]:
     return out
 
 
+#: At most this many states per meal step are compared food by food in
+#: :func:`_pareto_by_foods` (the comparison is quadratic); past it, only the
+#: plain Pareto front is kept.
+MAX_FOOD_STATES = 24
+
+
 def _pareto_by_foods(states: list[tuple]) -> list[tuple]:
     """Like :func:`_pareto`, but a state beaten only by states that use other
     foods is kept unless two of those share no food: a later meal may need one
     of its foods' rivals, and a repeat costs extra."""
     states.sort(key=lambda c: (-c[0], c[1]))
     kept: list[tuple] = []
+    cheapest = _INF
     for st in states:
         cost, foods = st[1], st[3]
+        if len(kept) >= MAX_FOOD_STATES:
+            # Enough food-diverse alternatives (days food can hardly cover make
+            # thousands): from here on keep only the plain Pareto front, so the
+            # work stays bounded and no strictly better state is lost.
+            if cost < cheapest:
+                kept.append(st)
+                cheapest = cost
+            continue
         first = None
         beaten = False
         for other in kept:
@@ -907,6 +922,7 @@ def _pareto_by_foods(states: list[tuple]) -> list[tuple]:
                 break
         if not beaten:
             kept.append(st)
+            cheapest = min(cheapest, cost)
     kept.reverse()
     return kept
 
