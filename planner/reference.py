@@ -18,6 +18,7 @@ from importlib import resources
 from planner.domain.absorption import AbsorptionParams
 from planner.domain.differential import parse_differentials
 from planner.domain.food_safety import parse_food_safety
+from planner.domain.labs import parse_lab_table
 from planner.domain.model import GUIDELINES
 from planner.domain.reference import Reference
 from planner.domain.reference import ReferenceDataError
@@ -87,6 +88,7 @@ def load_reference() -> Reference:
         supplement_groups=groups,
         supplement_adequacy=parse_adequacy(supplements_raw),
         food_safety=load_food_safety(),
+        labs=parse_lab_table(read_toml("labs.toml")),
     )
 
 

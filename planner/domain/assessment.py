@@ -14,6 +14,8 @@ from typing import Any
 
 from planner.domain.absorption import absorbed_target_ug
 from planner.domain.facts import profile_facts
+from planner.domain.labs import LabReading
+from planner.domain.labs import interpret_all
 from planner.domain.model import Food
 from planner.domain.model import Profile
 from planner.domain.reference import Reference
@@ -76,6 +78,7 @@ class Assessment:
     disclaimer: str
     intrinsic_factor: bool = True
     recommended_supplement: RecommendedSupplement | None = None
+    labs: tuple[LabReading, ...] = ()
 
     def flag(self, code: str) -> Flag | None:
         """The flag with this code, or None."""
@@ -94,6 +97,7 @@ class Assessment:
             "disclaimer": self.disclaimer,
             "intrinsic_factor": self.intrinsic_factor,
             "recommended_supplement": supplement.to_dict() if supplement else None,
+            "labs": [reading.to_dict() for reading in self.labs],
         }
 
 
@@ -147,7 +151,10 @@ def assess(profile: Profile, reference: Reference, foods: Iterable[Food] = ()) -
     policy = reference.risk_policy
     if policy is None:
         raise ReferenceDataError("the reference has no risk policy; load it with planner.reference.load_reference()")
-    facts: dict[str, Any] = profile_facts(profile, reference.supplement_adequacy, fortified_ids(foods))
+    readings = interpret_all(profile.labs, reference.labs)
+    facts: dict[str, Any] = profile_facts(
+        profile, reference.supplement_adequacy, fortified_ids(foods),
+        lab_statuses=[(r.test, r.status) for r in readings])
     fired = evaluate_rules(facts, reference.rules)
     facts["malabsorption"] = any(r.flag == "malabsorption" for r in fired)
     flags = build_flags(fired, policy, reference.differentials, dose_options_for(facts, reference))
@@ -157,6 +164,7 @@ def assess(profile: Profile, reference: Reference, foods: Iterable[Food] = ()) -
         flags=flags,
         disclaimer=(reference.texts or {}).get("disclaimer", DEFAULT_DISCLAIMER),
         intrinsic_factor=policy.no_if_conditions.isdisjoint(profile.conditions),
+        labs=readings,
     )
     reason = _recommendation_reason(assessment, policy.recommend_supplement)
     if reason is None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from planner.domain.differential import DifferentialTable
     from planner.domain.facts import SupplementAdequacy
     from planner.domain.food_safety import FoodSafety
+    from planner.domain.labs import LabTable
     from planner.domain.risk import RiskPolicy
     from planner.domain.risk import Rule
     from planner.domain.supplements import SupplementGroup
@@ -50,3 +51,4 @@ class Reference:
     supplement_groups: tuple[SupplementGroup, ...] = ()
     supplement_adequacy: SupplementAdequacy | None = None
     food_safety: FoodSafety | None = None  # food_safety.toml; None: no safety rules
+    labs: LabTable | None = None  # labs.toml; None: lab results are not interpreted
