@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from planner.domain.absorption import absorbed_target_ug
+from planner.domain.differential import focus
 from planner.domain.facts import profile_facts
 from planner.domain.labs import LabReading
 from planner.domain.labs import interpret_all
@@ -142,6 +143,25 @@ def _recommendation_reason(assessment: Assessment, recommend: frozenset[tuple[st
     return flag.reasons[0] if flag else None
 
 
+def _focus_differential(flag: Flag, profile: Profile, reference: Reference) -> Flag:
+    """The differential flag with the rows the symptoms match first, and a plain sentence
+    per matching symptom saying which condition it points towards (issue 14)."""
+    symptoms = frozenset(profile.symptoms)
+    shown = {t.id for t in flag.tables}
+    pointers = tuple(p for p in reference.pointers if p.symptom in symptoms and p.table in shown)
+    if flag.code != "differential" or not pointers:
+        return flag
+    tables = tuple(focus(t, pointers, symptoms) for t in flag.tables)
+    tables = tuple(sorted(tables, key=lambda t: not any(r.matches for r in t.rows)))
+    return replace(
+        flag,
+        tables=tables,
+        pointers=pointers,
+        reasons=tuple(dict.fromkeys([*(p.sentence() for p in pointers), *flag.reasons])),
+        sources=tuple(dict.fromkeys([*flag.sources, *(p.source for p in pointers)])),
+    )
+
+
 def assess(profile: Profile, reference: Reference, foods: Iterable[Food] = ()) -> Assessment:
     """Assess a validated profile: target, flags from the risk rules, risk level.
 
@@ -158,6 +178,7 @@ def assess(profile: Profile, reference: Reference, foods: Iterable[Food] = ()) -
     fired = evaluate_rules(facts, reference.rules)
     facts["malabsorption"] = any(r.flag == "malabsorption" for r in fired)
     flags = build_flags(fired, policy, reference.differentials, dose_options_for(facts, reference))
+    flags = tuple(_focus_differential(f, profile, reference) for f in flags)
     assessment = Assessment(
         target=build_target(profile, reference),
         risk_level=risk_level(flags, policy),

@@ -18,6 +18,7 @@ from planner.domain.absorption import AbsorptionParams
 
 if TYPE_CHECKING:
     from planner.domain.differential import DifferentialTable
+    from planner.domain.differential import SymptomPointer
     from planner.domain.facts import SupplementAdequacy
     from planner.domain.food_safety import FoodSafety
     from planner.domain.labs import LabTable
@@ -52,3 +53,4 @@ class Reference:
     supplement_adequacy: SupplementAdequacy | None = None
     food_safety: FoodSafety | None = None  # food_safety.toml; None: no safety rules
     labs: LabTable | None = None  # labs.toml; None: lab results are not interpreted
+    pointers: tuple[SymptomPointer, ...] = ()  # differential.toml [[symptom]]

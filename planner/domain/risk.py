@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.domain.differential import DifferentialTable
+from planner.domain.differential import SymptomPointer
 from planner.domain.facts import Facts
 from planner.domain.facts import When
 from planner.domain.facts import holds
@@ -153,6 +154,7 @@ class Flag:
     tables: tuple[DifferentialTable, ...] = ()
     dose_options: tuple[SupplementOption | TreatmentOption, ...] = ()
     voices: tuple[RuleVoice, ...] = ()
+    pointers: tuple[SymptomPointer, ...] = ()  # differential: what the symptoms point to
 
     @property
     def other_voices(self) -> tuple[RuleVoice, ...]:
@@ -175,6 +177,8 @@ class Flag:
             out["dose_options"] = [o.to_dict() for o in self.dose_options]
         if self.tables:
             out["tables"] = [t.to_dict() for t in self.tables]
+        if self.pointers:
+            out["pointers"] = [p.to_dict() for p in self.pointers]
         return out
 
 
