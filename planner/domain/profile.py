@@ -188,36 +188,37 @@ def _supplement(field: str, value: Any) -> tuple[Any, list[_Problem]]:
 
 
 def _lab(where: str, item: Any) -> tuple[LabResult | None, list[_Problem]]:
-    """One ``{"test", "value", "unit", "date"?}`` of ``labs``; ``where`` is ``labs[i]``."""
+    """One ``{"test", "value", "unit", "date"?}`` of ``labs``; ``where`` names the item
+    (``item 1``); every problem is reported on the field ``labs``, naming the item."""
     keys = ("test", "value", "unit", "date")
     if not isinstance(item, dict):
-        return None, [_Problem(where, f"{where}: must be an object with test, value, unit "
-                                      "and optionally date")]
-    problems = [_Problem(where, f"{where}.{key}: not a lab result field; choose from "
+        return None, [_Problem("labs", f"labs: {where}: must be an object with test, value, "
+                                       "unit and optionally date")]
+    problems = [_Problem(where, f"{where} {key}: not a lab result field; choose from "
                                 f"{', '.join(keys)}") for key in item if key not in keys]
     for key in ("test", "value", "unit"):
         if item.get(key) is None:
-            problems.append(_Problem(where, f"{where}.{key}: is required"))
+            problems.append(_Problem(where, f"{where} {key}: is required"))
     test, unit, value, day = item.get("test"), item.get("unit"), item.get("value"), item.get("date")
     if test is not None:
-        problems += _word(tuple(LAB_UNITS), "a lab test")(f"{where}.test", test)[1]
+        problems += _word(tuple(LAB_UNITS), "a lab test")(f"{where} test", test)[1]
     units = LAB_UNITS.get(test) if isinstance(test, str) else None
     if units and unit is not None:
         if not (isinstance(unit, str) and unit in units):
             shown = repr(unit) if isinstance(unit, str) else "this value"
             problems.append(_Problem(where, (
-                f"{where}.unit: {shown} is not a unit of {test}; choose one of {', '.join(units)}")))
+                f"{where} unit: {shown} is not a unit of {test}; choose one of {', '.join(units)}")))
     if units and value is not None and isinstance(unit, str) and unit in units:
         high = LAB_INPUT_MAX[(test, unit)]
-        found = _number(0, high)(f"{where}.value", value)[1]
+        found = _number(0, high)(f"{where} value", value)[1]
         problems += [_Problem(where, f"{p.message} {unit}; a negative or larger value cannot "
                                      f"be a {test} result") for p in found]
     elif value is not None and not _is_number(value):
-        problems.append(_Problem(where, f"{where}.value: must be a number"))
+        problems.append(_Problem(where, f"{where} value: must be a number"))
     if day is not None and not _is_date(day):
-        problems.append(_Problem(where, f"{where}.date: must be a date written YYYY-MM-DD"))
+        problems.append(_Problem(where, f"{where} date: must be a date written YYYY-MM-DD"))
     if problems:
-        return None, [_Problem(where, p.message) for p in problems]
+        return None, [_Problem("labs", f"labs: {p.message}") for p in problems]
     return LabResult(test=test, value=float(value), unit=unit, date=day), []
 
 
@@ -240,7 +241,7 @@ def _labs(field: str, value: Any) -> tuple[Any, list[_Problem]]:
         return None, [_Problem(field, f"{field}: has {len(value)} results; at most {LABS_MAX}")]
     results, problems = [], []
     for i, item in enumerate(value):
-        result, found = _lab(f"{field}[{i}]", item)
+        result, found = _lab(f"item {i + 1}", item)
         problems += found
         results.append(result)
     return (None if problems else tuple(results)), problems
