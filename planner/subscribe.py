@@ -74,11 +74,19 @@ def profile_args(profile: dict) -> MultiDict:
     for key, value in profile.items():
         if key == "supplement":
             if value:
-                args["supplement_dose_ug"] = _text(value["dose_ug"])
-                args["supplement_frequency"] = value["frequency"]
+                for part in ("dose_ug", "frequency", "every_weeks"):
+                    if value.get(part) is not None:
+                        args[f"supplement_{part}"] = _text(value[part])
+        elif key == "labs":  # issue 14: one result per test on the form
+            for lab in value or []:
+                for part in ("value", "unit", "date"):
+                    if lab.get(part) is not None:
+                        args[f"lab_{lab['test']}_{part}"] = _text(lab[part])
         elif isinstance(value, list | tuple):
             for item in value:
                 args.add(key, item)
+        elif isinstance(value, bool):
+            args[key] = "true" if value else "false"
         elif value is not None:
             args[key] = _text(value)
     return args

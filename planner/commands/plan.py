@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from planner.commands.assess import flag_lines
+from planner.commands.assess import lab_lines
 from planner.domain.assessment import Assessment
 from planner.domain.plan import Plan
 from planner.domain.planning import WEEK_FORM
@@ -77,6 +78,7 @@ def render_text(plan: Plan) -> str:
             lines.append(_wrap(f"What to do: {f.advice}", "    ", "  "))
             lines += [_wrap(f"Also ({v.title}): {v.advice}", "    ", "  ")
                       for v in f.other_voices]
+    lines += lab_lines(plan.assessment)
     for day in () if plan.no_food_plan else plan.days:  # no meals: the notes say why
         state = "covered" if day.covered else "NOT covered"
         lines += ["", f"Day {day.day}, {day.weekday} {day.date.isoformat()}: "
