@@ -108,6 +108,18 @@ def form_field(field: str | None) -> str | None:
     return name
 
 
+def _place(key: str, value, data: dict, supplement: dict, labs: dict[str, dict]) -> None:
+    """Put one form value where the contract has it: the supplement object, a lab
+    result (``lab_<test>_<part>``) or the profile itself."""
+    if key in SUPPLEMENT_FIELDS:
+        supplement[SUPPLEMENT_FIELDS[key]] = value
+    elif key in LAB_FIELDS:
+        test, part = LAB_FIELDS[key]
+        labs.setdefault(test, {"test": test})[part] = value
+    else:
+        data[key] = value
+
+
 def _read_args(args: MultiDict, extra: set[str]) -> tuple[dict, list[dict]]:
     """The contract-shaped dict of the usable arguments, and the problems found
     with the others (unknown or repeated fields, text where a number belongs)."""
@@ -137,13 +149,7 @@ def _read_args(args: MultiDict, extra: set[str]) -> tuple[dict, list[dict]]:
                     f"{values[0][:40]!r} is not a choice; choose true or false")})
         elif values:
             value = _number(values[0]) if key in NUMBER_FIELDS else values[0]
-            if key in SUPPLEMENT_FIELDS:
-                supplement[SUPPLEMENT_FIELDS[key]] = value
-            elif key in LAB_FIELDS:
-                test, part = LAB_FIELDS[key]
-                labs.setdefault(test, {"test": test})[part] = value
-            else:
-                data[key] = value
+            _place(key, value, data, supplement, labs)
     if supplement:
         data["supplement"] = supplement
     # the unit is a select that always sends a value: a test counts once it has a value or a date

@@ -18,10 +18,10 @@ from importlib import resources
 from planner.domain.absorption import AbsorptionParams
 from planner.domain.differential import parse_differentials
 from planner.domain.differential import parse_pointers
-from planner.domain.model import SYMPTOMS
 from planner.domain.food_safety import parse_food_safety
 from planner.domain.labs import parse_lab_table
 from planner.domain.model import GUIDELINES
+from planner.domain.model import SYMPTOMS
 from planner.domain.reference import Reference
 from planner.domain.reference import ReferenceDataError
 from planner.domain.risk import parse_policy

@@ -95,7 +95,13 @@ def profile_for(when: dict) -> Profile:
         fields["age_years"] = when["age_under"] - 0.5
     if when.get("fortified_foods") is True:
         fields["include_foods"] = (FORTIFIED_DRINK.food_id,)
-    # issue 14 keys: a lab result of the named test inside the named band
+    fields.update(_issue14_fields(when, fields))
+    return Profile(**fields, supplement=_supplement_for(when))
+
+
+def _issue14_fields(when: dict, fields: dict) -> dict:
+    """Issue 14 keys: a lab result of the named test inside the named band, and so on."""
+    fields = dict(fields)
     labs = []
     for key in ("labs_low_any", "labs_borderline_any", "labs_high_any"):
         if key in when:
@@ -114,7 +120,7 @@ def profile_for(when: dict) -> Profile:
             fields[key] = when[key][0]
     if "mother_takes_b12" in when:
         fields["mother_takes_b12"] = when["mother_takes_b12"]
-    return Profile(**fields, supplement=_supplement_for(when))
+    return fields
 
 
 # A value inside each band of labs.toml, in the unit the lab reports (issue 14).

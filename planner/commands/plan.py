@@ -62,6 +62,19 @@ def _wrap(text: str, indent: str = "", hang: str = "  ") -> str:
                          subsequent_indent=indent + hang)
 
 
+def _read_first(assessment: Assessment) -> list[str]:
+    """Medical flags first, before any meal, each rule in its own words; then lab results."""
+    lines: list[str] = []
+    if assessment.flags:
+        lines += ["", "Read this first (reasons and sources: `b12planner assess`):"]
+        for f in assessment.flags:
+            lines.append(_wrap(f"- {f.code} ({f.level}): {f.title}", "  ", "    "))
+            lines.append(_wrap(f"What to do: {f.advice}", "    ", "  "))
+            lines += [_wrap(f"Also ({v.title}): {v.advice}", "    ", "  ")
+                      for v in f.other_voices]
+    return lines + lab_lines(assessment)
+
+
 def render_text(plan: Plan) -> str:
     """The plan as plain text for a terminal."""
     first, last = plan.days[0].date, plan.days[-1].date
@@ -70,15 +83,7 @@ def render_text(plan: Plan) -> str:
         _wrap(f"Target: {plan.target_intake_ug:g} µg a day eaten; a day is covered at "
               f"{plan.target_absorbed_ug:.2f} µg absorbed."),
     ]
-    flags = plan.assessment.flags
-    if flags:  # medical flags first, before any meal, each rule in its own words
-        lines += ["", "Read this first (reasons and sources: `b12planner assess`):"]
-        for f in flags:
-            lines.append(_wrap(f"- {f.code} ({f.level}): {f.title}", "  ", "    "))
-            lines.append(_wrap(f"What to do: {f.advice}", "    ", "  "))
-            lines += [_wrap(f"Also ({v.title}): {v.advice}", "    ", "  ")
-                      for v in f.other_voices]
-    lines += lab_lines(plan.assessment)
+    lines += _read_first(plan.assessment)
     for day in () if plan.no_food_plan else plan.days:  # no meals: the notes say why
         state = "covered" if day.covered else "NOT covered"
         lines += ["", f"Day {day.day}, {day.weekday} {day.date.isoformat()}: "

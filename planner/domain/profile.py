@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import date
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from planner.domain.model import ALLERGENS
