@@ -323,6 +323,10 @@ def test_on_injections_no_oral_supplement_is_added_and_the_schedule_is_shown():
     assert "every 12 week(s)" in note and "1000 µg" in note
     assert "doctor's" in note and "Food still matters" in note
     assert plan.assessment.flag("supplement").title == "Keep to your injection schedule"
+    assert plan.assessment.recommended_supplement is None
+    # pernicious anaemia on injections: the doctor's treatment, nothing added by mouth
+    pa = assess(parse_profile({**INJECTIONS, "conditions": ["pernicious_anemia"]}), REF, FOODS)
+    assert pa.recommended_supplement is None and pa.flag("malabsorption") is not None
     # the same vegan without injections gets a supplement added
     assert make_plan(parse_profile({"age_years": 60, "diet": "vegan"}), FOODS, week=WEEK,
                      reference=REF).supplement is not None
@@ -521,6 +525,7 @@ def test_every_new_field_through_the_form(client):
     assert "Lab results" in html and "2026-02-10" in html and "Borderline" in html
     assert "High-dose folic acid can hide low B12" in html
     assert "In the comparison below" in html
+    assert '<tr class="matched"><th scope="row">What it feels like <span class="match">' in html
 
     injected = client.get("/plan", query_string={
         "age_years": "60", "diet": "vegan", "supplement_frequency": "injection",

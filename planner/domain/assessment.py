@@ -188,6 +188,7 @@ def assess(profile: Profile, reference: Reference, foods: Iterable[Food] = ()) -
         labs=readings,
     )
     reason = _recommendation_reason(assessment, policy.recommend_supplement)
-    if reason is None:
+    on_injections = profile.supplement is not None and profile.supplement.is_injection
+    if reason is None or on_injections:  # issue 14: nothing by mouth on top of injections
         return assessment
     return replace(assessment, recommended_supplement=choose_supplement(profile, assessment, reference, reason))
