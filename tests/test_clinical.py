@@ -574,6 +574,18 @@ def test_every_new_field_through_the_cli(tmp_path):
     assert "B12 injections: every 4 week(s)" in plan.stdout and "Lab results:" in plan.stdout
 
 
+def test_the_baby_fields_through_the_cli(tmp_path):
+    path = tmp_path / "baby.json"
+    path.write_text(json.dumps(BABY), "utf-8")
+    out = json.loads(CliRunner().invoke(assess_cli, [str(path)]).stdout)
+    rules = {r for f in out["flags"] for r in f["rules"]}
+    assert {"breastfed_baby_of_vegan_mother_without_b12",
+            "breastfed_baby_of_vegan_mother_check"} <= rules
+    path.write_text(json.dumps({**BABY, "feeding": "formula"}), "utf-8")
+    text = CliRunner().invoke(assess_cli, [str(path), "--format", "text"]).stdout
+    assert "Infant formula contains B12" in text and "lower" in text
+
+
 def test_the_subscription_profile_keeps_every_new_field(app):
     profile = parse_profile({**FULL, **BABY, "age_years": 0.8,
                              "supplement": {"frequency": "injection", "every_weeks": 12}})
