@@ -447,6 +447,18 @@ def test_a_breastfed_baby_of_a_vegan_mother_without_b12(takes):
     assert "baby's doctor" in check.advice
 
 
+@pytest.mark.parametrize("field", ["feeding", "mother_diet", "mother_takes_b12"])
+def test_baby_fields_are_refused_for_an_adult_with_422(client, field):
+    data = {"age_years": 30, "diet": "vegan", field: BABY[field]}
+    with pytest.raises(ProfileError) as e:
+        parse_profile(data)
+    assert e.value.errors[0]["field"] == field and "under 3 years" in e.value.errors[0]["message"]
+    response = client.post("/api/v1/assess", json=data)
+    assert response.status_code == 422
+    assert response.get_json()["errors"][0]["field"] == field
+    assert parse_profile({**data, "age_years": 2.5})  # a toddler still breastfed is fine
+
+
 def test_a_mother_who_takes_b12_or_formula_feeding_lowers_the_risk():
     taking = assess(parse_profile({**BABY, "mother_takes_b12": True}), REF)
     assert "breastfed_baby_of_vegan_mother_without_b12" not in taking.flag("supplement").rule_ids

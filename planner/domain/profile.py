@@ -37,6 +37,10 @@ INJECTION_MAX_EVERY_WEEKS = 26  # 3-monthly is the usual maintenance (reference 
 FOLIC_ACID_MAX_UG = 100_000  # input bound: far above any tablet (5 mg is a large one)
 MONTHS_WITHOUT_B12_MAX = AGE_MAX_YEARS * 12
 LABS_MAX = 30
+# A baby's feeding and the mother's diet and B12 describe a baby or young child; breast
+# milk can stay part of the diet into the third year, so they are accepted under 3 years.
+BABY_FIELDS = ("feeding", "mother_diet", "mother_takes_b12")
+BABY_FIELDS_UNDER_YEARS = 3
 # Input bounds, not clinical thresholds (those are in planner/data/labs.toml): the
 # highest value accepted per test and unit, far above anything a lab reports, so
 # that only a typing error or a wrong unit is refused as impossible.
@@ -354,6 +358,17 @@ def check_combinations(profile: Profile,
         f"{profile.age_years:g}); choose one of {', '.join(valid)}")}]
 
 
+def check_baby_fields(profile: Profile) -> list[dict[str, str]]:
+    """Problems with a baby's feeding fields given for someone who is not a young child."""
+    if profile.age_years < BABY_FIELDS_UNDER_YEARS:
+        return []
+    return [{"field": name, "message": (
+        f"{name}: describes a baby's feeding and is accepted only under "
+        f"{BABY_FIELDS_UNDER_YEARS} years of age (this profile: age_years "
+        f"{profile.age_years:g}); leave it empty")}
+        for name in BABY_FIELDS if getattr(profile, name) is not None]
+
+
 def possible_profile(data: Any) -> bool:
     """False when ``data`` parses field by field but names an impossible combination."""
     try:
@@ -376,7 +391,7 @@ def parse_profile(data: Any) -> Profile:
     if problems:
         raise ProfileError([{"field": p.field, "message": p.message} for p in problems])
     profile = Profile(**values)
-    impossible = check_combinations(profile)
+    impossible = check_combinations(profile) + check_baby_fields(profile)
     if impossible:
         raise ImpossibleProfile(impossible)
     return profile
