@@ -21,6 +21,7 @@ from datetime import date
 from flask import current_app
 from werkzeug.datastructures import MultiDict
 
+from planner.domain.model import LAB_TESTS
 from planner.domain.model import Profile
 from planner.domain.profile import ImpossibleProfile
 from planner.domain.profile import ProfileError
@@ -29,18 +30,26 @@ from planner.errors import InvalidInput
 from planner.numbers import parse_number
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Profile)}
+#: Lab results, flattened for HTML: one result per test, ``lab_<test>_value``,
+#: ``lab_<test>_unit`` and ``lab_<test>_date`` (issue 14).
+LAB_PARTS = ("value", "unit", "date")
+LAB_FIELDS = {f"lab_{test}_{part}": (test, part) for test in LAB_TESTS for part in LAB_PARTS}
 #: Profile fields given as repeated keys.
-LIST_FIELDS = tuple(n for n, f in _FIELDS.items() if f.default == ())
+LIST_FIELDS = tuple(n for n, f in _FIELDS.items() if f.default == () and n != "labs")
 #: Profile fields whose text is converted to a number before parsing.
 NUMBER_FIELDS = tuple(n for n, f in _FIELDS.items() if f.type in ("float", "int"))
+NUMBER_FIELDS += ("folic_acid_ug", "months_without_b12")
 #: The nested supplement object, flattened for HTML: form field → key in ``supplement``.
-SUPPLEMENT_FIELDS = {"supplement_dose_ug": "dose_ug", "supplement_frequency": "frequency"}
-NUMBER_FIELDS += ("supplement_dose_ug",)
+SUPPLEMENT_FIELDS = {"supplement_dose_ug": "dose_ug", "supplement_frequency": "frequency",
+                     "supplement_every_weeks": "every_weeks"}
+NUMBER_FIELDS += ("supplement_dose_ug", "supplement_every_weeks",
+                  *(f"lab_{test}_value" for test in LAB_TESTS))
 #: Profile fields given as yes/no; the form sends ``true`` or ``false``.
-BOOLEAN_FIELDS = tuple(n for n, f in _FIELDS.items() if f.type == "bool")
+BOOLEAN_FIELDS = tuple(n for n, f in _FIELDS.items() if f.type == "bool") + ("mother_takes_b12",)
 BOOLEAN_WORDS = {"true": True, "false": False}
 #: Every profile field as the form names it.
-FORM_FIELDS = tuple(n for n in _FIELDS if n != "supplement") + tuple(SUPPLEMENT_FIELDS)
+FORM_FIELDS = (tuple(n for n in _FIELDS if n not in ("supplement", "labs"))
+               + tuple(SUPPLEMENT_FIELDS) + tuple(LAB_FIELDS))
 #: Default of each optional profile field, for pre-selecting the form's choices.
 PROFILE_DEFAULTS = {n: f.default for n, f in _FIELDS.items()
                     if f.default is not dataclasses.MISSING}
@@ -113,11 +122,24 @@ def form_field(field: str | None) -> str | None:
     return name
 
 
+def _place(key: str, value, data: dict, supplement: dict, labs: dict[str, dict]) -> None:
+    """Put one form value where the contract has it: the supplement object, a lab
+    result (``lab_<test>_<part>``) or the profile itself."""
+    if key in SUPPLEMENT_FIELDS:
+        supplement[SUPPLEMENT_FIELDS[key]] = value
+    elif key in LAB_FIELDS:
+        test, part = LAB_FIELDS[key]
+        labs.setdefault(test, {"test": test})[part] = value
+    else:
+        data[key] = value
+
+
 def _read_args(args: MultiDict, extra: set[str]) -> tuple[dict, list[dict]]:
     """The contract-shaped dict of the usable arguments, and the problems found
     with the others (unknown or repeated fields, text where a number belongs)."""
     data: dict = {}
     supplement: dict = {}
+    labs: dict[str, dict] = {}
     errors: list[dict] = []
     for key in args:
         values = [v.strip() for v in args.getlist(key) if v.strip()]
@@ -141,13 +163,25 @@ def _read_args(args: MultiDict, extra: set[str]) -> tuple[dict, list[dict]]:
                     f"{values[0][:40]!r} is not a choice; choose true or false")})
         elif values:
             value = _number(values[0]) if key in NUMBER_FIELDS else values[0]
-            if key in SUPPLEMENT_FIELDS:
-                supplement[SUPPLEMENT_FIELDS[key]] = value
-            else:
-                data[key] = value
+            _place(key, value, data, supplement, labs)
     if supplement:
         data["supplement"] = supplement
+    # the unit is a select that always sends a value: a test counts once it has a value or a date
+    filled = [labs[t] for t in LAB_TESTS if t in labs and ({"value", "date"} & set(labs[t]))]
+    if filled:
+        data["labs"] = filled
     return data, errors
+
+
+def _lab_error(error: dict, data: dict) -> dict:
+    """A ``labs`` error (``labs: item 2 unit: …``) on the form field of that test and part."""
+    m = re.match(r"^labs: item (\d+) (value|unit|date)?:? ?(.*)$", error["message"])
+    items = data.get("labs") or []
+    if not m or not 0 < int(m.group(1)) <= len(items):
+        return {"field": "labs", "message": without_field(error)}
+    test = items[int(m.group(1)) - 1].get("test")
+    part = m.group(2) or "value"
+    return {"field": f"lab_{test}_{part}", "message": m.group(3)}
 
 
 def profile_from_args(args: MultiDict, extra: Iterable[str] = ()) -> Profile:
@@ -170,7 +204,8 @@ def profile_from_args(args: MultiDict, extra: Iterable[str] = ()) -> Profile:
         if isinstance(e, ImpossibleProfile) and not errors:
             status = 422
         seen = {err["field"] for err in errors}
-        errors += [{"field": form_field(err.get("field")), "message": without_field(err)}
+        errors += [_lab_error(err, data) if err.get("field") == "labs" else
+                   {"field": form_field(err.get("field")), "message": without_field(err)}
                    for err in e.errors if form_field(err.get("field")) not in seen]
     if errors:
         raise InvalidInput(errors, status=status)

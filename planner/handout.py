@@ -225,14 +225,40 @@ def _profile_summary(profile: dict, names: Mapping[str, str]) -> list[tuple[str,
         ("Medicines", words("medications", profile["medications"])),
         ("Conditions", words("conditions", profile["conditions"])),
         ("Symptoms", words("symptoms", profile["symptoms"])),
-        ("Supplement taken", f"{amount_ug(supplement['dose_ug'])} "
-                             f"{label('frequency', supplement['frequency']).lower()}"
-         if supplement else "none"),
+        ("Supplement taken", _supplement_text(supplement)),
     ]
     for key, text in (("include_foods", "Own food list"), ("exclude_foods", "Foods left out")):
         if profile[key]:
             lines.append((text, ", ".join(names.get(i, i) for i in profile[key])))
     return lines
+
+
+def _supplement_text(supplement: dict | None) -> str:
+    if not supplement:
+        return "none"
+    if supplement["frequency"] == "injection":  # issue 14: the doctor's schedule
+        dose = f"{amount_ug(supplement['dose_ug'])} " if supplement.get("dose_ug") else ""
+        return (f"B12 injections, {dose}every {supplement['every_weeks']} week(s), on the "
+                "doctor's schedule; no supplement by mouth added")
+    return (f"{amount_ug(supplement['dose_ug'])} "
+            f"{label('frequency', supplement['frequency']).lower()}")
+
+
+def lab_rows(assessment: dict, sources: SourceList) -> list[dict]:
+    """The lab results for the handout's small table: dated, with status and thresholds."""
+    rows = []
+    for lab in assessment.get("labs", []):
+        t = lab["thresholds"]
+        rows.append({
+            "test": lab["label"],
+            "result": f"{lab['value']:g} {lab['unit']}",
+            "date": lab["date"] or "not given",
+            "status": lab["status"],
+            "thresholds": f"{t['name']}: " + "; ".join(f"{b['status']} {b['range']}" for b in t["bands"]),
+            "alternatives": [f"{a['name']}: {a['status']}" for a in lab["alternatives"]],
+            "source_refs": sources.refs([t["source"], *(a["source"] for a in lab["alternatives"])]),
+        })
+    return rows
 
 
 def handout_context(plan: dict, details: HandoutDetails, branding: brand.Branding,
@@ -262,6 +288,8 @@ def handout_context(plan: dict, details: HandoutDetails, branding: brand.Brandin
         "flags": flags,
         "flag_columns": balanced_columns(flags, flag_weight),
         "tables": tables,
+        "labs": lab_rows(assessment, sources),
+        "labs_note": (assessment.get("labs") or [{}])[0].get("note", ""),
         "target": target,
         "target_refs": sources.refs([target.get("source", "")]),
         "supplement": supplement,

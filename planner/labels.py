@@ -42,6 +42,26 @@ LABELS: dict[str, dict[str, str]] = {
     "frequency": {
         "daily": "Daily",
         "weekly": "Weekly",
+        "injection": "Injections from a doctor",
+    },
+    "feeding": {
+        "breast": "Breastfed",
+        "formula": "Formula-fed",
+        "mixed": "Breast milk and formula",
+        "solids": "Eats solid food",
+    },
+    "lab_test": {
+        "serum_b12": "Serum B12 (total B12)",
+        "holotc": "Active B12 (holoTC)",
+        "mma": "Methylmalonic acid (MMA)",
+        "homocysteine": "Homocysteine",
+        "folate": "Serum folate",
+    },
+    "lab_status": {
+        "low": "Low",
+        "borderline": "Borderline",
+        "normal": "Normal",
+        "high": "High",
     },
     "allergies": {
         "milk": "Milk",
@@ -73,6 +93,11 @@ LABELS: dict[str, dict[str, str]] = {
         "gastric_bypass": "Gastric bypass or other weight-loss surgery",
         "gastrectomy": "Stomach removed, fully or partly (gastrectomy)",
         "celiac_disease": "Coeliac disease",
+        "h_pylori": "H. pylori infection",
+        "sleeve_gastrectomy": "Sleeve gastrectomy (weight-loss surgery)",
+        "pancreatic_insufficiency": "Pancreatic insufficiency",
+        "type1_diabetes": "Type 1 diabetes",
+        "autoimmune_thyroid": "Autoimmune thyroid disease (Hashimoto's, Graves')",
     },
     "symptoms": {
         "tingling": "Pins and needles, tingling",
@@ -93,6 +118,10 @@ LABELS: dict[str, dict[str, str]] = {
         "shortness_of_breath": "Shortness of breath",
         "breathless_at_rest": "Breathless even at rest",
         "chest_pain": "Chest pain",
+        "pain_when_walking": "Cramping leg pain when walking that eases with rest",
+        "morning_stiffness": "Stiff joints in the morning",
+        "joint_swelling": "Swollen joints",
+        "saddle_numbness": "Numbness between the legs or around the bottom, with leg or back pain",
     },
     "meal": {
         "breakfast": "Breakfast",
@@ -115,6 +144,13 @@ LABELS: dict[str, dict[str, str]] = {
         "supplement_dose_ug": "Supplement dose",
         "supplement_frequency": "Supplement frequency",
         "accept_supplement": "Supplement suggestions",
+        "supplement_every_weeks": "Weeks between injections",
+        "labs": "Lab results",
+        "folic_acid_ug": "Folic acid a day",
+        "months_without_b12": "Months without a B12 source",
+        "feeding": "Baby's feeding",
+        "mother_diet": "Mother's diet",
+        "mother_takes_b12": "Mother takes B12",
         "guideline": "Guideline",
         "market": "Where you shop",
         "meals_per_day": "Meals per day",
@@ -142,3 +178,10 @@ def amount_ug(value: float | None) -> str:
     if value is None:
         return "–"
     return f"{value:.0f} µg" if abs(value) >= 100 else f"{value:.2f} µg"
+
+
+# Lab result fields of the form (issue 14): lab_<test>_value, _unit, _date.
+for _test, _name in LABELS["lab_test"].items():
+    LABELS["field"][f"lab_{_test}_value"] = f"{_name}: result"
+    LABELS["field"][f"lab_{_test}_unit"] = f"{_name}: unit"
+    LABELS["field"][f"lab_{_test}_date"] = f"{_name}: date"

@@ -19,8 +19,11 @@ from planner.domain.absorption import AbsorptionParams
 from planner.domain.bioavailability import Bioavailability
 from planner.domain.bioavailability import parse_bioavailability
 from planner.domain.differential import parse_differentials
+from planner.domain.differential import parse_pointers
 from planner.domain.food_safety import parse_food_safety
+from planner.domain.labs import parse_lab_table
 from planner.domain.model import GUIDELINES
+from planner.domain.model import SYMPTOMS
 from planner.domain.reference import Reference
 from planner.domain.reference import ReferenceDataError
 from planner.domain.risk import parse_policy
@@ -84,7 +87,8 @@ def load_texts() -> dict:
 @functools.cache
 def load_reference() -> Reference:
     """The shipped reference data, read and validated once per process."""
-    differentials = parse_differentials(read_toml("differential.toml"))
+    differential_raw = read_toml("differential.toml")
+    differentials = parse_differentials(differential_raw)
     rules_raw = read_toml("risk_rules.toml")
     policy = parse_policy(rules_raw)
     supplements_raw = read_toml("supplements.toml")
@@ -101,6 +105,8 @@ def load_reference() -> Reference:
         supplement_adequacy=parse_adequacy(supplements_raw),
         food_safety=load_food_safety(),
         bioavailability=load_bioavailability(),
+        labs=parse_lab_table(read_toml("labs.toml")),
+        pointers=parse_pointers(differential_raw, differentials, SYMPTOMS),
     )
 
 

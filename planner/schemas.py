@@ -37,6 +37,7 @@ from planner.forms import WEEK
 from planner.forms import WEEK_YEARS
 
 REF = "#/components/schemas/{model}"
+SampleDate = date  # a field named ``date`` would hide the type inside a model
 MAX_LIST = DEFAULTS["MAX_LIST_VALUES"]
 
 
@@ -55,6 +56,11 @@ Medication = vocabulary("Medication", model.MEDICATIONS)
 Condition = vocabulary("Condition", model.CONDITIONS)
 Symptom = vocabulary("Symptom", model.SYMPTOMS)
 Frequency = vocabulary("Frequency", model.FREQUENCIES)
+SupplementFrequency = vocabulary("SupplementFrequency", model.SUPPLEMENT_FREQUENCIES)
+Feeding = vocabulary("Feeding", model.FEEDINGS)
+LabTest = vocabulary("LabTest", model.LAB_TESTS)
+LabUnit = vocabulary("LabUnit", dict.fromkeys(u for us in model.LAB_UNITS.values() for u in us))
+LabStatus = vocabulary("LabStatus", model.LAB_STATUSES)
 MealKind = vocabulary("MealKind", model.MEALS)
 MealName = vocabulary("MealName", dict.fromkeys(n for ns in model.MEAL_NAMES.values() for n in ns))
 Evidence = vocabulary("Evidence", model.EVIDENCE)
@@ -84,10 +90,27 @@ class Model(BaseModel):
 
 
 class Supplement(Model):
-    """A B12 supplement the person already takes."""
+    """A B12 supplement the person already takes, or B12 injections (``frequency``
+    ``injection`` with ``every_weeks``; the dose is then optional)."""
 
-    dose_ug: Annotated[float, Field(gt=0, le=profile_rules.SUPPLEMENT_MAX_UG)]
-    frequency: Frequency
+    dose_ug: Annotated[float, Field(gt=0, le=profile_rules.SUPPLEMENT_MAX_UG)] | None = None
+    frequency: SupplementFrequency
+    every_weeks: Annotated[int, Field(ge=1, le=profile_rules.INJECTION_MAX_EVERY_WEEKS,
+                                      description="weeks between injections; only with "
+                                      "frequency injection")] | None = None
+
+
+class LabResult(Model):
+    """A lab result as the lab reported it. Units by test: serum_b12 pmol/L, pg/mL or
+    ng/L; holotc pmol/L; mma µmol/L (umol/L) or nmol/L; homocysteine µmol/L (umol/L);
+    folate nmol/L or ng/mL. Values from 0 up to an input bound per unit."""
+
+    test: LabTest
+    value: Annotated[float, Field(ge=0)]
+    unit: LabUnit
+    date: SampleDate | None = Field(None, description="date of the sample, YYYY-MM-DD; shown only")
+
+
 
 
 class Profile(Model):
@@ -114,6 +137,16 @@ class Profile(Model):
         None, description="where the person shops (us, uk, eu): the plan and the lists "
         "of good sources use only foods sold there. null: from the guideline (us → us, "
         "uk → uk, efsa/dach/nnr → eu, who → any, which uses only foods sold everywhere)")
+    labs: Annotated[list[LabResult], Field(max_length=profile_rules.LABS_MAX)] | None = None
+    folic_acid_ug: Annotated[float, Field(ge=0, le=profile_rules.FOLIC_ACID_MAX_UG,
+                                          description="folic acid taken a day [µg]")] | None = None
+    months_without_b12: Annotated[int, Field(
+        ge=0, le=profile_rules.MONTHS_WITHOUT_B12_MAX,
+        description="months without any reliable B12 source (no fortified foods, no "
+        "supplement, no animal foods)")] | None = None
+    feeding: Feeding | None = Field(None, description="a baby's feeding")
+    mother_diet: Diet | None = Field(None, description="a baby's mother's diet")
+    mother_takes_b12: bool | None = Field(None, description="whether a baby's mother takes B12")
 
 
 # ---- responses -----------------------------------------------------------------------
@@ -138,6 +171,12 @@ class ResolvedProfile(Model):
     supplement: Supplement | None
     accept_supplement: bool
     market: Market
+    labs: list[LabResult]
+    folic_acid_ug: float | None
+    months_without_b12: int | None
+    feeding: Feeding | None
+    mother_diet: Diet | None
+    mother_takes_b12: bool | None
 
 
 class Target(Model):
@@ -167,6 +206,52 @@ class DifferentialRow(Model):
     feature: str
     cells: list[str]
     source: str
+    matches: list[Symptom] | None = Field(None, description="the profile's symptoms this "
+                                          "row matches; such rows come first")
+
+
+class SymptomPointer(Model):
+    symptom: Symptom
+    table: str
+    features: list[str]
+    condition: str
+    wording: str
+    points_to: str
+    source: str
+
+
+class LabBand(Model):
+    status: LabStatus
+    range: str
+
+
+class LabThresholds(Model):
+    id: str
+    name: str
+    bands: list[LabBand]
+    source: str
+
+
+class LabAlternative(LabThresholds):
+    status: LabStatus
+
+
+class LabReading(Model):
+    """A lab result read against typical thresholds; the lab's own range comes first."""
+
+    test: LabTest
+    label: str
+    value: float
+    unit: LabUnit
+    date: SampleDate | None
+    compared_value: float = Field(description="the value in compared_unit, rounded as labs report it")
+    compared_unit: LabUnit
+    status: LabStatus
+    thresholds: LabThresholds
+    source: str
+    unit_source: str
+    alternatives: list[LabAlternative]
+    note: str = Field(description="ranges vary by lab; the reporting lab's range comes first")
 
 
 class DifferentialTable(Model):
@@ -208,6 +293,8 @@ class Flag(Model):
         "flag carries")
     dose_options: list[DoseOption] | None = Field(None, description="present when not empty")
     tables: list[DifferentialTable] | None = Field(None, description="present when not empty")
+    pointers: list[SymptomPointer] | None = Field(None, description="differential: the "
+                                                 "condition each matching symptom points to")
 
 
 class RecommendedSupplement(Model):
@@ -226,6 +313,7 @@ class Assessment(Model):
     disclaimer: str
     intrinsic_factor: bool
     recommended_supplement: RecommendedSupplement | None
+    labs: list[LabReading] = Field(description="one item per lab result of the profile")
 
 
 class PlanItem(Model):

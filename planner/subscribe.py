@@ -73,16 +73,28 @@ def profile_args(profile: dict) -> MultiDict:
     """A stored profile as form fields (the inverse of ``forms.profile_from_args``)."""
     args = MultiDict()
     for key, value in profile.items():
-        if key == "supplement":
-            if value:
-                args["supplement_dose_ug"] = _text(value["dose_ug"])
-                args["supplement_frequency"] = value["frequency"]
+        if key in ("supplement", "labs"):
+            _nested_args(args, key, value)
         elif isinstance(value, list | tuple):
             for item in value:
                 args.add(key, item)
+        elif isinstance(value, bool):
+            args[key] = "true" if value else "false"
         elif value is not None:
             args[key] = _text(value)
     return args
+
+
+def _nested_args(args: MultiDict, key: str, value) -> None:
+    """The supplement object and the lab results (issue 14: one per test) as flat fields."""
+    if key == "supplement" and value:
+        for part in ("dose_ug", "frequency", "every_weeks"):
+            if value.get(part) is not None:
+                args[f"supplement_{part}"] = _text(value[part])
+    for lab in (value or []) if key == "labs" else []:
+        for part in ("value", "unit", "date"):
+            if lab.get(part) is not None:
+                args[f"lab_{lab['test']}_{part}"] = _text(lab[part])
 
 
 def _text(value) -> str:

@@ -185,3 +185,23 @@ def test_print_stylesheet_keeps_the_plan_and_drops_navigation(page):
     assert page.locator("svg.week-chart").is_visible()
     assert page.locator("table.meals").is_visible()
     assert page.locator("footer .disclaimer").is_visible()
+
+
+def test_the_professional_section_is_folded_until_opened_and_its_lab_reaches_the_plan(page):
+    """Issue 14: lab results live in a folded "For health professionals" section."""
+    page.goto("/")
+    value = page.locator("#field-lab_serum_b12_value")
+    assert not value.is_visible()
+
+    page.fill("#field-age_years", "45")
+    page.check("#field-diet-vegan")
+    page.locator("#professional summary").click()
+    assert value.is_visible()
+    value.fill("180")
+    page.select_option("#field-lab_serum_b12_unit", "pg/mL")
+    page.fill("#field-lab_serum_b12_date", "2026-02-10")
+    page.locator("form.profile button[type=submit]").first.click()
+
+    assert query_of(page)["lab_serum_b12_value"] == ["180"]
+    table = page.locator("section.labs table")
+    assert "2026-02-10" in table.inner_text() and "Borderline" in table.inner_text()

@@ -155,7 +155,18 @@ def any_valid_profile(food_ids: list[str]):
             "medications": words(model.MEDICATIONS), "conditions": words(model.CONDITIONS),
             "symptoms": words(model.SYMPTOMS),
             "supplement": st.none() | st.fixed_dictionaries({
-                "dose_ug": st.floats(0.01, 10_000), "frequency": st.sampled_from(model.FREQUENCIES)}),
+                "dose_ug": st.floats(0.01, 10_000), "frequency": st.sampled_from(model.FREQUENCIES)})
+            | st.fixed_dictionaries({"frequency": st.just("injection"),  # issue 14
+                                     "every_weeks": st.integers(1, 26)}),
+            # issue 14: what a dietitian brings
+            "labs": st.lists(st.sampled_from(tuple(model.LAB_UNITS)).flatmap(
+                lambda test: st.fixed_dictionaries({
+                    "test": st.just(test), "unit": st.sampled_from(model.LAB_UNITS[test]),
+                    "value": st.floats(0, 400)}, optional={"date": st.just("2026-01-31")})),
+                max_size=3),
+            "folic_acid_ug": st.floats(0, 10_000), "months_without_b12": st.integers(0, 60),
+            "feeding": st.sampled_from(model.FEEDINGS), "mother_diet": st.sampled_from(model.DIETS),
+            "mother_takes_b12": st.booleans(),
         }).filter(possible_profile)  # a pregnant man is refused (issue 12)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from planner.domain.model import MEDICATIONS
 from planner.domain.model import SEXES
 from planner.domain.model import SYMPTOMS
 from planner.domain.model import Food
+from planner.domain.model import LabResult
 from planner.domain.model import Profile
 from planner.domain.model import Supplement
 from planner.domain.profile import parse_profile
@@ -68,6 +70,8 @@ def rank(code, level):
 
 
 def _supplement_for(when: dict) -> Supplement | None:
+    if when.get("injections") is True:
+        return Supplement(dose_ug=None, frequency="injection", every_weeks=12)
     if when.get("minimum_supplement") is True:
         return Supplement(dose_ug=10, frequency="daily")  # meets the minimum
     if when.get("adequate_supplement") is True:
@@ -95,7 +99,41 @@ def profile_for(when: dict) -> Profile:
         fields["include_foods"] = (FORTIFIED_DRINK.food_id,)
     if when.get("minimum_supplement") is True and when.get("adequate_supplement") is False:
         fields["guideline"] = "efsa"  # 10 µg a day meets the minimum but not a 4 µg target
+    fields.update(_issue14_fields(when, fields))
     return Profile(**fields, supplement=_supplement_for(when))
+
+
+def _issue14_fields(when: dict, fields: dict) -> dict:
+    """Issue 14 keys: a lab result of the named test inside the named band, and so on."""
+    fields = dict(fields)
+    labs = []
+    for key in ("labs_low_any", "labs_borderline_any", "labs_high_any"):
+        if key in when:
+            test = when[key][0]
+            value, unit = LAB_EXAMPLES[(test, key.split("_")[1])]
+            labs.append(LabResult(test=test, value=value, unit=unit))
+    fields["labs"] = tuple(labs)
+    if when.get("symptoms") is True and "symptoms" not in fields:
+        fields["symptoms"] = ("fatigue",)
+    if "folic_acid_above_ug" in when:
+        fields["folic_acid_ug"] = when["folic_acid_above_ug"] + 1
+    if "months_without_b12_min" in when:
+        fields["months_without_b12"] = int(when["months_without_b12_min"])
+    for key in ("feeding", "mother_diet"):
+        if key in when:
+            fields[key] = when[key][0]
+    if "mother_takes_b12" in when:
+        fields["mother_takes_b12"] = when["mother_takes_b12"]
+    return fields
+
+
+# A value inside each band of labs.toml, in the unit the lab reports (issue 14).
+LAB_EXAMPLES = {
+    ("serum_b12", "low"): (100, "pmol/L"), ("serum_b12", "borderline"): (200, "pmol/L"),
+    ("holotc", "low"): (10, "pmol/L"), ("holotc", "borderline"): (40, "pmol/L"),
+    ("mma", "high"): (500, "nmol/L"), ("homocysteine", "high"): (20, "µmol/L"),
+    ("folate", "low"): (2, "ng/mL"),
+}
 
 
 @pytest.mark.parametrize("row", RAW_RULES["rule"], ids=lambda row: row["id"])
@@ -336,6 +374,10 @@ def test_the_disclaimer_says_this_is_not_medical_advice():
 # ---------------------------------------------------------------------------
 
 
+ADDED_SOURCES = tomllib.loads(
+    (Path(__file__).resolve().parent.parent / "planner" / "data" / "sources.toml").read_text("utf-8"))
+
+
 def _all_citations():
     for rule in REF.rules:
         yield from rule.sources
@@ -358,6 +400,10 @@ def test_every_rule_supplement_and_table_row_has_a_source():
 
 def test_every_citation_names_a_seed_file_or_the_reference():
     for citation in _all_citations():
+        added = re.match(r"^sources\.toml ([a-z0-9_]+):", citation)  # issue 14: added sources
+        if added:
+            assert added.group(1) in ADDED_SOURCES["source"], citation
+            continue
         assert re.match(r"^(00[02]_[0-9a-f]{16}\.txt § |b12-reference\.md §)", citation), citation
 
 

@@ -70,10 +70,12 @@ class Page(HTMLParser):
 
 
 def contract_form_fields() -> set[str]:
-    """The profile contract's fields (Profile.to_dict keys), supplement flattened as documented."""
+    """The profile contract's fields (Profile.to_dict keys), supplement and labs (issue 14:
+    one result per test) flattened as documented."""
     keys = set(model.Profile(age_years=30, diet="vegan").to_dict())
-    keys.remove("supplement")
-    return keys | {"supplement_dose_ug", "supplement_frequency"}
+    keys -= {"supplement", "labs"}
+    labs = {f"lab_{test}_{part}" for test in model.LAB_TESTS for part in ("value", "unit", "date")}
+    return keys | {"supplement_dose_ug", "supplement_frequency", "supplement_every_weeks"} | labs
 
 
 # ---- the form ------------------------------------------------------------------------

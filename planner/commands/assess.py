@@ -100,6 +100,24 @@ def flag_lines(flag: Any, names: dict) -> list[str]:
     return lines
 
 
+def lab_lines(assessment: Assessment) -> list[str]:
+    """The lab results with their status and the thresholds used (issue 14)."""
+    if not assessment.labs:
+        return []
+    lines = ["", "Lab results:"]
+    for r in assessment.labs:
+        when = f", {r.result.date}" if r.result.date else ""
+        bands = "; ".join(f"{b['status']} {b['range']}" for b in r.scheme.describe(r.unit))
+        lines.append(_wrap(f"- {r.label}: {r.result.value:g} {r.result.unit}{when}: "
+                           f"{r.status.upper()} ({r.scheme.name}: {bands}). Source: {r.scheme.source}",
+                           "  ", "    "))
+        for scheme, status in r.alternatives:
+            lines.append(_wrap(f"Alternative, {scheme.name}: {status}. Source: {scheme.source}",
+                               "    ", "  "))
+    lines.append(_wrap(assessment.labs[0].note, "  "))
+    return lines
+
+
 def render_text(assessment: Assessment, texts: dict) -> str:
     """The assessment as plain text for a terminal."""
     target = assessment.target
@@ -111,6 +129,7 @@ def render_text(assessment: Assessment, texts: dict) -> str:
     ]
     if not assessment.intrinsic_factor:
         lines.append("Intrinsic factor: lost; only about 1 % of any B12 dose is absorbed.")
+    lines += lab_lines(assessment)
     for flag in assessment.flags:
         lines += ["", *flag_lines(flag, texts.get("flags", {}))]
     supplement = assessment.recommended_supplement

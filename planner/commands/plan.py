@@ -12,6 +12,7 @@ import click
 
 from planner import spreadsheet
 from planner.commands.assess import flag_lines
+from planner.commands.assess import lab_lines
 from planner.commands.assess import profile_problems
 from planner.domain.assessment import Assessment
 from planner.domain.plan import Plan
@@ -67,16 +68,16 @@ def _wrap(text: str, indent: str = "", hang: str = "  ") -> str:
 
 
 def _flag_text(plan: Plan) -> list[str]:
-    """Medical flags first, before any meal, each rule in its own words."""
-    if not plan.assessment.flags:
-        return []
-    lines = ["", "Read this first (reasons and sources: `b12planner assess`):"]
-    for f in plan.assessment.flags:
-        lines.append(_wrap(f"- {f.code} ({f.level}): {f.title}", "  ", "    "))
-        lines.append(_wrap(f"What to do: {f.advice}", "    ", "  "))
-        lines += [_wrap(f"Also ({v.title}): {v.advice}", "    ", "  ")
-                  for v in f.other_voices]
-    return lines
+    """Medical flags first, before any meal, each rule in its own words; then lab results."""
+    lines: list[str] = []
+    if plan.assessment.flags:
+        lines += ["", "Read this first (reasons and sources: `b12planner assess`):"]
+        for f in plan.assessment.flags:
+            lines.append(_wrap(f"- {f.code} ({f.level}): {f.title}", "  ", "    "))
+            lines.append(_wrap(f"What to do: {f.advice}", "    ", "  "))
+            lines += [_wrap(f"Also ({v.title}): {v.advice}", "    ", "  ")
+                      for v in f.other_voices]
+    return lines + lab_lines(plan.assessment)
 
 
 def _day_text(day: PlanDay) -> list[str]:

@@ -13,7 +13,10 @@ from dataclasses import replace
 from typing import Any
 
 from planner.domain.absorption import absorbed_target_ug
+from planner.domain.differential import focus
 from planner.domain.facts import profile_facts
+from planner.domain.labs import LabReading
+from planner.domain.labs import interpret_all
 from planner.domain.model import Food
 from planner.domain.model import Profile
 from planner.domain.reference import Reference
@@ -83,6 +86,7 @@ class Assessment:
     intrinsic_factor: bool = True
     recommended_supplement: RecommendedSupplement | None = None
     own_supplement_adequate: bool = False
+    labs: tuple[LabReading, ...] = ()
 
     def flag(self, code: str) -> Flag | None:
         """The flag with this code, or None."""
@@ -101,6 +105,7 @@ class Assessment:
             "disclaimer": self.disclaimer,
             "intrinsic_factor": self.intrinsic_factor,
             "recommended_supplement": supplement.to_dict() if supplement else None,
+            "labs": [reading.to_dict() for reading in self.labs],
         }
 
 
@@ -154,6 +159,8 @@ def _own_supplement_reach(profile: Profile, reference: Reference, target: Target
     own = profile.supplement
     if own is None:
         return None, False
+    if own.is_injection:
+        return True, False  # treatment a doctor arranged: nothing by mouth is weighed against it
     got = supplement_absorbed_per_day(own.dose_ug, own.frequency, reference.absorption,
                                       intrinsic_factor)
     reaches = got >= target.absorbed_ug - 1e-9
@@ -170,6 +177,25 @@ def _own_supplement_reach(profile: Profile, reference: Reference, target: Target
     return reaches, best_got < target.absorbed_ug - 1e-9 and got >= best_got - 1e-9
 
 
+def _focus_differential(flag: Flag, profile: Profile, reference: Reference) -> Flag:
+    """The differential flag with the rows the symptoms match first, and a plain sentence
+    per matching symptom saying which condition it points towards (issue 14)."""
+    symptoms = frozenset(profile.symptoms)
+    shown = {t.id for t in flag.tables}
+    pointers = tuple(p for p in reference.pointers if p.symptom in symptoms and p.table in shown)
+    if flag.code != "differential" or not pointers:
+        return flag
+    tables = tuple(focus(t, pointers, symptoms) for t in flag.tables)
+    tables = tuple(sorted(tables, key=lambda t: not any(r.matches for r in t.rows)))
+    return replace(
+        flag,
+        tables=tables,
+        pointers=pointers,
+        reasons=tuple(dict.fromkeys([*(p.sentence() for p in pointers), *flag.reasons])),
+        sources=tuple(dict.fromkeys([*flag.sources, *(p.source for p in pointers)])),
+    )
+
+
 def assess(profile: Profile, reference: Reference, foods: Iterable[Food] = ()) -> Assessment:
     """Assess a validated profile: target, flags from the risk rules, risk level.
 
@@ -182,13 +208,16 @@ def assess(profile: Profile, reference: Reference, foods: Iterable[Food] = ()) -
     target = build_target(profile, reference)
     intrinsic_factor = policy.no_if_conditions.isdisjoint(profile.conditions)
     reaches, best_available = _own_supplement_reach(profile, reference, target, intrinsic_factor)
+    readings = interpret_all(profile.labs, reference.labs)
     facts: dict[str, Any] = profile_facts(
         profile, reference.supplement_adequacy, fortified_ids(foods),
         supplement_reaches_target=reaches, supplement_best_available=best_available,
+        lab_statuses=[(r.test, r.status) for r in readings],
     )
     fired = evaluate_rules(facts, reference.rules)
     facts["malabsorption"] = any(r.flag == "malabsorption" for r in fired)
     flags = build_flags(fired, policy, reference.differentials, dose_options_for(facts, reference))
+    flags = tuple(_focus_differential(f, profile, reference) for f in flags)
     assessment = Assessment(
         target=target,
         risk_level=risk_level(flags, policy),
@@ -196,8 +225,10 @@ def assess(profile: Profile, reference: Reference, foods: Iterable[Food] = ()) -
         disclaimer=(reference.texts or {}).get("disclaimer", DEFAULT_DISCLAIMER),
         intrinsic_factor=intrinsic_factor,
         own_supplement_adequate=bool(facts["adequate_supplement"]),
+        labs=readings,
     )
     reason = _recommendation_reason(assessment, policy.recommend_supplement)
-    if reason is None:
+    on_injections = profile.supplement is not None and profile.supplement.is_injection
+    if reason is None or on_injections:  # issue 14: nothing by mouth on top of injections
         return assessment
     return replace(assessment, recommended_supplement=choose_supplement(profile, assessment, reference, reason))

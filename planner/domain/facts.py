@@ -21,6 +21,8 @@ from typing import Any
 
 from planner.domain.model import CONDITIONS
 from planner.domain.model import DIETS
+from planner.domain.model import FEEDINGS
+from planner.domain.model import LAB_TESTS
 from planner.domain.model import LIFE_STAGES
 from planner.domain.model import MEDICATIONS
 from planner.domain.model import SEXES
@@ -45,7 +47,9 @@ class SupplementAdequacy:
     daily_only_when: When = ()
     daily_only_source: str = ""
 
-    def is_met_by(self, dose_ug: float, frequency: str) -> bool:
+    def is_met_by(self, dose_ug: float | None, frequency: str) -> bool:
+        if frequency == "injection":  # a doctor's treatment (issue 14)
+            return True
         minimum = self.daily_min_ug if frequency == "daily" else self.weekly_min_ug
         return dose_ug >= minimum
 
@@ -58,6 +62,7 @@ def profile_facts(
     malabsorption: bool = False,
     supplement_reaches_target: bool | None = None,
     supplement_best_available: bool = False,
+    lab_statuses: Collection[tuple[str, str]] = (),
 ) -> dict[str, Any]:
     """The facts rules look at.
 
@@ -75,6 +80,9 @@ def profile_facts(
     gives at least what the best of them gives (babies and children under the
     higher targets); such a supplement is enough too, whatever the minimum. The plan reads the same fact, so the
     assessment and the plan agree about a supplement the person already takes.
+
+    ``lab_statuses`` holds ``(test, status)`` of the profile's lab results as
+    :mod:`planner.domain.labs` read them.
     """
     adequacy = adequacy or SupplementAdequacy()
     supplement = profile.supplement
@@ -91,9 +99,18 @@ def profile_facts(
         and adequacy.is_met_by(supplement.dose_ug, supplement.frequency),
         "fortified_foods": bool(set(profile.include_foods) & set(fortified_food_ids)),
         "malabsorption": malabsorption,
+        "injections": supplement is not None and supplement.is_injection,
+        "has_symptoms": bool(profile.symptoms),
+        "folic_acid_ug": profile.folic_acid_ug or 0.0,
+        "months_without_b12": profile.months_without_b12,
+        "feeding": profile.feeding,
+        "mother_diet": profile.mother_diet,
+        "mother_takes_b12": profile.mother_takes_b12,
+        **{f"labs_{status}": frozenset(t for t, s in lab_statuses if s == status)
+           for status in ("low", "borderline", "normal", "high")},
     }
     daily_ok = supplement is not None and not (
-        supplement.frequency != "daily" and adequacy.daily_only_when
+        supplement.frequency == "weekly" and adequacy.daily_only_when
         and holds(adequacy.daily_only_when, facts))
     facts["adequate_supplement"] = daily_ok and (
         (facts["minimum_supplement"] and supplement_reaches_target is not False)
@@ -114,6 +131,19 @@ def _is(fact: str) -> Callable[[Facts, Any], bool]:
     return lambda facts, value: facts[fact] is value
 
 
+def _at_least(fact: str) -> Callable[[Facts, Any], bool]:
+    return lambda facts, minimum: facts[fact] is not None and facts[fact] >= minimum
+
+
+def _above(fact: str) -> Callable[[Facts, Any], bool]:
+    return lambda facts, minimum: facts[fact] is not None and facts[fact] > minimum
+
+
+def _not_known_true(fact: str) -> Callable[[Facts, Any], bool]:
+    """``false`` holds when the fact is false or not given (never soften a flag)."""
+    return lambda facts, value: (facts[fact] is True) is value
+
+
 # key -> (test, kind of value, allowed words for list values)
 WHEN_TESTS: dict[str, tuple[Callable[[Facts, Any], bool], str, tuple[str, ...]]] = {
     "diet": (_one_of("diet"), "words", DIETS),
@@ -129,6 +159,17 @@ WHEN_TESTS: dict[str, tuple[Callable[[Facts, Any], bool], str, tuple[str, ...]]]
     "adequate_supplement": (_is("adequate_supplement"), "bool", ()),
     "fortified_foods": (_is("fortified_foods"), "bool", ()),
     "malabsorption": (_is("malabsorption"), "bool", ()),
+    # issue 14
+    "injections": (_is("injections"), "bool", ()),
+    "symptoms": (_is("has_symptoms"), "bool", ()),
+    "folic_acid_above_ug": (_above("folic_acid_ug"), "number", ()),
+    "months_without_b12_min": (_at_least("months_without_b12"), "number", ()),
+    "feeding": (_one_of("feeding"), "words", FEEDINGS),
+    "mother_diet": (_one_of("mother_diet"), "words", DIETS),
+    "mother_takes_b12": (_not_known_true("mother_takes_b12"), "bool", ()),
+    "labs_low_any": (_any_of("labs_low"), "words", LAB_TESTS),
+    "labs_borderline_any": (_any_of("labs_borderline"), "words", LAB_TESTS),
+    "labs_high_any": (_any_of("labs_high"), "words", LAB_TESTS),
 }
 
 
@@ -146,7 +187,7 @@ def _check_value(key: str, value: Any, where: str) -> Any:
         return frozenset(value)
     if kind == "number":
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise ReferenceDataError(f"{where}: when.{key} must be a number of years")
+            raise ReferenceDataError(f"{where}: when.{key} must be a number")
         return float(value)
     if not isinstance(value, bool):
         raise ReferenceDataError(f"{where}: when.{key} must be true or false")

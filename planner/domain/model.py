@@ -61,6 +61,22 @@ MARKET_BY_GUIDELINE = {
     "who": ANY_MARKET,
 }
 FREQUENCIES = ("daily", "weekly")
+# What the person takes now (issue 14): a supplement by mouth, or injections a doctor
+# gives every few weeks (``Supplement.every_weeks``); dose options stay FREQUENCIES.
+SUPPLEMENT_FREQUENCIES = (*FREQUENCIES, "injection")
+# A baby's feeding (issue 14); a breastfed baby's B12 follows the mother's intake.
+FEEDINGS = ("breast", "formula", "mixed", "solids")
+# Laboratory tests a profile can hold a result of, and the units labs report them in
+# (issue 14). Conversions and thresholds, with sources, are in planner/data/labs.toml.
+LAB_UNITS = {
+    "serum_b12": ("pmol/L", "pg/mL", "ng/L"),
+    "holotc": ("pmol/L",),
+    "mma": ("µmol/L", "umol/L", "nmol/L"),
+    "homocysteine": ("µmol/L", "umol/L"),
+    "folate": ("nmol/L", "ng/mL"),
+}
+LAB_TESTS = tuple(LAB_UNITS)
+LAB_STATUSES = ("low", "borderline", "normal", "high")
 MEDICATIONS = (
     "metformin",
     "ppi",
@@ -80,6 +96,11 @@ CONDITIONS = (
     "gastric_bypass",
     "gastrectomy",
     "celiac_disease",
+    "h_pylori",
+    "sleeve_gastrectomy",
+    "pancreatic_insufficiency",
+    "type1_diabetes",
+    "autoimmune_thyroid",
 )
 SYMPTOMS = (
     "tingling",
@@ -100,6 +121,10 @@ SYMPTOMS = (
     "shortness_of_breath",
     "breathless_at_rest",
     "chest_pain",
+    "pain_when_walking",
+    "morning_stiffness",
+    "joint_swelling",
+    "saddle_numbness",
 )
 
 # Meal names by meals per day (product.md §4).
@@ -182,13 +207,40 @@ class Food:
 
 @dataclass(frozen=True)
 class Supplement:
-    """A B12 supplement: ``dose_ug`` [µg] taken ``frequency`` (daily|weekly)."""
+    """A B12 supplement: ``dose_ug`` [µg] taken ``frequency`` (daily|weekly), or
+    B12 injections (``frequency == "injection"``) every ``every_weeks`` weeks, whose
+    dose (``dose_ug``, optional) the doctor sets."""
 
-    dose_ug: float
+    dose_ug: float | None
     frequency: str
+    every_weeks: int | None = None
+
+    @property
+    def is_injection(self) -> bool:
+        return self.frequency == "injection"
 
     def to_dict(self) -> dict:
-        return {"dose_ug": self.dose_ug, "frequency": self.frequency}
+        out: dict = {"dose_ug": self.dose_ug, "frequency": self.frequency}
+        if self.is_injection:
+            out["every_weeks"] = self.every_weeks
+        return out
+
+
+@dataclass(frozen=True)
+class LabResult:
+    """One laboratory result as the lab reported it: ``value`` in ``unit``, and the
+    date of the sample as written (``YYYY-MM-DD``; shown, never compared with today)."""
+
+    test: str
+    value: float
+    unit: str
+    date: str | None = None
+
+    def to_dict(self) -> dict:
+        out: dict = {"test": self.test, "value": self.value, "unit": self.unit}
+        if self.date is not None:
+            out["date"] = self.date
+        return out
 
 
 @dataclass(frozen=True)
@@ -212,6 +264,13 @@ class Profile:
     supplement: Supplement | None = None
     accept_supplement: bool = True  # False: the person does not want a supplement
     market: str | None = None  # where they shop; None: from the guideline
+    # issue 14: what a dietitian brings
+    labs: tuple[LabResult, ...] = ()
+    folic_acid_ug: float | None = None  # folic acid taken a day [µg]
+    months_without_b12: int | None = None  # months without any reliable B12 source
+    feeding: str | None = None  # a baby's feeding, one of FEEDINGS
+    mother_diet: str | None = None  # a baby's mother's diet, one of DIETS
+    mother_takes_b12: bool | None = None  # whether a baby's mother takes B12
 
     def __post_init__(self) -> None:
         if self.market is None:
@@ -239,6 +298,12 @@ class Profile:
             "supplement": self.supplement.to_dict() if self.supplement else None,
             "accept_supplement": self.accept_supplement,
             "market": self.market,
+            "labs": [lab.to_dict() for lab in self.labs],
+            "folic_acid_ug": self.folic_acid_ug,
+            "months_without_b12": self.months_without_b12,
+            "feeding": self.feeding,
+            "mother_diet": self.mother_diet,
+            "mother_takes_b12": self.mother_takes_b12,
         }
 
 

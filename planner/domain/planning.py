@@ -169,6 +169,10 @@ def profile_json(profile: Profile) -> str:
         data.pop("accept_supplement", None)
     if data.get("market") == MARKET_BY_GUIDELINE.get(profile.guideline):
         data.pop("market", None)
+    for key in ("labs", "folic_acid_ug", "months_without_b12", "feeding", "mother_diet",
+                "mother_takes_b12"):  # issue 14, left out at their defaults
+        if data.get(key) in (None, []):
+            data.pop(key, None)
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
 
@@ -410,7 +414,7 @@ def _supplement_options(profile: Profile, assessment: Assessment, reference: Ref
 
 def _own_supplement(profile: Profile, reference: Reference,
                     intrinsic_factor: bool) -> PlanSupplement | None:
-    if profile.supplement is None:
+    if profile.supplement is None or profile.supplement.is_injection:
         return None
     return _plan_supplement(
         profile.supplement.dose_ug, profile.supplement.frequency,
@@ -427,6 +431,8 @@ def _choose_supplement(
     n_sources: int,
 ) -> tuple[PlanSupplement | None, list[str]]:
     """The supplement counted in the plan (or None) and notes about it."""
+    if profile.supplement is not None and profile.supplement.is_injection:
+        return None, [injection_note(profile, reference)]  # issue 14: nothing added by mouth
     target = assessment.target.absorbed_ug
     days = len(food)
     by_food = _days_covered(food, None, target)
@@ -480,6 +486,14 @@ def _own_shortfall(profile: Profile, assessment: Assessment, reference: Referenc
         return (f"which is below {adequacy.daily_min_ug:g} µg a day or "
                 f"{adequacy.weekly_min_ug:g} µg a week")
     return "which does not reach your absorbed target on its own"
+
+
+def injection_note(profile: Profile, reference: Reference) -> str:
+    """The injection schedule in words, for a person on B12 injections (issue 14)."""
+    shot = profile.supplement
+    dose = f"{shot.dose_ug:g} µg " if shot.dose_ug is not None else ""
+    return (reference.texts or {}).get("injection_note", "{dose}every {every_weeks} weeks").format(
+        dose=dose, every_weeks=shot.every_weeks)
 
 
 def _pick_supplement(options: list[PlanSupplement], own: PlanSupplement | None,

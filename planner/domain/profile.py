@@ -13,23 +13,47 @@ import re
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from planner.domain.model import ALLERGENS
 from planner.domain.model import CONDITIONS
 from planner.domain.model import DIETS
-from planner.domain.model import FREQUENCIES
+from planner.domain.model import FEEDINGS
 from planner.domain.model import GUIDELINES
+from planner.domain.model import LAB_UNITS
 from planner.domain.model import LIFE_STAGES
 from planner.domain.model import MEDICATIONS
 from planner.domain.model import PROFILE_MARKETS
 from planner.domain.model import SEXES
+from planner.domain.model import SUPPLEMENT_FREQUENCIES
 from planner.domain.model import SYMPTOMS
+from planner.domain.model import LabResult
 from planner.domain.model import Profile
 from planner.domain.model import Supplement
 
 AGE_MAX_YEARS = 120
 SUPPLEMENT_MAX_UG = 10_000
+INJECTION_MAX_EVERY_WEEKS = 26  # 3-monthly is the usual maintenance (reference §5.2)
+FOLIC_ACID_MAX_UG = 100_000  # input bound: far above any tablet (5 mg is a large one)
+MONTHS_WITHOUT_B12_MAX = AGE_MAX_YEARS * 12
+LABS_MAX = 30
+# A baby's feeding and the mother's diet and B12 describe a baby or young child; breast
+# milk can stay part of the diet into the third year, so they are accepted under 3 years.
+BABY_FIELDS = ("feeding", "mother_diet", "mother_takes_b12")
+BABY_FIELDS_UNDER_YEARS = 3
+# Input bounds, not clinical thresholds (those are in planner/data/labs.toml): the
+# highest value accepted per test and unit, far above anything a lab reports, so
+# that only a typing error or a wrong unit is refused as impossible.
+LAB_INPUT_MAX = {
+    ("serum_b12", "pmol/L"): 20_000, ("serum_b12", "pg/mL"): 27_000,
+    ("serum_b12", "ng/L"): 27_000,
+    ("holotc", "pmol/L"): 2_000,
+    ("mma", "µmol/L"): 900, ("mma", "umol/L"): 900, ("mma", "nmol/L"): 900_000,
+    ("homocysteine", "µmol/L"): 500, ("homocysteine", "umol/L"): 500,
+    ("folate", "nmol/L"): 2_000, ("folate", "ng/mL"): 900,
+}
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 FOOD_ID = re.compile(r"^[a-z0-9_]+$")
 REQUIRED = ("age_years", "diet")
 
@@ -120,7 +144,8 @@ _food_ids = _list_of(
     ),
 )
 
-_frequency = _word(FREQUENCIES, "a frequency")
+_frequency = _word(SUPPLEMENT_FREQUENCIES, "a frequency")
+_every_weeks = _whole(1, INJECTION_MAX_EVERY_WEEKS)
 
 
 def _boolean(field: str, value: Any) -> tuple[Any, list[_Problem]]:
@@ -131,18 +156,25 @@ def _boolean(field: str, value: Any) -> tuple[Any, list[_Problem]]:
 
 
 def _supplement(field: str, value: Any) -> tuple[Any, list[_Problem]]:
-    """``{"dose_ug": >0 and <= 10000, "frequency": daily|weekly}`` (null handled by caller)."""
+    """``{"dose_ug": >0 and <= 10000, "frequency": daily|weekly}``, or
+    ``{"frequency": "injection", "every_weeks": 1..26, "dose_ug"?}`` (null handled by caller)."""
+    keys = ("dose_ug", "frequency", "every_weeks")
     if not isinstance(value, dict):
         return None, [_Problem(field, f"{field}: must be null or an object with dose_ug and frequency")]
     problems = [
-        _Problem(f"{field}.{key}", f"{field}.{key}: not a supplement field; choose from dose_ug, frequency")
+        _Problem(f"{field}.{key}", f"{field}.{key}: not a supplement field; choose from {', '.join(keys)}")
         for key in value
-        if key not in ("dose_ug", "frequency")
+        if key not in keys
     ]
-    for key in ("dose_ug", "frequency"):
+    frequency = value.get("frequency")
+    injection = frequency == "injection"
+    required = ("frequency", "every_weeks") if injection else ("dose_ug", "frequency")
+    for key in required:
         if key not in value or value[key] is None:
-            problems.append(_Problem(f"{field}.{key}", f"{field}.{key}: is required"))
-    dose, frequency = value.get("dose_ug"), value.get("frequency")
+            hint = (" (how many weeks between injections, a whole number from 1 to "
+                    f"{INJECTION_MAX_EVERY_WEEKS})") if key == "every_weeks" else ""
+            problems.append(_Problem(f"{field}.{key}", f"{field}.{key}: is required{hint}"))
+    dose, every = value.get("dose_ug"), value.get("every_weeks")
     if dose is not None and not (_is_number(dose) and 0 < dose <= SUPPLEMENT_MAX_UG):
         problems.append(_Problem(
             f"{field}.dose_ug",
@@ -150,9 +182,78 @@ def _supplement(field: str, value: Any) -> tuple[Any, list[_Problem]]:
         ))
     if frequency is not None:
         problems += _frequency(f"{field}.frequency", frequency)[1]
+    if every is not None:
+        if injection:
+            every, found = _every_weeks(f"{field}.every_weeks", every)
+            problems += found
+        elif frequency in SUPPLEMENT_FREQUENCIES:
+            problems.append(_Problem(f"{field}.every_weeks", (
+                f"{field}.every_weeks: only for frequency 'injection'; leave it out for "
+                f"{frequency!r}")))
     if problems:
         return None, problems
-    return Supplement(dose_ug=float(dose), frequency=frequency), []
+    return Supplement(dose_ug=float(dose) if dose is not None else None, frequency=frequency,
+                      every_weeks=every if injection else None), []
+
+
+def _lab(where: str, item: Any) -> tuple[LabResult | None, list[_Problem]]:
+    """One ``{"test", "value", "unit", "date"?}`` of ``labs``; ``where`` names the item
+    (``item 1``); every problem is reported on the field ``labs``, naming the item."""
+    keys = ("test", "value", "unit", "date")
+    if not isinstance(item, dict):
+        return None, [_Problem("labs", f"labs: {where}: must be an object with test, value, "
+                                       "unit and optionally date")]
+    problems = [_Problem(where, f"{where} {key}: not a lab result field; choose from "
+                                f"{', '.join(keys)}") for key in item if key not in keys]
+    for key in ("test", "value", "unit"):
+        if item.get(key) is None:
+            problems.append(_Problem(where, f"{where} {key}: is required"))
+    test, unit, value, day = item.get("test"), item.get("unit"), item.get("value"), item.get("date")
+    if test is not None:
+        problems += _word(tuple(LAB_UNITS), "a lab test")(f"{where} test", test)[1]
+    units = LAB_UNITS.get(test) if isinstance(test, str) else None
+    if units and unit is not None:
+        if not (isinstance(unit, str) and unit in units):
+            shown = repr(unit) if isinstance(unit, str) else "this value"
+            problems.append(_Problem(where, (
+                f"{where} unit: {shown} is not a unit of {test}; choose one of {', '.join(units)}")))
+    if units and value is not None and isinstance(unit, str) and unit in units:
+        high = LAB_INPUT_MAX[(test, unit)]
+        found = _number(0, high)(f"{where} value", value)[1]
+        problems += [_Problem(where, f"{p.message} {unit}; a negative or larger value cannot "
+                                     f"be a {test} result") for p in found]
+    elif value is not None and not _is_number(value):
+        problems.append(_Problem(where, f"{where} value: must be a number"))
+    if day is not None and not _is_date(day):
+        problems.append(_Problem(where, f"{where} date: must be a date written YYYY-MM-DD"))
+    if problems:
+        return None, [_Problem("labs", f"labs: {p.message}") for p in problems]
+    return LabResult(test=test, value=float(value), unit=unit, date=day), []
+
+
+def _is_date(value: Any) -> bool:
+    if not isinstance(value, str) or not DATE.match(value):
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _labs(field: str, value: Any) -> tuple[Any, list[_Problem]]:
+    """A list of lab results; every problem names ``labs[i]`` and what is wrong."""
+    if not isinstance(value, list):
+        return None, [_Problem(field, f"{field}: must be a list of lab results "
+                                      "({test, value, unit, date})")]
+    if len(value) > LABS_MAX:
+        return None, [_Problem(field, f"{field}: has {len(value)} results; at most {LABS_MAX}")]
+    results, problems = [], []
+    for i, item in enumerate(value):
+        result, found = _lab(f"item {i + 1}", item)
+        problems += found
+        results.append(result)
+    return (None if problems else tuple(results)), problems
 
 
 FIELDS: dict[str, Check] = {
@@ -172,6 +273,12 @@ FIELDS: dict[str, Check] = {
     "supplement": _supplement,
     "accept_supplement": _boolean,
     "market": _word(PROFILE_MARKETS, "a market"),
+    "labs": _labs,
+    "folic_acid_ug": _number(0, FOLIC_ACID_MAX_UG),
+    "months_without_b12": _whole(0, MONTHS_WITHOUT_B12_MAX),
+    "feeding": _word(FEEDINGS, "a feeding"),
+    "mother_diet": _word(DIETS, "a diet"),
+    "mother_takes_b12": _boolean,
 }
 
 _HINTS = {
@@ -257,6 +364,17 @@ def check_combinations(profile: Profile,
         f"{profile.age_years:g}); choose one of {', '.join(valid)}")}]
 
 
+def check_baby_fields(profile: Profile) -> list[dict[str, str]]:
+    """Problems with a baby's feeding fields given for someone who is not a young child."""
+    if profile.age_years < BABY_FIELDS_UNDER_YEARS:
+        return []
+    return [{"field": name, "message": (
+        f"{name}: describes a baby's feeding and is accepted only under "
+        f"{BABY_FIELDS_UNDER_YEARS} years of age (this profile: age_years "
+        f"{profile.age_years:g}); leave it empty")}
+        for name in BABY_FIELDS if getattr(profile, name) is not None]
+
+
 def possible_profile(data: Any) -> bool:
     """False when ``data`` parses field by field but names an impossible combination."""
     try:
@@ -279,7 +397,7 @@ def parse_profile(data: Any) -> Profile:
     if problems:
         raise ProfileError([{"field": p.field, "message": p.message} for p in problems])
     profile = Profile(**values)
-    impossible = check_combinations(profile)
+    impossible = check_combinations(profile) + check_baby_fields(profile)
     if impossible:
         raise ImpossibleProfile(impossible)
     return profile

@@ -19,8 +19,10 @@ from planner.domain.absorption import AbsorptionParams
 if TYPE_CHECKING:
     from planner.domain.bioavailability import Bioavailability
     from planner.domain.differential import DifferentialTable
+    from planner.domain.differential import SymptomPointer
     from planner.domain.facts import SupplementAdequacy
     from planner.domain.food_safety import FoodSafety
+    from planner.domain.labs import LabTable
     from planner.domain.risk import RiskPolicy
     from planner.domain.risk import Rule
     from planner.domain.supplements import SupplementGroup
@@ -52,3 +54,5 @@ class Reference:
     supplement_adequacy: SupplementAdequacy | None = None
     food_safety: FoodSafety | None = None  # food_safety.toml; None: no safety rules
     bioavailability: Bioavailability | None = None
+    labs: LabTable | None = None  # labs.toml; None: lab results are not interpreted
+    pointers: tuple[SymptomPointer, ...] = ()  # differential.toml [[symptom]]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.domain.differential import DifferentialTable
+from planner.domain.differential import SymptomPointer
 from planner.domain.facts import Facts
 from planner.domain.facts import When
 from planner.domain.facts import holds
@@ -110,6 +111,7 @@ class Rule:
     tables: tuple[str, ...] = ()
     specificity: str = "general"
     options: tuple[TreatmentOption, ...] = ()
+    loading: tuple[TreatmentOption, ...] = ()  # offered first whenever the rule fires
 
     def matches(self, facts: Facts) -> bool:
         return holds(self.when, facts)
@@ -152,6 +154,7 @@ class Flag:
     tables: tuple[DifferentialTable, ...] = ()
     dose_options: tuple[SupplementOption | TreatmentOption, ...] = ()
     voices: tuple[RuleVoice, ...] = ()
+    pointers: tuple[SymptomPointer, ...] = ()  # differential: what the symptoms point to
 
     @property
     def other_voices(self) -> tuple[RuleVoice, ...]:
@@ -174,6 +177,8 @@ class Flag:
             out["dose_options"] = [o.to_dict() for o in self.dose_options]
         if self.tables:
             out["tables"] = [t.to_dict() for t in self.tables]
+        if self.pointers:
+            out["pointers"] = [p.to_dict() for p in self.pointers]
         return out
 
 
@@ -303,6 +308,8 @@ def parse_rule(
                             f"{where} specificity"),
         options=tuple(_treatment_option(o, f"{where} options")
                       for o in raw.get("options", [])),
+        loading=tuple(_treatment_option(o, f"{where} loading")
+                      for o in raw.get("loading", [])),
     )
 
 
@@ -354,7 +361,8 @@ def merge_flag(
     gives title, advice and the first tests; reasons, sources and the other rules'
     tests are merged in, and ``voices`` keeps every rule's own words, strongest
     first. Flags that can call for a supplement carry ``dose_options``, unless the
-    leading rule names its own treatment ``options``, which then take their place."""
+    leading rule names its own treatment ``options``, which then take their place.
+    A rule's ``loading`` options (a loading phase, issue 14) come first whenever it fired."""
     rules = tuple(rules)
     ranked = sorted(rules, key=policy.voice_rank, reverse=True)  # stable: file order on ties
     top = ranked[0]
@@ -372,7 +380,8 @@ def merge_flag(
         tests=tuple(tests[c] for c in test_codes),
         rule_ids=tuple(r.id for r in rules),
         tables=tuple(by_id[t] for t in table_ids if t in by_id),
-        dose_options=top.options or (dose_options if code in policy.supplement_flags else ()),
+        dose_options=tuple(o for r in ranked for o in r.loading)
+        + (top.options or (dose_options if code in policy.supplement_flags else ())),
         voices=tuple(r.voice() for r in ranked),
     )
 
