@@ -423,3 +423,27 @@ def test_the_inflammation_link_is_worded_as_the_seed_words_it():
         for reason in other.reasons:
             if "inflammation" in reason.lower() and "stomach" not in reason.lower():
                 assert "some studies suggest" in reason.lower(), (other.id, reason)
+
+
+@pytest.mark.parametrize("profile", [
+    {"age_years": 58, "diet": "omnivore", "conditions": ["pernicious_anemia"],
+     "symptoms": ["numbness"]},
+    {"age_years": 30, "diet": "vegan", "conditions": ["pernicious_anemia"]},
+    {"age_years": 70, "diet": "omnivore", "medications": ["metformin", "ppi"],
+     "conditions": ["ileal_resection"]},
+    {"age_years": 34, "diet": "vegan", "sex": "female", "life_stage": "pregnant",
+     "conditions": ["gastric_bypass"]},
+])
+def test_without_intrinsic_factor_no_supplement_rule_talks_over_the_treatment(profile):
+    """'Take 10 µg a day' cannot help without intrinsic factor or terminal ileum:
+    the malabsorption flag says what does, and no supplement rule contradicts it."""
+    result = assess(parse_profile(profile), REF)
+    codes = [f.code for f in result.flags]
+    assert "malabsorption" in codes
+    assert "supplement" not in codes
+    assert result.recommended_supplement is not None  # the treatment dose is still there
+
+
+def test_the_supplement_rules_still_speak_when_absorption_is_normal():
+    result = assess(parse_profile({"age_years": 58, "diet": "omnivore"}), REF)
+    assert [f.code for f in result.flags if f.code == "supplement"] == ["supplement"]

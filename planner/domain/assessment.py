@@ -164,7 +164,8 @@ def _own_supplement_reach(profile: Profile, reference: Reference, target: Target
     got = supplement_absorbed_per_day(own.dose_ug, own.frequency, reference.absorption,
                                       intrinsic_factor)
     reaches = got >= target.absorbed_ug - 1e-9
-    facts = profile_facts(profile, reference.supplement_adequacy)
+    facts = profile_facts(profile, reference.supplement_adequacy,
+                          intrinsic_factor=intrinsic_factor)
     facts["malabsorption"] = any(
         r.flag == "malabsorption" for r in evaluate_rules(facts, reference.rules))
     options = dose_options_for(facts, reference)
@@ -212,7 +213,7 @@ def assess(profile: Profile, reference: Reference, foods: Iterable[Food] = ()) -
     facts: dict[str, Any] = profile_facts(
         profile, reference.supplement_adequacy, fortified_ids(foods),
         supplement_reaches_target=reaches, supplement_best_available=best_available,
-        lab_statuses=[(r.test, r.status) for r in readings],
+        lab_statuses=[(r.test, r.status) for r in readings], intrinsic_factor=intrinsic_factor,
     )
     fired = evaluate_rules(facts, reference.rules)
     facts["malabsorption"] = any(r.flag == "malabsorption" for r in fired)

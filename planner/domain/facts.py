@@ -60,6 +60,7 @@ def profile_facts(
     fortified_food_ids: Collection[str] = (),
     *,
     malabsorption: bool = False,
+    intrinsic_factor: bool = True,
     supplement_reaches_target: bool | None = None,
     supplement_best_available: bool = False,
     lab_statuses: Collection[tuple[str, str]] = (),
@@ -81,6 +82,10 @@ def profile_facts(
     higher targets); such a supplement is enough too, whatever the minimum. The plan reads the same fact, so the
     assessment and the plan agree about a supplement the person already takes.
 
+    ``intrinsic_factor`` is false when a condition of ``[intrinsic_factor]
+    lost_with`` (risk_rules.toml) is present: then food and ordinary supplements
+    cannot cover the need, and the supplement rules stay silent.
+
     ``lab_statuses`` holds ``(test, status)`` of the profile's lab results as
     :mod:`planner.domain.labs` read them.
     """
@@ -99,6 +104,7 @@ def profile_facts(
         and adequacy.is_met_by(supplement.dose_ug, supplement.frequency),
         "fortified_foods": bool(set(profile.include_foods) & set(fortified_food_ids)),
         "malabsorption": malabsorption,
+        "intrinsic_factor": intrinsic_factor,
         "injections": supplement is not None and supplement.is_injection,
         "has_symptoms": bool(profile.symptoms),
         "folic_acid_ug": profile.folic_acid_ug or 0.0,
@@ -159,6 +165,7 @@ WHEN_TESTS: dict[str, tuple[Callable[[Facts, Any], bool], str, tuple[str, ...]]]
     "adequate_supplement": (_is("adequate_supplement"), "bool", ()),
     "fortified_foods": (_is("fortified_foods"), "bool", ()),
     "malabsorption": (_is("malabsorption"), "bool", ()),
+    "intrinsic_factor": (_is("intrinsic_factor"), "bool", ()),
     # issue 14
     "injections": (_is("injections"), "bool", ()),
     "symptoms": (_is("has_symptoms"), "bool", ()),
