@@ -32,6 +32,7 @@ from planner import branding as brand
 from planner import forms
 from planner import handout
 from planner import handout_batch as batch
+from planner import privacy
 from planner import web
 from planner.errors import InvalidInput
 from planner.labels import LABELS
@@ -71,57 +72,67 @@ def read_request(args) -> tuple:
 
 
 def handout_args(week: str | None, drop: tuple[str, ...] = ()) -> dict:
-    """The known fields of the current query string as ``url_for`` keywords, with
-    ``week`` set. Only the profile's and the handout's own field names are
-    passed: any other query name (``_anchor``, ``_method``, ``endpoint``…) would
-    be taken by ``url_for`` as one of its own arguments."""
+    """The known fields of the current request's answers (a sealed link's, or the
+    query string's) as lists by name, with ``week`` set."""
+    from planner.views import current_args
+
     known = set(forms.FORM_FIELDS) | set(EXTRA_ARGS)
-    args = {k: v for k, v in request.args.to_dict(flat=False).items()
-            if k in known and k not in drop}
+    args = {k: v for k, v in current_args().to_dict(flat=False).items()
+            if k in known and k not in drop and k != "download"}
     if week:
         args["week"] = [week]
     return args
 
 
+def seal(args: dict) -> str:
+    """A sealed link token of ``{name: [values]}``."""
+    return privacy.seal_pairs((k, v) for k, vs in args.items() for v in vs)
+
+
 @bp.app_template_global()
 def handout_links(week: str) -> list[tuple[str, str, str]]:
     """(text, url, type) of the plan's handout and its PDF, for the plan page."""
-    args = handout_args(week)
-    return [("Printable handout", url_for("handouts.handout_page", **args), "text/html"),
-            ("Handout as PDF", url_for("handouts.handout_file", **args), "application/pdf")]
+    token = seal(handout_args(week))
+    return [("Printable handout", url_for("handouts.sealed_handout_page", sealed=token),
+             "text/html"),
+            ("Handout as PDF", url_for("handouts.sealed_handout_file", sealed=token),
+             "application/pdf")]
 
 
 @bp.app_template_global()
 def handout_tools(week: str, paper: str) -> dict:
     """Links of the handout page's toolbar (screen only): back, PDF, other paper size."""
     args = handout_args(week)
+    token = seal(args)
     return {
-        "plan": url_for("views.plan", **handout_args(week, HANDOUT_ONLY_ARGS)),
-        "pdf": url_for("handouts.handout_file", **args),
-        "download": url_for("handouts.handout_file", **{**args, "download": "1"}),
+        "plan": url_for("views.sealed_plan", sealed=seal(handout_args(week, HANDOUT_ONLY_ARGS))),
+        "pdf": url_for("handouts.sealed_handout_file", sealed=token),
+        "download": url_for("handouts.sealed_handout_file", sealed=token, download="1"),
         "papers": [(p, "A4" if p == "a4" else "US Letter",
-                    None if p == paper else url_for("handouts.handout_page",
-                                                    **{**args, "paper": p}))
+                    None if p == paper else url_for(
+                        "handouts.sealed_handout_page", sealed=seal({**args, "paper": [p]})))
                    for p in handout.PAPERS],
     }
 
 
 @bp.app_template_global()
-def handout_hidden_fields() -> list[tuple[str, str]]:
-    """The profile's query arguments, to carry through the handout details form."""
-    return [(k, v) for k, v in request.args.items(multi=True) if k not in HANDOUT_ONLY_ARGS]
+def plan_link_token(week: str) -> str:
+    """The plan's answers (no handout details) sealed, for the handout details form."""
+    return seal(handout_args(week, HANDOUT_ONLY_ARGS))
 
 
-def details_page(errors: list[dict]):
+def details_page(errors: list[dict], values=None):
     """The handout details form again, with what was wrong (status 400)."""
-    values = request.args
+    from planner.views import current_args
+
+    values = current_args() if values is None else values
     profile_fields = [e for e in errors if e["field"] not in EXTRA_ARGS]
     return render_template(
         "handout/details.html", values=values, error_list=errors,
         errors=forms.errors_by_field(errors), field_labels=FIELD_LABELS,
         limits=handout.TEXT_LIMITS, papers=handout.PAPERS,
         profile_errors=bool(profile_fields),
-        edit_url=url_for("views.index", **handout_args(None, HANDOUT_ONLY_ARGS))), 400
+        edit_url=url_for("views.edit", sealed=seal(handout_args(None, HANDOUT_ONLY_ARGS)))), 400
 
 
 def render_page(profile, week: str, details: handout.HandoutDetails) -> str:
@@ -131,28 +142,66 @@ def render_page(profile, week: str, details: handout.HandoutDetails) -> str:
                                        foods=table)
 
 
-@bp.get("/plan/handout")
-def handout_page():
-    """The plan as a handout for one client, to print on A4 or US Letter."""
+def handout_response(args, pdf: bool):
+    """The handout (page or PDF) of ``args``; the details form again when they do not do."""
     try:
-        profile, week, details = read_request(request.args)
+        profile, week, details = read_request(args)
     except InvalidInput as e:
         return details_page(e.errors)
-    return render_page(profile, week, details)
+    if not pdf:
+        return render_page(profile, week, details)
+    document = handout.handout_pdf(render_page(profile, week, details), request.url_root)
+    disposition = "attachment" if request.args.get("download") == "1" else "inline"
+    name = handout.handout_filename(details.client_name, week)
+    return Response(document, mimetype="application/pdf", headers={
+        "Content-Disposition": f'{disposition}; filename="{name}"'})
+
+
+@bp.get("/plan/handout")
+def handout_page():
+    """The plan as a handout for one client, to print on A4 or US Letter (query
+    arguments: kept for links of older versions; the pages link sealed URLs)."""
+    return handout_response(request.args, pdf=False)
 
 
 @bp.get("/plan/handout.pdf")
 def handout_file():
     """The same handout as a PDF (fonts embedded, text selectable)."""
+    return handout_response(request.args, pdf=True)
+
+
+@bp.post("/plan/handout")
+def handout_submit():
+    """The handout details form (POST, CSRF-checked): the plan's sealed answers plus
+    the client's name, the practitioner, notes and paper, sealed into the handout's link."""
+    from planner.views import open_link
+
+    args = open_link(request.form.get("plan", "")).copy()
+    for name in handout.HANDOUT_FIELDS:
+        args.setlist(name, request.form.getlist(name))
     try:
-        profile, week, details = read_request(request.args)
+        _, week, _ = read_request(args)
     except InvalidInput as e:
-        return details_page(e.errors)
-    pdf = handout.handout_pdf(render_page(profile, week, details), request.url_root)
-    disposition = "attachment" if request.args.get("download") == "1" else "inline"
-    name = handout.handout_filename(details.client_name, week)
-    return Response(pdf, mimetype="application/pdf", headers={
-        "Content-Disposition": f'{disposition}; filename="{name}"'})
+        return details_page(e.errors, args)
+    args.setlist("week", [week])
+    return redirect(url_for("handouts.sealed_handout_page", sealed=seal(args.to_dict(flat=False))),
+                    303)
+
+
+@bp.get("/plan/t/<sealed>/handout")
+def sealed_handout_page(sealed: str):
+    """The handout of a sealed link (``?paper=`` is not in it: the paper is sealed too)."""
+    from planner.views import open_link
+
+    return handout_response(open_link(sealed), pdf=False)
+
+
+@bp.get("/plan/t/<sealed>/handout.pdf")
+def sealed_handout_file(sealed: str):
+    """The handout of a sealed link as a PDF; ``?download=1`` saves rather than opens it."""
+    from planner.views import open_link
+
+    return handout_response(open_link(sealed), pdf=True)
 
 
 @bp.get("/handout/brand.css")

@@ -157,8 +157,13 @@ def subscribe():
     """Subscribe to a weekly plan email: your address and your profile."""
     form = SubscribeForm()
     if request.method == "GET":
+        values = request.args
+        if request.args.get("plan"):  # "Email me this plan every week": a sealed link
+            from planner.views import open_link
+
+            values = open_link(request.args["plan"])
         return render_template("subscribe/form.html", form=form,
-                               **form_context(request.args, []))
+                               **form_context(values, []))
     errors: list[dict] = []
     address = None
     try:

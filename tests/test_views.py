@@ -18,6 +18,7 @@ from markupsafe import escape
 
 from planner import charts
 from planner import exports
+from planner import privacy
 from planner import web
 from planner.domain import model
 from planner.domain.planning import InfeasiblePlan
@@ -242,19 +243,32 @@ def test_plan_chart_has_title_desc_and_the_same_numbers_as_the_table(client, veg
     assert len(chart.bars) == 2 * len(plan["days"])
 
 
-def test_plan_page_links_its_twins_with_the_same_query_and_week(client, monkeypatch):
+def opened(app, link: str) -> dict:
+    """The answers sealed in a link's token (its path segment after /t/), as lists."""
+    token = urlsplit(link).path.split("/t/", 1)[1].split("/")[0].split(".")[0]
+    with app.app_context():
+        return privacy.open_pairs(token).to_dict(flat=False)
+
+
+def test_plan_page_links_its_twins_with_the_same_answers_and_week_sealed(app, client,
+                                                                        monkeypatch):
+    # Changed on purpose (issue 16): the twins carry a sealed token, not the query string.
     monkeypatch.setattr(web, "today", lambda: date(2025, 2, 12))  # a Wednesday of 2025-W07
     args = {k: v for k, v in VEGAN.items() if k != "week"}
     page = Page(client.get(url("/plan", args)).get_data(as_text=True))
 
-    twins = {urlsplit(h).path: parse_qs(urlsplit(h).query) for h in page.links
-             if urlsplit(h).path.startswith("/plan.")}
+    twins = {urlsplit(h).path.rsplit(".", 1)[1]: h for h in page.links
+             if urlsplit(h).path.startswith("/plan/t/") and "." in urlsplit(h).path
+             and "/handout" not in h}
 
-    assert set(twins) == {"/plan.json", "/plan.csv", "/plan.ics"}
-    for query in twins.values():
-        assert query["week"] == [WEEK]
-        assert query["include_foods"] == VEGAN["include_foods"]
-        assert query["diet"] == ["vegan"]
+    assert set(twins) == {"json", "csv", "ics"}
+    for link in twins.values():
+        assert "?" not in link and "vegan" not in link
+        answers = opened(app, link)
+        assert answers["week"] == [WEEK]
+        assert answers["include_foods"] == VEGAN["include_foods"]
+        assert answers["diet"] == ["vegan"]
+    assert client.get(twins["json"]).get_json()["week"] == WEEK
 
 
 def test_pescatarian_with_shellfish_allergy_gets_no_shellfish(client, app):
@@ -455,7 +469,7 @@ def test_404_page_is_in_the_site_layout(client):
 
 
 def test_405_page_keeps_the_allow_header(client):
-    response = client.post("/plan")
+    response = client.put("/plan")  # (POST /plan is the form's own method since issue 16)
 
     assert response.status_code == 405
     assert "GET" in response.headers["Allow"]
@@ -533,10 +547,15 @@ def test_every_problem_in_the_form_is_reported_at_once(client):
     assert "<strong>colour</strong>" in response.get_data(as_text=True)
 
 
-def test_error_page_links_back_to_the_filled_in_form(client):
+def test_error_page_links_back_to_the_filled_in_form(app, client):
     response = client.get("/plan?age_years=30&diet=vegan&include_foods=no_such_food")
 
     page = Page(response.get_data(as_text=True))
-    back = [h for h in page.links if h.startswith("/?")]
-    assert back and parse_qs(urlsplit(back[0]).query) == {
+    back = [h for h in page.links if h.startswith("/t/")]  # sealed since issue 16
+    assert back and "vegan" not in back[0] and opened(app, back[0]) == {
         "age_years": ["30"], "diet": ["vegan"], "include_foods": ["no_such_food"]}
+    edit = client.get(back[0])
+    assert edit.status_code == 200 and 'name="age_years" type="text"' in edit.get_data(as_text=True)
+    assert 'value="30"' in edit.get_data(as_text=True)
+
+
