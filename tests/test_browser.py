@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from planner import privacy
+
 pytestmark = pytest.mark.browser
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -21,8 +23,12 @@ def tick_food(page, field: str, group_label: str, food_id: str) -> None:
     page.check(f"#field-{field}-{food_id}")
 
 
-def query_of(page) -> dict:
-    return parse_qs(urlsplit(page.url).query)
+def query_of(page, app) -> dict:
+    """The answers behind the plan page: sealed in its URL since issue 16."""
+    path = urlsplit(page.url).path
+    assert path.startswith("/plan/t/") and not urlsplit(page.url).query
+    with app.app_context():
+        return privacy.open_pairs(path.split("/")[3]).to_dict(flat=False)
 
 
 def test_vegan_picks_fortified_foods_and_sees_plan_flags_and_chart(page, app):
@@ -33,9 +39,9 @@ def test_vegan_picks_fortified_foods_and_sees_plan_flags_and_chart(page, app):
     tick_food(page, "include_foods", "Breakfast cereals", "total_whole_grain")
     page.fill("#field-week", WEEK)
     page.get_by_role("button", name="Make my plan").click()
-    page.wait_for_url("**/plan?**")
+    page.wait_for_url("**/plan/t/**")
 
-    assert sorted(query_of(page)["include_foods"]) == ["soy_drink_fortified_unsweetened",
+    assert sorted(query_of(page, app)["include_foods"]) == ["soy_drink_fortified_unsweetened",
                                                       "total_whole_grain"]
     assert page.get_by_role("heading", level=1).inner_text() == f"Your B12 plan for week {WEEK}"
     flags = page.locator(".flags > li")
@@ -61,9 +67,9 @@ def test_pescatarian_with_shellfish_allergy_gets_no_shellfish(page, app):
     page.check("#field-diet-pescatarian")
     page.check("#field-allergies-shellfish")
     page.get_by_role("button", name="Make my plan").click()
-    page.wait_for_url("**/plan?**")
+    page.wait_for_url("**/plan/t/**")
 
-    assert query_of(page)["allergies"] == ["shellfish"]
+    assert query_of(page, app)["allergies"] == ["shellfish"]
     meals_text = page.locator("table.meals").inner_text()
     shopping_text = page.locator("table.shopping").inner_text()
     table = app.extensions["planner.foods"]
@@ -74,7 +80,7 @@ def test_pescatarian_with_shellfish_allergy_gets_no_shellfish(page, app):
     assert any(name in meals_text for name in fish + [f.name for f in table if f.group != "shellfish"])
 
 
-def test_keyboard_only_fill_and_submit(page):
+def test_keyboard_only_fill_and_submit(page, app):
     page.goto("/")
 
     page.keyboard.press("Tab")
@@ -100,9 +106,9 @@ def test_keyboard_only_fill_and_submit(page):
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline not in ("", "none")  # focus is visible
     page.keyboard.press("Enter")
-    page.wait_for_url("**/plan?**")
+    page.wait_for_url("**/plan/t/**")
 
-    query = query_of(page)
+    query = query_of(page, app)
     assert query["age_years"] == ["52"] and query["diet"] == ["vegan"]
     assert query["allergies"] == ["soy"]
     assert page.locator("svg.week-chart").is_visible()
