@@ -7,11 +7,11 @@ than a form to re-show are raised and mapped in ``planner.errors``.
 from __future__ import annotations
 
 from flask import Blueprint
+from flask import Response
 from flask import abort
 from flask import g
-from flask import redirect
-from flask import Response
 from flask import jsonify
+from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for

@@ -4,7 +4,6 @@ the app served by a real server (the ``live_server`` and ``page`` fixtures)."""
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
 import pytest

@@ -13,8 +13,8 @@ import time
 import zlib
 
 import pytest
-
 import test_handout_limits as limits
+
 from planner import privacy
 
 SECRET_ANSWERS = {  # every value here must stay out of URLs and the access log

@@ -9,7 +9,6 @@ import io
 import json
 from datetime import date
 from html.parser import HTMLParser
-from urllib.parse import parse_qs
 from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
