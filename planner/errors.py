@@ -182,10 +182,24 @@ def handle_profile_error(e: ProfileError):
     return error_response(422, summary(e.errors), e.errors)
 
 
+#: What the pages say instead of the command-line hint in the core's message.
+WEB_HINTS = {"(b12planner foods lists them)": "(the Foods page lists them)"}
+
+
+def for_web(message: str) -> str:
+    """A core message as a web user reads it: no command to run, a page to open."""
+    if wants_json():
+        return message
+    for cli, web in WEB_HINTS.items():
+        message = message.replace(cli, web)
+    return message
+
+
 def handle_plan_error(e: PlanError):
-    errors = [{"field": err.get("field") or None, "message": err["message"]} for err in e.errors]
+    errors = [{"field": err.get("field") or None, "message": for_web(err["message"])}
+              for err in e.errors]
     assessment = e.assessment.to_dict() if getattr(e, "assessment", None) is not None else None
-    return error_response(422, str(e), errors, assessment=assessment)
+    return error_response(422, for_web(str(e)), errors, assessment=assessment)
 
 
 HANDLERS: list[tuple[type[Exception], Callable]] = [

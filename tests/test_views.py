@@ -327,8 +327,9 @@ def test_plan_csv_carries_the_json_numbers(client):
     assert response.mimetype == "text/csv"
     assert f'b12-plan-{WEEK}.csv' in response.headers["Content-Disposition"]
     lines = response.get_data(as_text=True).splitlines()
-    assert lines[0].startswith("#") and "not medical advice" in lines[0]
-    rows = list(csv.DictReader(io.StringIO("\n".join(lines[1:]))))
+    # Changed on purpose (issue 16): the header is the first line, no "#" comment.
+    assert lines[0] == ",".join(exports.CSV_COLUMNS)
+    rows = list(csv.DictReader(io.StringIO("\n".join(lines))))
     expected = []
     for day in plan["days"]:
         for meal in day["meals"]:
@@ -380,6 +381,12 @@ def test_plan_ics_has_one_event_per_b12_meal_and_supplement_day(client):
     for _day, meal in meals:
         value = f"{meal['b12_ug']:.2f} µg" if meal["b12_ug"] < 100 else f"{meal['b12_ug']:.0f} µg"
         assert any(value in s for s in summaries)
+        # issue 16: each meal's event names its food(s), not only an amount
+        foods = "; ".join(i["name"] for i in meal["items"])
+        plain = [s.replace("\\,", ",").replace("\\;", ";") for s in summaries]
+        assert any(s.startswith(f"{LABELS['meal'][meal['meal']]}: {foods} (") for s in plain)
+    for day in supplement_days:
+        assert any(s.startswith("B12 supplement day: take ") for s in summaries)
     assert all("not medical advice" in e["DESCRIPTION"] for e in events)
 
 
