@@ -27,6 +27,7 @@ from planner.domain.profile import ProfileError
 from planner.domain.profile import parse_profile
 from planner.errors import InvalidInput
 from planner.numbers import parse_number
+from planner.numbers import without_ug_unit
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Profile)}
 #: Profile fields given as repeated keys.
@@ -49,6 +50,8 @@ PLAN_FIELDS = ("week",)
 
 WEEK = re.compile(r"^(19\d\d|2\d\d\d)-W(0[1-9]|[1-4]\d|5[0-3])$")
 WEEK_YEARS = (1900, 2999)
+#: A day as ``<input type=date>`` sends it, ``YYYY-MM-DD``; it stands for its ISO week.
+DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 
 
 def current_week(today: date) -> str:
@@ -70,6 +73,13 @@ def parse_week(text: str | None, today: date) -> str:
     text = (text or "").strip()
     if not text:
         return current_week(today)
+    if DAY.match(text):  # the form's date picker: any day picks its ISO week
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            day = None
+        if day is not None and WEEK_YEARS[0] <= day.isocalendar()[0] <= WEEK_YEARS[1]:
+            return current_week(day)
     m = WEEK.match(text)
     valid = bool(m)
     if m:
@@ -79,7 +89,8 @@ def parse_week(text: str | None, today: date) -> str:
             valid = False
     if not valid:
         raise InvalidInput([{"field": "week", "message": (
-            f"{text!r} is not an ISO week; write it as YYYY-Www, e.g. "
+            f"{text!r} is not a day or an ISO week; pick a day (YYYY-MM-DD, e.g. "
+            f"{today.isoformat()}) or write the week as YYYY-Www, e.g. "
             f"{current_week(today)}, with a year from {WEEK_YEARS[0]} to {WEEK_YEARS[1]}")}])
     return text
 
@@ -113,6 +124,12 @@ def form_field(field: str | None) -> str | None:
     return name
 
 
+def _values(args: MultiDict, key: str) -> list[str]:
+    """The non-blank values of ``key``; micrograms may come with their unit ("0.6 mcg")."""
+    values = [v.strip() for v in args.getlist(key) if v.strip()]
+    return [without_ug_unit(v) for v in values] if key.endswith("_ug") else values
+
+
 def _read_args(args: MultiDict, extra: set[str]) -> tuple[dict, list[dict]]:
     """The contract-shaped dict of the usable arguments, and the problems found
     with the others (unknown or repeated fields, text where a number belongs)."""
@@ -120,7 +137,7 @@ def _read_args(args: MultiDict, extra: set[str]) -> tuple[dict, list[dict]]:
     supplement: dict = {}
     errors: list[dict] = []
     for key in args:
-        values = [v.strip() for v in args.getlist(key) if v.strip()]
+        values = _values(args, key)
         if key in extra:
             continue
         if key not in FORM_FIELDS:

@@ -221,7 +221,24 @@ def confirm(token: str):
     return notice("You are subscribed", [
         "Your address is confirmed. Each week you will get a fresh meal plan for "
         "your profile, with a link to change it or to unsubscribe.",
+        first_email_sentence(),
         "The plans are information, not medical advice."], links=links)
+
+
+def first_email_sentence() -> str:
+    """When the first weekly email comes: the next sending day after today
+    (``WEEKLY_EMAIL_WEEKDAY``, 0 = Monday, the day of the README's cron line)."""
+    from datetime import timedelta
+
+    from planner import web
+    from planner.dates import WEEKDAYS
+    from planner.dates import day_month
+
+    today = web.today()
+    weekday = int(current_app.config.get("WEEKLY_EMAIL_WEEKDAY", 0))
+    first = today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1)
+    return (f"The weekly emails go out on {WEEKDAYS[weekday]} mornings, so your first one "
+            f"comes on {day_month(first)}.")
 
 
 @bp.route("/preferences/<token>", methods=["GET", "POST"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint
 from flask import Response
 from flask import abort
+from flask import current_app
 from flask import g
 from flask import jsonify
 from flask import redirect
@@ -19,6 +20,7 @@ from werkzeug.datastructures import MultiDict
 
 from planner import catalog
 from planner import charts
+from planner import dates
 from planner import exports
 from planner import forms
 from planner import privacy
@@ -37,6 +39,22 @@ bp = Blueprint("views", __name__)
 @bp.app_template_global("label")
 def _label(kind: str, value: str | None) -> str:
     return label(kind, value)
+
+
+@bp.app_template_filter("week_of")
+def _week_of(week: str, lower: bool = False) -> str:
+    return dates.week_of(week, lower)
+
+
+@bp.app_template_filter("day_month")
+def _day_month(value) -> str:
+    return dates.day_month(value)
+
+
+@bp.app_template_filter("week_date_value")
+def _week_date_value(value: str) -> str:
+    """The week field's value for ``<input type=date>``: an ISO week as its Monday."""
+    return dates.week_monday(value).isoformat() if forms.WEEK.match(value or "") else value
 
 
 @bp.app_template_filter("ug")
@@ -225,6 +243,12 @@ def about():
         "about/index.html", reference=reference, absorption=read_toml("absorption.toml"),
         targets=web.target_rows(reference), rules=rules,
         group_labels={g.id: g.label for g in reference.supplement_groups})
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """The site's icon where browsers and tools look for it without a ``<link>``."""
+    return current_app.send_static_file("favicon.svg")
 
 
 @bp.get("/healthz")

@@ -36,13 +36,18 @@ def test_vegan_picks_fortified_foods_and_sees_plan_flags_and_chart(page, app):
     page.check("#field-diet-vegan")
     tick_food(page, "include_foods", "Plant drinks", "soy_drink_fortified_unsweetened")
     tick_food(page, "include_foods", "Breakfast cereals", "total_whole_grain")
-    page.fill("#field-week", WEEK)
+    assert page.get_attribute("#field-week", "type") == "date"  # issue 16: a date picker
+    page.fill("#field-week", "2025-02-15")  # a Saturday: any day picks its week, 2025-W07
     page.get_by_role("button", name="Make my plan").click()
     page.wait_for_url("**/plan/t/**")
 
     assert sorted(query_of(page, app)["include_foods"]) == ["soy_drink_fortified_unsweetened",
                                                       "total_whole_grain"]
-    assert page.get_by_role("heading", level=1).inner_text() == f"Your B12 plan for week {WEEK}"
+    # issue 16: dates for people (the ISO week stays in the sealed link and file names)
+    assert page.get_by_role("heading", level=1).inner_text() == \
+        "Your B12 plan: Week of 10 February 2025"
+    assert query_of(page, app)["week"] == [WEEK]
+    assert "Monday 10 February" in page.locator("table.numbers").inner_text()
     flags = page.locator(".flags > li")
     assert flags.count() >= 1 and flags.first.is_visible()
     assert page.locator(".flag-supplement").is_visible()

@@ -238,7 +238,8 @@ def test_the_page_shows_client_practitioner_practice_and_the_date_it_was_made(
     assert "Prepared by Sam Lee, RD" in html
     assert "Green Leaf Nutrition" in html
     assert "Prepared 5 March 2025" in html
-    assert "Week 2025-W10 (3 March 2025 to 9 March 2025)" in html
+    assert "Week of 3 March 2025 · Prepared" in html  # issue 16: dates for people
+    assert "2025-W10" not in html.split("<main", 1)[1].split("href")[0]
 
 
 def test_the_page_is_standalone_with_print_css_and_no_inline_style_or_script(omnivore_page):

@@ -61,7 +61,7 @@ def test_subscribe_confirm_and_receive_the_weekly_plan(mail_app, mail_client, re
     [msg] = recorder.messages_to("ann@example.org")[1:]
     assert msg.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
-    assert msg["Subject"] == "Your B12 meal plan for 2025-W07"
+    assert msg["Subject"] == "Your B12 meal plan for the week of 10 February 2025"  # issue 16
     assert msg["From"] == "B12 Planner <plans@b12.test>"
     assert re.fullmatch(r"<b12\.2025-W07\.1\.[0-9a-f]{20}@b12\.test>", msg["Message-ID"])
     assert msg["Date"]
