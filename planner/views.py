@@ -24,6 +24,7 @@ from planner import dates
 from planner import exports
 from planner import forms
 from planner import privacy
+from planner import references
 from planner import web
 from planner.domain import model
 from planner.errors import InvalidInput
@@ -39,6 +40,21 @@ bp = Blueprint("views", __name__)
 @bp.app_template_global("label")
 def _label(kind: str, value: str | None) -> str:
     return label(kind, value)
+
+
+@bp.app_template_filter("cite")
+def _cite(citation: str | None):
+    return references.cite_html(citation)
+
+
+@bp.app_template_filter("cite_numbered")
+def _cite_numbered(citation: str | None):
+    return references.cite_html(citation, numbered=True)
+
+
+@bp.app_template_filter("cite_text")
+def _cite_text(citation: str | None) -> str:
+    return references.cite_text(citation)
 
 
 @bp.app_template_filter("week_of")
@@ -241,6 +257,7 @@ def about():
               "conditions": web.conditions_text(r.when)} for r in reference.rules]
     return render_template(
         "about/index.html", reference=reference, absorption=read_toml("absorption.toml"),
+        registry=references.registry(),
         targets=web.target_rows(reference), rules=rules,
         group_labels={g.id: g.label for g in reference.supplement_groups})
 

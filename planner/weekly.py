@@ -279,11 +279,13 @@ def personal_links(subscriber: Subscriber) -> dict[str, str]:
 
 
 def plan_url(profile: dict, week: str) -> str:
-    """The plan page for a profile and week (the same for everyone with that profile)."""
+    """The plan page for a profile and week, as a sealed link: no health data in
+    the URL a mail client opens (issue 16; it works for ``PLAN_LINK_MAX_AGE``)."""
+    from planner import privacy
     from planner.subscribe import profile_args
 
-    return url_for("views.plan", _external=True, week=week,
-                   **profile_args(profile).to_dict(flat=False))
+    pairs = [*profile_args(profile).items(multi=True), ("week", week)]
+    return url_for("views.sealed_plan", _external=True, sealed=privacy.seal_pairs(pairs))
 
 
 # Stand-ins for the personal links in the cached parts; letters and digits only,

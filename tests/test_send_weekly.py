@@ -33,6 +33,7 @@ from smtp_server import Recorder
 from smtp_server import SmtpServer
 from smtp_server import free_port
 
+from planner import privacy
 from planner import subscriptions as store
 from planner.db import db
 from planner.models import Send
@@ -73,7 +74,11 @@ def test_subscribe_confirm_and_receive_the_weekly_plan(mail_app, mail_client, re
     for part in (text, html):
         assert "information, not medical advice" in part
         assert "/preferences/" in part and "/unsubscribe/" in part
-        assert "/plan?week=2025-W07" in part.replace("&amp;", "&")
+        # A sealed link since issue 16: the week and the profile are inside the token.
+        [link] = set(re.findall(r"http://b12\.test/plan/t/[A-Za-z0-9_-]+", part))
+        with mail_app.app_context():
+            answers = privacy.open_pairs(link.rsplit("/", 1)[1])
+        assert answers["week"] == "2025-W07" and answers["diet"] == "vegan"
     assert "Breakfast" in text and "Breakfast" in html
     assert "SUPPLEMENT REMINDER" in text  # a vegan profile: B12 needs a reliable source
 
