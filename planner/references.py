@@ -44,6 +44,8 @@ CODES = [
     (re.compile(r"002_1bd04e5ff2319d44\.txt"), "seed-achy-legs", SHORT["seed-achy-legs"], None),
     (re.compile(r"b12-reference\.md"), "planner-notes", SHORT["planner-notes"], None),
     (re.compile(r"product\.md"), "product-spec", SHORT["product-spec"], None),
+    (re.compile(r"user:label entered (\S+)"), "product-label",
+     "your own entry from the product label, {0}", None),
     (re.compile(r"\blabel:\s*"), "product-label", "product label: ", None),
 ]
 PREFIX = re.compile(r"^reference:\s*")
