@@ -158,3 +158,11 @@ def test_the_batch_page_in_chromium_template_upload_and_results(page, tmp_path):
     with page.expect_download() as download:
         page.get_by_role("link", name="Download all as a zip").click()
     assert download.value.suggested_filename == f"b12-handouts-{WEEK}.zip"
+
+
+def test_the_results_and_their_files_are_never_cached(app):
+    client = app.test_client()
+    html = upload(client, FIVE_ROWS).get_data(as_text=True)
+    links = re.findall(r'href="(/handouts/batch/done/[0-9a-f]{32}/[^"]+)"', html)
+    for link in [links[0], links[0].rsplit("/", 1)[0]]:
+        assert client.get(link).headers["Cache-Control"] == "no-store", link
