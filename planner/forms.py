@@ -60,20 +60,22 @@ def current_week(today: date) -> str:
     return f"{year}-W{week:02d}"
 
 
-def week_from_args(args: MultiDict, today: date) -> str:
+def week_from_args(args: MultiDict, today: date, days: bool = True) -> str:
     """:func:`parse_week` of the ``week`` argument, which may be given once only."""
     values = [v for v in args.getlist("week") if v.strip()]
     if len(values) > 1:
         raise InvalidInput([{"field": "week", "message": f"give one value, not {len(values)}"}])
-    return parse_week(values[0] if values else None, today)
+    return parse_week(values[0] if values else None, today, days)
 
 
-def parse_week(text: str | None, today: date) -> str:
-    """A valid ``YYYY-Www`` week, or the week of ``today`` when blank."""
+def parse_week(text: str | None, today: date, days: bool = True) -> str:
+    """A valid ``YYYY-Www`` week, or the week of ``today`` when blank. With ``days``
+    (the pages' date picker), a day ``YYYY-MM-DD`` stands for its week; the JSON API
+    passes False and takes ISO weeks only."""
     text = (text or "").strip()
     if not text:
         return current_week(today)
-    if DAY.match(text):  # the form's date picker: any day picks its ISO week
+    if days and DAY.match(text):  # the form's date picker: any day picks its ISO week
         try:
             day = date.fromisoformat(text)
         except ValueError:
@@ -87,6 +89,10 @@ def parse_week(text: str | None, today: date) -> str:
             date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
         except ValueError:
             valid = False
+    if not valid and not days:
+        raise InvalidInput([{"field": "week", "message": (
+            f"{text!r} is not an ISO week; write it as YYYY-Www, e.g. "
+            f"{current_week(today)}, with a year from {WEEK_YEARS[0]} to {WEEK_YEARS[1]}")}])
     if not valid:
         raise InvalidInput([{"field": "week", "message": (
             f"{text!r} is not a day or an ISO week; pick a day (YYYY-MM-DD, e.g. "

@@ -18,6 +18,7 @@ from markupsafe import escape
 from planner import charts
 from planner import exports
 from planner import privacy
+from planner import references
 from planner import web
 from planner.domain import model
 from planner.domain.planning import InfeasiblePlan
@@ -207,8 +208,8 @@ def test_plan_page_shows_flags_first_then_target_supplement_chart_meals_and_shop
     assert positions == sorted(positions)
     for flag in plan["assessment"]["flags"]:
         assert flag["title"] in vegan_page
-        for source in flag["sources"]:
-            assert esc(source) in vegan_page
+        for source in flag["sources"]:  # in the registry's words since issue 16
+            assert str(references.cite_html(source)) in vegan_page
     assert "not medical advice" in vegan_page
 
 
@@ -418,7 +419,7 @@ def test_foods_page_shows_per_serving_per_100g_source_and_evidence(client, app):
 
     for column in ("B12 per serving", "B12 per 100 g", "Source", "Evidence"):
         assert f">{column}</th>" in html
-    assert food.source in html
+    assert str(references.cite_html(food.source)) in html  # "USDA SR28, NDB …" (issue 16)
     assert f"{food.b12_ug_per_100g:.2f} µg" in html
 
 
@@ -455,11 +456,11 @@ def test_about_page_is_rendered_from_the_reference_data(client):
         assert entry["name"] in html
     for rule in reference.rules:
         assert esc(rule.title) in html
-        for source in rule.sources:
-            assert esc(source) in html
+        for source in rule.sources:  # numbered references since issue 16
+            assert str(references.cite_html(source, numbered=True)) in html
     for name in ("if_max_ug", "if_initial_fraction", "passive_fraction", "no_if_fraction"):
         assert f"<code>{name}</code>" in html
-        assert esc(absorption[name]["source"]) in html
+        assert str(references.cite_html(absorption[name]["source"], numbered=True)) in html
     assert reference.texts["disclaimer"].split(".")[0] in html
 
 
