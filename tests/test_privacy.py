@@ -155,3 +155,16 @@ def test_a_whole_web_flow_leaves_no_health_data_in_the_access_log(browser, tmp_p
     for secret in (*SECRET_ANSWERS.values(), "Zebulon", "Quixwhistle", "lentil",
                    "blood results", "Lovelace", "age_years", "diet=vegan"):
         assert secret.lower() not in log.lower(), f"{secret!r} is in the access log"
+
+
+def test_the_sealed_handout_pdf_shares_the_pdf_rate_limit(tmp_path):
+    app = limits.limited_app(tmp_path, RATELIMIT_HANDOUT_PDF="2 per minute")
+    client = app.test_client()
+    with app.app_context():
+        token = privacy.seal_pairs([("age_years", "30"), ("diet", "vegan"),
+                                    ("week", "2025-W10"), ("client_name", "Ann")])
+    old = "/plan/handout.pdf?age_years=30&diet=vegan&week=2025-W10"
+    assert client.get(old).status_code == 200
+    assert client.get(f"/plan/t/{token}/handout.pdf").status_code == 200
+    assert client.get(f"/plan/t/{token}/handout.pdf").status_code == 429
+    assert client.get(old).status_code == 429
