@@ -85,7 +85,7 @@ def assess():
 def plan():
     """A plan for the profile in the body, for ``?week=`` or the current week."""
     check_query(("week",))
-    week = forms.week_from_args(request.args, web.today())
+    week = forms.week_from_args(request.args, web.today(), days=False)  # ISO weeks only
     return current_app.response_class(web.plan_json(profile_from_body(), week),
                                       mimetype="application/json")
 

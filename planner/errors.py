@@ -26,10 +26,10 @@ import math
 import time
 from collections.abc import Callable
 from collections.abc import Iterable
-from urllib.parse import urlencode
 
 from flask import Flask
 from flask import current_app
+from flask import g
 from flask import jsonify
 from flask import make_response
 from flask import render_template
@@ -137,8 +137,13 @@ def error_response(status: int, error: str, errors: Iterable[dict] = (),
     else:
         reason = HTTP_STATUS_CODES.get(status, "Error")
         back = url_for("views.index")
-        if request.path.startswith("/plan") and request.args:  # back to the filled-in form
-            back += "?" + urlencode(list(request.args.items(multi=True)))
+        answers = g.get("plan_args") or (request.path.startswith("/plan") and request.args)
+        if answers:  # back to the filled-in form, through a sealed link
+            from planner import privacy
+            from planner.views import LINK_FIELDS
+
+            back = url_for("views.edit", sealed=privacy.seal_pairs(
+                (k, v) for k, v in answers.items(multi=True) if k in LINK_FIELDS))
         response = make_response(render_template(
             "errors/error.html", status=status, reason=reason,
             title=TITLES.get(status, reason), message=error, errors=errors,
@@ -177,10 +182,24 @@ def handle_profile_error(e: ProfileError):
     return error_response(422, summary(e.errors), e.errors)
 
 
+#: What the pages say instead of the command-line hint in the core's message.
+WEB_HINTS = {"(b12planner foods lists them)": "(the Foods page lists them)"}
+
+
+def for_web(message: str) -> str:
+    """A core message as a web user reads it: no command to run, a page to open."""
+    if wants_json():
+        return message
+    for cli, web in WEB_HINTS.items():
+        message = message.replace(cli, web)
+    return message
+
+
 def handle_plan_error(e: PlanError):
-    errors = [{"field": err.get("field") or None, "message": err["message"]} for err in e.errors]
+    errors = [{"field": err.get("field") or None, "message": for_web(err["message"])}
+              for err in e.errors]
     assessment = e.assessment.to_dict() if getattr(e, "assessment", None) is not None else None
-    return error_response(422, str(e), errors, assessment=assessment)
+    return error_response(422, for_web(str(e)), errors, assessment=assessment)
 
 
 HANDLERS: list[tuple[type[Exception], Callable]] = [

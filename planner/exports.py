@@ -46,12 +46,12 @@ MEAL_MINUTES = 30
 def plan_csv(plan: dict, week: str) -> str:
     """One row per food portion, plus one ``supplement`` row per supplement day.
 
-    The first line is a ``#`` comment with the week and the disclaimer. Cells a
-    spreadsheet would run as formulas (a food named ``=HYPERLINK(…)``) are escaped
-    (:mod:`planner.spreadsheet`).
+    The first line is the header, as spreadsheets and ``pandas.read_csv`` expect;
+    the week is in the file's name and, with the disclaimer and the sources, in
+    the JSON twin. Cells a spreadsheet would run as formulas (a food named
+    ``=HYPERLINK(…)``) are escaped (:mod:`planner.spreadsheet`).
     """
     out = io.StringIO()
-    out.write(f"# B12 Planner, week {week}. {DISCLAIMER}\n")
     writer = spreadsheet.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for day in plan["days"]:
@@ -118,10 +118,12 @@ def plan_ics(plan: dict, week: str) -> str:
             end = start + timedelta(minutes=MEAL_MINUTES)
             foods = [f"{i['name']}, {i['portion']}: {amount_ug(i['b12_ug'])} B12"
                      for i in meal["items"]]
+            names = "; ".join(i["name"] for i in meal["items"])
             lines += _event(
                 uid=f"{week}-day{day['day']}-{meal['meal']}-{key}@b12planner",
                 dtstamp=dtstamp, start=f"DTSTART:{_stamp(start)}", end=f"DTEND:{_stamp(end)}",
-                summary=f"{label('meal', meal['meal'])}: {amount_ug(meal['b12_ug'])} B12",
+                summary=f"{label('meal', meal['meal'])}: {names} "
+                        f"({amount_ug(meal['b12_ug'])} B12)",
                 description="\n".join(foods + [
                     f"Modelled absorbed: {amount_ug(meal['absorbed_ug'])}.", DISCLAIMER]))
         if day["supplement_ug"]:
@@ -130,7 +132,7 @@ def plan_ics(plan: dict, week: str) -> str:
                 uid=f"{week}-day{day['day']}-supplement-{key}@b12planner",
                 dtstamp=dtstamp, start=f"DTSTART;VALUE=DATE:{day_date:%Y%m%d}",
                 end=f"DTEND;VALUE=DATE:{day_date + timedelta(days=1):%Y%m%d}",
-                summary=f"B12 supplement: {amount_ug(day['supplement_ug'])}",
+                summary=f"B12 supplement day: take {amount_ug(day['supplement_ug'])}",
                 description="\n".join(filter(None, [supplement.get("reason"), DISCLAIMER])))
     lines.append("END:VCALENDAR")
     return "".join(fold(line) + "\r\n" for line in lines)

@@ -28,6 +28,7 @@ from planner.domain.profile import ProfileError
 from planner.domain.profile import parse_profile
 from planner.errors import InvalidInput
 from planner.numbers import parse_number
+from planner.numbers import without_ug_unit
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Profile)}
 #: Lab results, flattened for HTML: one result per test, ``lab_<test>_value``,
@@ -58,6 +59,8 @@ PLAN_FIELDS = ("week",)
 
 WEEK = re.compile(r"^(19\d\d|2\d\d\d)-W(0[1-9]|[1-4]\d|5[0-3])$")
 WEEK_YEARS = (1900, 2999)
+#: A day as ``<input type=date>`` sends it, ``YYYY-MM-DD``; it stands for its ISO week.
+DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 
 
 def current_week(today: date) -> str:
@@ -66,19 +69,28 @@ def current_week(today: date) -> str:
     return f"{year}-W{week:02d}"
 
 
-def week_from_args(args: MultiDict, today: date) -> str:
+def week_from_args(args: MultiDict, today: date, days: bool = True) -> str:
     """:func:`parse_week` of the ``week`` argument, which may be given once only."""
     values = [v for v in args.getlist("week") if v.strip()]
     if len(values) > 1:
         raise InvalidInput([{"field": "week", "message": f"give one value, not {len(values)}"}])
-    return parse_week(values[0] if values else None, today)
+    return parse_week(values[0] if values else None, today, days)
 
 
-def parse_week(text: str | None, today: date) -> str:
-    """A valid ``YYYY-Www`` week, or the week of ``today`` when blank."""
+def parse_week(text: str | None, today: date, days: bool = True) -> str:
+    """A valid ``YYYY-Www`` week, or the week of ``today`` when blank. With ``days``
+    (the pages' date picker), a day ``YYYY-MM-DD`` stands for its week; the JSON API
+    passes False and takes ISO weeks only."""
     text = (text or "").strip()
     if not text:
         return current_week(today)
+    if days and DAY.match(text):  # the form's date picker: any day picks its ISO week
+        try:
+            day = date.fromisoformat(text)
+        except ValueError:
+            day = None
+        if day is not None and WEEK_YEARS[0] <= day.isocalendar()[0] <= WEEK_YEARS[1]:
+            return current_week(day)
     m = WEEK.match(text)
     valid = bool(m)
     if m:
@@ -86,9 +98,14 @@ def parse_week(text: str | None, today: date) -> str:
             date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
         except ValueError:
             valid = False
-    if not valid:
+    if not valid and not days:
         raise InvalidInput([{"field": "week", "message": (
             f"{text!r} is not an ISO week; write it as YYYY-Www, e.g. "
+            f"{current_week(today)}, with a year from {WEEK_YEARS[0]} to {WEEK_YEARS[1]}")}])
+    if not valid:
+        raise InvalidInput([{"field": "week", "message": (
+            f"{text!r} is not a day or an ISO week; pick a day (YYYY-MM-DD, e.g. "
+            f"{today.isoformat()}) or write the week as YYYY-Www, e.g. "
             f"{current_week(today)}, with a year from {WEEK_YEARS[0]} to {WEEK_YEARS[1]}")}])
     return text
 
@@ -134,6 +151,12 @@ def _place(key: str, value, data: dict, supplement: dict, labs: dict[str, dict])
         data[key] = value
 
 
+def _values(args: MultiDict, key: str) -> list[str]:
+    """The non-blank values of ``key``; micrograms may come with their unit ("0.6 mcg")."""
+    values = [v.strip() for v in args.getlist(key) if v.strip()]
+    return [without_ug_unit(v) for v in values] if key.endswith("_ug") else values
+
+
 def _read_args(args: MultiDict, extra: set[str]) -> tuple[dict, list[dict]]:
     """The contract-shaped dict of the usable arguments, and the problems found
     with the others (unknown or repeated fields, text where a number belongs)."""
@@ -142,7 +165,7 @@ def _read_args(args: MultiDict, extra: set[str]) -> tuple[dict, list[dict]]:
     labs: dict[str, dict] = {}
     errors: list[dict] = []
     for key in args:
-        values = [v.strip() for v in args.getlist(key) if v.strip()]
+        values = _values(args, key)
         if key in extra:
             continue
         if key not in FORM_FIELDS:

@@ -79,3 +79,18 @@ def loads_json(text: str | bytes) -> Any:
     ±inf, never a 5,000-digit int) and which refuses ``NaN`` and ``Infinity``."""
     return json.loads(text, parse_int=_json_number, parse_float=_json_number,
                       parse_constant=_not_json_number)
+
+
+#: How people write micrograms on a label or a form: µ (micro sign), μ (Greek mu), mcg, ug.
+MICROGRAM_UNITS = ("µg", "μg", "mcg", "ug")
+_UG_SUFFIX = re.compile(r"\s*(?:{})\s*$".format("|".join(MICROGRAM_UNITS)), re.IGNORECASE)
+
+
+def without_ug_unit(text: str) -> str:
+    """``"0.6 mcg"``, ``"10µg"``, ``"2.4 ug"`` → the number alone; other text unchanged.
+
+    Every field that takes micrograms accepts the amount with its unit, as the
+    hints say "µg (mcg)"; the number is then checked as usual.
+    """
+    stripped = _UG_SUFFIX.sub("", text)
+    return stripped if stripped.strip() else text

@@ -41,8 +41,11 @@ SUBSCRIBE_ENDPOINT = "subscribe.subscribe"
 #: Views that render PDFs, with the setting that limits them and the methods it counts.
 PDF_ENDPOINTS = {
     "handouts.handout_file": ("RATELIMIT_HANDOUT_PDF", None),
+    "handouts.sealed_handout_file": ("RATELIMIT_HANDOUT_PDF", None),
     "handouts.batch_upload": ("RATELIMIT_HANDOUT_BATCH", ["POST"]),
 }
+#: Views that share one budget: the handout PDF by query string or by sealed link.
+SHARED_SCOPES = {"handouts.sealed_handout_file": "handouts.handout_file"}
 
 DEFAULTS = {
     "RATELIMIT_STORAGE_URI": "memory://",
@@ -72,7 +75,13 @@ def register_rate_limits(app: Flask) -> Limiter:
         app.view_functions[SUBSCRIBE_ENDPOINT] = limiter.limit(
             lambda: app.config["RATELIMIT_SUBSCRIBE"], methods=["POST"])(view)
     for endpoint, (setting, methods) in PDF_ENDPOINTS.items():
-        if endpoint in app.view_functions:
+        if endpoint not in app.view_functions:
+            continue
+        if endpoint in SHARED_SCOPES or endpoint in SHARED_SCOPES.values():
+            app.view_functions[endpoint] = limiter.shared_limit(
+                lambda setting=setting: app.config[setting], methods=methods,
+                scope=SHARED_SCOPES.get(endpoint, endpoint))(app.view_functions[endpoint])
+        else:
             app.view_functions[endpoint] = limiter.limit(
                 lambda setting=setting: app.config[setting], methods=methods,
                 scope=endpoint)(app.view_functions[endpoint])

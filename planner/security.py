@@ -49,7 +49,10 @@ HEADERS = {
 #: Endpoints whose responses carry a profile or health data: never kept in a cache.
 PRIVATE_ENDPOINTS = frozenset({
     "views.index", "views.plan", "views.plan_as",
+    "views.edit", "views.plan_submit", "views.sealed_plan", "views.sealed_plan_as",
     "handouts.handout_page", "handouts.handout_file", "handouts.batch_upload",
+    "handouts.handout_submit", "handouts.sealed_handout_page", "handouts.sealed_handout_file",
+    "handouts.batch_results", "handouts.batch_file",
     "api.assess", "api.plan",
     "subscribe.subscribe", "subscribe.confirm", "subscribe.preferences",
     "own_foods.mine", "own_foods.add", "own_foods.edit",

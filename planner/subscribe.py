@@ -190,8 +190,13 @@ def subscribe():
     """Subscribe to a weekly plan email: your address and your profile."""
     form = SubscribeForm()
     if request.method == "GET":
+        values = request.args
+        if request.args.get("plan"):  # "Email me this plan every week": a sealed link
+            from planner.views import open_link
+
+            values = open_link(request.args["plan"])
         return render_template("subscribe/form.html", form=form,
-                               **form_context(request.args, []))
+                               **form_context(values, []))
     errors: list[dict] = []
     address = None
     try:
@@ -271,6 +276,7 @@ def confirm(token: str):
         "Your address is confirmed. Each week you will get a fresh meal plan for "
         "the profile shown on the previous page, with a link to change it or to "
         "unsubscribe.",
+        first_email_sentence(),
         "The plans are information, not medical advice."], links=links)
 
 
@@ -279,6 +285,22 @@ def profile_rows(profile: dict) -> list[tuple[str, str]]:
     args = profile_args(profile)
     return [(FIELD_LABELS.get(key, key.replace("_", " ")), ", ".join(args.getlist(key)))
             for key in args.keys()]
+
+
+def first_email_sentence() -> str:
+    """When the first weekly email comes: the next sending day after today
+    (``WEEKLY_EMAIL_WEEKDAY``, 0 = Monday, the day of the README's cron line)."""
+    from datetime import timedelta
+
+    from planner import web
+    from planner.dates import WEEKDAYS
+    from planner.dates import day_month
+
+    today = web.today()
+    weekday = int(current_app.config.get("WEEKLY_EMAIL_WEEKDAY", 0))
+    first = today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1)
+    return (f"The weekly emails go out on {WEEKDAYS[weekday]} mornings, so your first one "
+            f"comes on {day_month(first)}.")
 
 
 @bp.route("/preferences/<token>", methods=["GET", "POST"])

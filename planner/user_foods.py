@@ -65,6 +65,7 @@ from planner.forms import visible
 from planner.models import UserFood
 from planner.models import utcnow
 from planner.numbers import parse_number
+from planner.numbers import without_ug_unit
 
 ID_PREFIX = "mine_"
 SESSION_KEY = "own_foods_owner"
@@ -324,6 +325,7 @@ def check_entry(form: MultiDict, *, food_id: str = ID_PREFIX + "0" * 12,
         if text[key] and (problem := _text(text[key], limit)):
             errors.setdefault(key, problem)
     amounts: dict[str, float | None] = {}
+    text["b12_ug_per_serving"] = without_ug_unit(text["b12_ug_per_serving"])  # "0.6 mcg"
     for key, unit, high in (("serving_g", "grams", None),
                             ("b12_ug_per_serving", "µg", MAX_B12_UG_PER_SERVING)):
         amounts[key], problem = _amount(text[key], unit, high) if text[key] else (None, "")

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from flask import Blueprint
 from flask import Response
+from flask import abort
+from flask import current_app
+from flask import g
 from flask import jsonify
+from flask import redirect
 from flask import render_template
 from flask import request
 from flask import url_for
@@ -16,8 +20,11 @@ from werkzeug.datastructures import MultiDict
 
 from planner import catalog
 from planner import charts
+from planner import dates
 from planner import exports
 from planner import forms
+from planner import privacy
+from planner import references
 from planner import web
 from planner.domain import model
 from planner.errors import InvalidInput
@@ -33,6 +40,37 @@ bp = Blueprint("views", __name__)
 @bp.app_template_global("label")
 def _label(kind: str, value: str | None) -> str:
     return label(kind, value)
+
+
+@bp.app_template_filter("cite")
+def _cite(citation: str | None):
+    return references.cite_html(citation)
+
+
+@bp.app_template_filter("cite_numbered")
+def _cite_numbered(citation: str | None):
+    return references.cite_html(citation, numbered=True)
+
+
+@bp.app_template_filter("cite_text")
+def _cite_text(citation: str | None) -> str:
+    return references.cite_text(citation)
+
+
+@bp.app_template_filter("week_of")
+def _week_of(week: str, lower: bool = False) -> str:
+    return dates.week_of(week, lower)
+
+
+@bp.app_template_filter("day_month")
+def _day_month(value) -> str:
+    return dates.day_month(value)
+
+
+@bp.app_template_filter("week_date_value")
+def _week_date_value(value: str) -> str:
+    """The week field's value for ``<input type=date>``: an ISO week as its Monday."""
+    return dates.week_monday(value).isoformat() if forms.WEEK.match(value or "") else value
 
 
 @bp.app_template_filter("ug")
@@ -69,35 +107,93 @@ def render_form(values: MultiDict, errors: list[dict] | None = None) -> str:
 
 @bp.get("/")
 def index():
-    """The profile form; arguments in the URL pre-fill it (the plan page's "change" link)."""
+    """The profile form; arguments in the URL pre-fill it (links from older versions)."""
     return render_form(request.args)
 
 
-def _plan_and_week() -> tuple[dict, str]:
-    profile, week = forms.plan_request_from_args(request.args, web.today())
+@bp.get("/t/<sealed>")
+def edit(sealed: str):
+    """The profile form filled from a sealed link (the plan page's "change" link)."""
+    return render_form(open_link(sealed))
+
+
+#: Fields a sealed plan link carries: the profile's and the week.
+LINK_FIELDS = (*forms.FORM_FIELDS, *forms.PLAN_FIELDS)
+
+
+def open_link(sealed: str) -> MultiDict:
+    """The answers sealed in a link, kept in ``g`` for the links the page makes;
+    404 for a link this server did not make, 410 for an expired one."""
+    try:
+        args = privacy.open_pairs(sealed)
+    except privacy.BadLink as e:
+        if e.expired:
+            abort(410, "This link has expired. Make the plan again from the form.")
+        abort(404, "This link is not valid. Make the plan again from the form.")
+    g.plan_args = args
+    return args
+
+
+def current_args() -> MultiDict:
+    """The answers behind this request: a sealed link's, else the query string's."""
+    return g.plan_args if "plan_args" in g else request.args
+
+
+def seal_args(args: MultiDict, keep=LINK_FIELDS, **replace) -> str:
+    """A sealed link token of the ``keep`` fields of ``args``, with ``replace`` set."""
+    pairs = [(k, v) for k, v in args.items(multi=True) if k in keep and k not in replace]
+    pairs += [(k, v) for k, v in replace.items() if v]
+    return privacy.seal_pairs(pairs)
+
+
+def _plan_and_week(args: MultiDict) -> tuple[dict, str]:
+    profile, week = forms.plan_request_from_args(args, web.today())
     return web.build_plan(profile, week, web.foods_for_request()).to_dict(), week
 
 
-def twin_links(week: str) -> list[tuple[str, str, str]]:
+def twin_links(week: str, token: str) -> list[tuple[str, str, str]]:
     """(label, url, type) of the same plan in other formats, for the same week."""
-    args = request.args.to_dict(flat=False)
-    args["week"] = [week]
-    return [(text, url_for("views.plan_as", fmt=fmt, **args), kind)
+    return [(text, url_for("views.sealed_plan_as", sealed=token, fmt=fmt), kind)
             for fmt, (text, kind, _) in TWINS.items()]
+
+
+def show_plan(args: MultiDict):
+    try:
+        plan, week = _plan_and_week(args)
+    except InvalidInput as e:  # 400, or 422 for fields that cannot be true together
+        return render_form(args, e.errors), e.status
+    token = seal_args(args, week=week)
+    g.plan_args = privacy.open_pairs(token)  # the links below carry this week
+    return render_template("plan/show.html", plan=plan, week=week, plan_token=token,
+                           chart=charts.week_chart(plan), links=twin_links(week, token),
+                           meal_names=model.MEAL_NAMES[plan["profile"]["meals_per_day"]],
+                           edit_url=url_for("views.edit", sealed=token),
+                           subscribe_url=url_for("subscribe.subscribe", plan=token))
 
 
 @bp.get("/plan")
 def plan():
-    """The week's plan: flags first, then meals, chart, supplement and shopping list."""
+    """The week's plan from query arguments: kept for links and scripts of older
+    versions; the pages themselves POST the form and link sealed URLs only."""
+    return show_plan(request.args)
+
+
+@bp.post("/plan")
+def plan_submit():
+    """The profile form (POST, CSRF-checked): its answers go into a sealed link,
+    and the browser is sent there; health data never appears in a URL."""
+    args = MultiDict([(k, v) for k, v in request.form.items(multi=True) if k != "csrf_token"])
     try:
-        plan, week = _plan_and_week()
-    except InvalidInput as e:  # 400, or 422 for fields that cannot be true together
-        return render_form(request.args, e.errors), e.status
-    edit_args = request.args.to_dict(flat=False)
-    return render_template("plan/show.html", plan=plan, week=week,
-                           chart=charts.week_chart(plan), links=twin_links(week),
-                           meal_names=model.MEAL_NAMES[plan["profile"]["meals_per_day"]],
-                           edit_url=url_for("views.index", **edit_args))
+        _, week = forms.plan_request_from_args(args, web.today())
+    except InvalidInput as e:
+        return render_form(args, e.errors), e.status
+    return redirect(url_for("views.sealed_plan", sealed=seal_args(args, week=week)), 303)
+
+
+@bp.get("/plan/t/<sealed>")
+def sealed_plan(sealed: str):
+    """The plan of a sealed link: bookmarkable, with nothing readable in the URL."""
+    return show_plan(open_link(sealed))
 
 
 def _as_json(plan: dict, week: str) -> Response:
@@ -124,8 +220,15 @@ TWINS = {
 
 @bp.get("/plan.<any(json, csv, ics):fmt>")
 def plan_as(fmt: str):
-    """The same plan as /plan, as JSON, CSV or iCalendar."""
-    plan, week = _plan_and_week()
+    """The same plan as /plan, as JSON, CSV or iCalendar (query arguments; see :func:`plan`)."""
+    plan, week = _plan_and_week(request.args)
+    return TWINS[fmt][2](plan, week)
+
+
+@bp.get("/plan/t/<sealed>.<any(json, csv, ics):fmt>")
+def sealed_plan_as(sealed: str, fmt: str):
+    """The plan of a sealed link as JSON, CSV or iCalendar."""
+    plan, week = _plan_and_week(open_link(sealed))
     return TWINS[fmt][2](plan, week)
 
 
@@ -154,8 +257,15 @@ def about():
               "conditions": web.conditions_text(r.when)} for r in reference.rules]
     return render_template(
         "about/index.html", reference=reference, absorption=read_toml("absorption.toml"),
+        registry=references.registry(),
         targets=web.target_rows(reference), rules=rules,
         group_labels={g.id: g.label for g in reference.supplement_groups})
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """The site's icon where browsers and tools look for it without a ``<link>``."""
+    return current_app.send_static_file("favicon.svg")
 
 
 @bp.get("/healthz")

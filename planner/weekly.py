@@ -87,6 +87,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
+from planner import dates
 from planner import mailer as mail
 from planner.db import db
 from planner.models import FAILED
@@ -304,11 +305,13 @@ def personal_links(subscriber: Subscriber) -> dict[str, str]:
 
 
 def plan_url(profile: dict, week: str) -> str:
-    """The plan page for a profile and week (the same for everyone with that profile)."""
+    """The plan page for a profile and week, as a sealed link: no health data in
+    the URL a mail client opens (issue 16; it works for ``PLAN_LINK_MAX_AGE``)."""
+    from planner import privacy
     from planner.subscribe import profile_args
 
-    return url_for("views.plan", _external=True, week=week,
-                   **profile_args(profile).to_dict(flat=False))
+    pairs = [*profile_args(profile).items(multi=True), ("week", week)]
+    return url_for("views.sealed_plan", _external=True, sealed=privacy.seal_pairs(pairs))
 
 
 # Stand-ins for the personal links in the cached parts; letters and digits only,
@@ -344,7 +347,7 @@ def compose(subscriber: Subscriber, week: str, now: datetime):
     mid = message_id(subscriber, week)
     msg = mail.build_message(
         sender=settings("MAIL_FROM") or f"B12 Planner <plans@{mail_domain()}>",
-        to=subscriber.email, subject=f"Your B12 meal plan for {week}",
+        to=subscriber.email, subject=f"Your B12 meal plan for the {dates.week_of(week, lower=True)}",
         text=text, html=html, message_id=mid, date=now,
         unsubscribe_url=urls["unsubscribe"],
         unsubscribe_mailto=settings("MAIL_UNSUBSCRIBE_MAILTO"))

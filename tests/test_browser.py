@@ -4,10 +4,11 @@ the app served by a real server (the ``live_server`` and ``page`` fixtures)."""
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import parse_qs
 from urllib.parse import urlsplit
 
 import pytest
+
+from planner import privacy
 
 pytestmark = pytest.mark.browser
 
@@ -21,8 +22,12 @@ def tick_food(page, field: str, group_label: str, food_id: str) -> None:
     page.check(f"#field-{field}-{food_id}")
 
 
-def query_of(page) -> dict:
-    return parse_qs(urlsplit(page.url).query)
+def query_of(page, app) -> dict:
+    """The answers behind the plan page: sealed in its URL since issue 16."""
+    path = urlsplit(page.url).path
+    assert path.startswith("/plan/t/") and not urlsplit(page.url).query
+    with app.app_context():
+        return privacy.open_pairs(path.split("/")[3]).to_dict(flat=False)
 
 
 def test_vegan_picks_fortified_foods_and_sees_plan_flags_and_chart(page, app):
@@ -31,13 +36,18 @@ def test_vegan_picks_fortified_foods_and_sees_plan_flags_and_chart(page, app):
     page.check("#field-diet-vegan")
     tick_food(page, "include_foods", "Plant drinks", "soy_drink_fortified_unsweetened")
     tick_food(page, "include_foods", "Breakfast cereals", "total_whole_grain")
-    page.fill("#field-week", WEEK)
+    assert page.get_attribute("#field-week", "type") == "date"  # issue 16: a date picker
+    page.fill("#field-week", "2025-02-15")  # a Saturday: any day picks its week, 2025-W07
     page.get_by_role("button", name="Make my plan").click()
-    page.wait_for_url("**/plan?**")
+    page.wait_for_url("**/plan/t/**")
 
-    assert sorted(query_of(page)["include_foods"]) == ["soy_drink_fortified_unsweetened",
+    assert sorted(query_of(page, app)["include_foods"]) == ["soy_drink_fortified_unsweetened",
                                                       "total_whole_grain"]
-    assert page.get_by_role("heading", level=1).inner_text() == f"Your B12 plan for week {WEEK}"
+    # issue 16: dates for people (the ISO week stays in the sealed link and file names)
+    assert page.get_by_role("heading", level=1).inner_text() == \
+        "Your B12 plan: Week of 10 February 2025"
+    assert query_of(page, app)["week"] == [WEEK]
+    assert "Monday 10 February" in page.locator("table.numbers").inner_text()
     flags = page.locator(".flags > li")
     assert flags.count() >= 1 and flags.first.is_visible()
     assert page.locator(".flag-supplement").is_visible()
@@ -61,9 +71,9 @@ def test_pescatarian_with_shellfish_allergy_gets_no_shellfish(page, app):
     page.check("#field-diet-pescatarian")
     page.check("#field-allergies-shellfish")
     page.get_by_role("button", name="Make my plan").click()
-    page.wait_for_url("**/plan?**")
+    page.wait_for_url("**/plan/t/**")
 
-    assert query_of(page)["allergies"] == ["shellfish"]
+    assert query_of(page, app)["allergies"] == ["shellfish"]
     meals_text = page.locator("table.meals").inner_text()
     shopping_text = page.locator("table.shopping").inner_text()
     table = app.extensions["planner.foods"]
@@ -74,7 +84,7 @@ def test_pescatarian_with_shellfish_allergy_gets_no_shellfish(page, app):
     assert any(name in meals_text for name in fish + [f.name for f in table if f.group != "shellfish"])
 
 
-def test_keyboard_only_fill_and_submit(page):
+def test_keyboard_only_fill_and_submit(page, app):
     page.goto("/")
 
     page.keyboard.press("Tab")
@@ -100,9 +110,9 @@ def test_keyboard_only_fill_and_submit(page):
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
     assert outline not in ("", "none")  # focus is visible
     page.keyboard.press("Enter")
-    page.wait_for_url("**/plan?**")
+    page.wait_for_url("**/plan/t/**")
 
-    query = query_of(page)
+    query = query_of(page, app)
     assert query["age_years"] == ["52"] and query["diet"] == ["vegan"]
     assert query["allergies"] == ["soy"]
     assert page.locator("svg.week-chart").is_visible()

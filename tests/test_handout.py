@@ -238,7 +238,8 @@ def test_the_page_shows_client_practitioner_practice_and_the_date_it_was_made(
     assert "Prepared by Sam Lee, RD" in html
     assert "Green Leaf Nutrition" in html
     assert "Prepared 5 March 2025" in html
-    assert "Week 2025-W10 (3 March 2025 to 9 March 2025)" in html
+    assert "Week of 3 March 2025 · Prepared" in html  # issue 16: dates for people
+    assert "2025-W10" not in html.split("<main", 1)[1].split("href")[0]
 
 
 def test_the_page_is_standalone_with_print_css_and_no_inline_style_or_script(omnivore_page):
@@ -403,20 +404,29 @@ def test_a_plan_that_cannot_be_made_gets_422(client):
 
 # ---- the plan page links to the handout ---------------------------------------------
 
-def test_the_plan_page_links_to_the_handout_and_its_pdf_with_the_same_query(client):
+def test_the_plan_page_links_to_the_handout_and_its_pdf_with_the_same_answers_sealed(app,
+                                                                                    client):
+    # Changed on purpose (issue 16): links and the details form carry a sealed token,
+    # and the form is a POST with a CSRF token, so no answer is readable in a URL.
+    from planner import privacy
+
     html = client.get(f"/plan?age_years=30&diet=vegan&allergies=soy&week={WEEK}").get_data(
         as_text=True)
-    query = f"age_years=30&amp;diet=vegan&amp;allergies=soy&amp;week={WEEK}"
-    assert f'<a href="/plan/handout?{query}" type="text/html">Printable handout</a>' in html
-    assert f'<a href="/plan/handout.pdf?{query}" type="application/pdf">' in html
+    links = re.findall(r'<a href="(/plan/t/[^"?]+/handout(?:\.pdf)?)" type="([^"]+)"', html)
+    assert [kind for _, kind in links] == ["text/html", "application/pdf"]
     form = html[html.index('<form class="handout-details"'):]
     form = form[:form.index("</form>")]
-    assert 'method="get" action="/plan/handout"' in form
-    for name, value in [("age_years", "30"), ("diet", "vegan"), ("allergies", "soy"),
-                        ("week", WEEK)]:
-        assert f'<input type="hidden" name="{name}" value="{value}">' in form
+    assert 'method="post" action="/plan/handout"' in form
+    assert 'name="csrf_token"' in form
+    sealed = re.search(r'name="plan" value="([^"]+)"', form).group(1)
+    with app.app_context():
+        for token in [links[0][0].split("/")[3], sealed]:
+            answers = privacy.open_pairs(token).to_dict(flat=False)
+            assert {k: answers[k] for k in ("age_years", "diet", "allergies", "week")} == {
+                "age_years": ["30"], "diet": ["vegan"], "allergies": ["soy"], "week": [WEEK]}
     for field in ("client_name", "practitioner", "notes", "paper"):
         assert f'name="{field}"' in form
+    assert "soy" not in "".join(href for href, _ in links)
 
 
 # ---- branding -----------------------------------------------------------------------

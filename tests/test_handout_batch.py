@@ -241,7 +241,10 @@ def upload(client, content: bytes, token: str | None = "fetch", **fields):
     data = {"file": (io.BytesIO(content), "clients.csv"), "week": WEEK, **fields}
     if token:
         data["csrf_token"] = token
-    return client.post("/handouts/batch", data=data, content_type="multipart/form-data")
+    # Asks for the zip itself, as scripts do; browsers get the results page (issue 16,
+    # tests/test_batch_pages.py).
+    return client.post("/handouts/batch", data=data, content_type="multipart/form-data",
+                       headers={"Accept": "application/zip"})
 
 
 def test_the_upload_page_has_a_csrf_protected_file_form(client):

@@ -48,7 +48,8 @@ def csrf_token(html: str) -> str:
 def upload(client, content: bytes):
     token = csrf_token(client.get("/handouts/batch").get_data(as_text=True))
     return client.post("/handouts/batch", content_type="multipart/form-data", data={
-        "file": (io.BytesIO(content), "clients.csv"), "week": WEEK, "csrf_token": token})
+        "file": (io.BytesIO(content), "clients.csv"), "week": WEEK, "csrf_token": token},
+        headers={"Accept": "application/zip"})  # the zip itself, as scripts ask (issue 16)
 
 
 def limited_app(tmp_path, **config):
@@ -158,6 +159,7 @@ class Gunicorn:
         with requests.Session() as s:
             token = csrf_token(s.get(f"{self.url}/handouts/batch", timeout=10).text)
             return s.post(f"{self.url}/handouts/batch", timeout=120,
+                          headers={"Accept": "application/zip"},
                           data={"csrf_token": token, "week": WEEK},
                           files={"file": ("clients.csv", content, "text/csv")})
 

@@ -213,7 +213,8 @@ def test_the_batch_upload_makes_the_good_rows_handout(app):
     app.config["WTF_CSRF_ENABLED"] = False
     data = {"file": (io.BytesIO(clients("age_years", HUGE["1e309 as an integer"]).encode()),
                      "clients.csv"), "week": WEEK}
-    response = client.post("/handouts/batch", data=data, content_type="multipart/form-data")
+    response = client.post("/handouts/batch", data=data, content_type="multipart/form-data",
+                           headers={"Accept": "application/zip"})  # the zip (issue 16)
 
     assert response.status_code == 200
     assert response.headers["X-Handout-Count"] == "1"

@@ -114,7 +114,8 @@ def test_a_food_from_its_label_is_listed_with_label_evidence_and_per_100g(client
     assert "Millbrook oat drink, fortified" in listed and "your food" in listed
     assert "0.95 µg" in listed  # per serving, as on the label
     assert "0.38 µg" in listed  # per 100 g: 0.95 / 250 × 100
-    assert ">label<" in listed and "user:label entered " in listed
+    # the source reads as words since issue 16 (it is stored as "user:label entered …")
+    assert ">label<" in listed and "your own entry from the product label, " in listed
     assert "fortified" in listed  # a plant drink with B12 has it added
 
 
@@ -344,7 +345,8 @@ def test_the_foods_page_shows_own_foods_with_label_evidence_and_a_mark(client, a
 
     row = html[html.index("Millbrook oat drink, fortified"):]
     row = row[:row.index("</tr>")]
-    assert "your food" in row and "<td>label</td>" in row and "user:label entered" in row
+    assert "your food" in row and "<td>label</td>" in row  # the source in words (issue 16)
+    assert "your own entry from the product label" in row
     # the page counts the B12 table, not the 0-B12 ordinary ingredients (issue 13)
     assert f"{len(catalog.listed(app.extensions['planner.foods'])) + 1} foods" in html
 
@@ -484,8 +486,8 @@ def test_a_food_entered_in_the_browser_is_in_the_plan(page, app):
     (row,) = stored(app)
     page.locator("#field-include_foods summary", has_text="Your own foods").click()
     page.check(f"#field-include_foods-{row.food_id}")
-    page.fill("#field-week", WEEK)
+    page.fill("#field-week", "2025-02-13")  # a Thursday of 2025-W07: the week field is a date picker
     page.get_by_role("button", name="Make my plan").click()
-    page.wait_for_url("**/plan?**")
+    page.wait_for_url("**/plan/t/**")
 
     assert "Pea drink, fortified" in page.locator("table.meals").inner_text()

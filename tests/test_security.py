@@ -63,6 +63,7 @@ def sample_urls(app, rule: str, endpoint: str) -> list[str]:
     """Concrete URLs for ``rule``: every option of an ``any`` converter, a valid
     token, a sample for the other arguments."""
     samples = {"filename": ["planner.css"], "food_id": ["not_one_of_yours"],
+               "sealed": ["not-a-sealed-link"], "batch_id": ["0123456789abcdef0123456789abcdef"],
                "job_id": ["0123456789abcdef0123456789abcdef"]}
     urls = [rule]
     [found] = [r for r in app.url_map.iter_rules() if (r.rule, r.endpoint) == (rule, endpoint)]

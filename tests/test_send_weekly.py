@@ -33,6 +33,7 @@ from smtp_server import Recorder
 from smtp_server import SmtpServer
 from smtp_server import free_port
 
+from planner import privacy
 from planner import subscriptions as store
 from planner.db import db
 from planner.models import Send
@@ -61,7 +62,7 @@ def test_subscribe_confirm_and_receive_the_weekly_plan(mail_app, mail_client, re
     [msg] = recorder.messages_to("ann@example.org")[1:]
     assert msg.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
-    assert msg["Subject"] == "Your B12 meal plan for 2025-W07"
+    assert msg["Subject"] == "Your B12 meal plan for the week of 10 February 2025"  # issue 16
     assert msg["From"] == "B12 Planner <plans@b12.test>"
     assert re.fullmatch(r"<b12\.2025-W07\.1\.[0-9a-f]{20}@b12\.test>", msg["Message-ID"])
     assert msg["Date"]
@@ -73,7 +74,11 @@ def test_subscribe_confirm_and_receive_the_weekly_plan(mail_app, mail_client, re
     for part in (text, html):
         assert "information, not medical advice" in part
         assert "/preferences/" in part and "/unsubscribe/" in part
-        assert "/plan?week=2025-W07" in part.replace("&amp;", "&")
+        # A sealed link since issue 16: the week and the profile are inside the token.
+        [link] = set(re.findall(r"http://b12\.test/plan/t/[A-Za-z0-9_-]+", part))
+        with mail_app.app_context():
+            answers = privacy.open_pairs(link.rsplit("/", 1)[1])
+        assert answers["week"] == "2025-W07" and answers["diet"] == "vegan"
     assert "Breakfast" in text and "Breakfast" in html
     assert "SUPPLEMENT REMINDER" in text  # a vegan profile: B12 needs a reliable source
 

@@ -9,7 +9,6 @@ import io
 import json
 from datetime import date
 from html.parser import HTMLParser
-from urllib.parse import parse_qs
 from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
@@ -19,6 +18,8 @@ from markupsafe import escape
 from planner import catalog
 from planner import charts
 from planner import exports
+from planner import privacy
+from planner import references
 from planner import web
 from planner.domain import model
 from planner.domain.planning import InfeasiblePlan
@@ -210,8 +211,8 @@ def test_plan_page_shows_flags_first_then_target_supplement_chart_meals_and_shop
     assert positions == sorted(positions)
     for flag in plan["assessment"]["flags"]:
         assert flag["title"] in vegan_page
-        for source in flag["sources"]:
-            assert esc(source) in vegan_page
+        for source in flag["sources"]:  # in the registry's words since issue 16
+            assert str(references.cite_html(source)) in vegan_page
     assert "not medical advice" in vegan_page
 
 
@@ -245,19 +246,32 @@ def test_plan_chart_has_title_desc_and_the_same_numbers_as_the_table(client, veg
     assert len(chart.bars) == 2 * len(plan["days"])
 
 
-def test_plan_page_links_its_twins_with_the_same_query_and_week(client, monkeypatch):
+def opened(app, link: str) -> dict:
+    """The answers sealed in a link's token (its path segment after /t/), as lists."""
+    token = urlsplit(link).path.split("/t/", 1)[1].split("/")[0].split(".")[0]
+    with app.app_context():
+        return privacy.open_pairs(token).to_dict(flat=False)
+
+
+def test_plan_page_links_its_twins_with_the_same_answers_and_week_sealed(app, client,
+                                                                        monkeypatch):
+    # Changed on purpose (issue 16): the twins carry a sealed token, not the query string.
     monkeypatch.setattr(web, "today", lambda: date(2025, 2, 12))  # a Wednesday of 2025-W07
     args = {k: v for k, v in VEGAN.items() if k != "week"}
     page = Page(client.get(url("/plan", args)).get_data(as_text=True))
 
-    twins = {urlsplit(h).path: parse_qs(urlsplit(h).query) for h in page.links
-             if urlsplit(h).path.startswith("/plan.")}
+    twins = {urlsplit(h).path.rsplit(".", 1)[1]: h for h in page.links
+             if urlsplit(h).path.startswith("/plan/t/") and "." in urlsplit(h).path
+             and "/handout" not in h}
 
-    assert set(twins) == {"/plan.json", "/plan.csv", "/plan.ics"}
-    for query in twins.values():
-        assert query["week"] == [WEEK]
-        assert query["include_foods"] == VEGAN["include_foods"]
-        assert query["diet"] == ["vegan"]
+    assert set(twins) == {"json", "csv", "ics"}
+    for link in twins.values():
+        assert "?" not in link and "vegan" not in link
+        answers = opened(app, link)
+        assert answers["week"] == [WEEK]
+        assert answers["include_foods"] == VEGAN["include_foods"]
+        assert answers["diet"] == ["vegan"]
+    assert client.get(twins["json"]).get_json()["week"] == WEEK
 
 
 def test_pescatarian_with_shellfish_allergy_gets_no_shellfish(client, app):
@@ -317,8 +331,9 @@ def test_plan_csv_carries_the_json_numbers(client):
     assert response.mimetype == "text/csv"
     assert f'b12-plan-{WEEK}.csv' in response.headers["Content-Disposition"]
     lines = response.get_data(as_text=True).splitlines()
-    assert lines[0].startswith("#") and "not medical advice" in lines[0]
-    rows = list(csv.DictReader(io.StringIO("\n".join(lines[1:]))))
+    # Changed on purpose (issue 16): the header is the first line, no "#" comment.
+    assert lines[0] == ",".join(exports.CSV_COLUMNS)
+    rows = list(csv.DictReader(io.StringIO("\n".join(lines))))
     expected = []
     for day in plan["days"]:
         for meal in day["meals"]:
@@ -370,6 +385,12 @@ def test_plan_ics_has_one_event_per_b12_meal_and_supplement_day(client):
     for _day, meal in meals:
         value = f"{meal['b12_ug']:.2f} µg" if meal["b12_ug"] < 100 else f"{meal['b12_ug']:.0f} µg"
         assert any(value in s for s in summaries)
+        # issue 16: each meal's event names its food(s), not only an amount
+        foods = "; ".join(i["name"] for i in meal["items"])
+        plain = [s.replace("\\,", ",").replace("\\;", ";") for s in summaries]
+        assert any(s.startswith(f"{LABELS['meal'][meal['meal']]}: {foods} (") for s in plain)
+    assert sum(s.startswith("B12 supplement day: take ") for s in summaries) == \
+        len(supplement_days)
     assert all("not medical advice" in e["DESCRIPTION"] for e in events)
 
 
@@ -401,7 +422,7 @@ def test_foods_page_shows_per_serving_per_100g_source_and_evidence(client, app):
 
     for column in ("B12 per serving", "B12 per 100 g", "Source", "Evidence"):
         assert f">{column}</th>" in html
-    assert food.source in html
+    assert str(references.cite_html(food.source)) in html  # "USDA SR28, NDB …" (issue 16)
     assert f"{food.b12_ug_per_100g:.2f} µg" in html
 
 
@@ -439,11 +460,11 @@ def test_about_page_is_rendered_from_the_reference_data(client):
         assert entry["name"] in html
     for rule in reference.rules:
         assert esc(rule.title) in html
-        for source in rule.sources:
-            assert esc(source) in html
+        for source in rule.sources:  # numbered references since issue 16
+            assert str(references.cite_html(source, numbered=True)) in html
     for name in ("if_max_ug", "if_initial_fraction", "passive_fraction", "no_if_fraction"):
         assert f"<code>{name}</code>" in html
-        assert esc(absorption[name]["source"]) in html
+        assert str(references.cite_html(absorption[name]["source"], numbered=True)) in html
     assert reference.texts["disclaimer"].split(".")[0] in html
 
 
@@ -459,7 +480,7 @@ def test_404_page_is_in_the_site_layout(client):
 
 
 def test_405_page_keeps_the_allow_header(client):
-    response = client.post("/plan")
+    response = client.put("/plan")  # (POST /plan is the form's own method since issue 16)
 
     assert response.status_code == 405
     assert "GET" in response.headers["Allow"]
@@ -537,10 +558,15 @@ def test_every_problem_in_the_form_is_reported_at_once(client):
     assert "<strong>colour</strong>" in response.get_data(as_text=True)
 
 
-def test_error_page_links_back_to_the_filled_in_form(client):
+def test_error_page_links_back_to_the_filled_in_form(app, client):
     response = client.get("/plan?age_years=30&diet=vegan&include_foods=no_such_food")
 
     page = Page(response.get_data(as_text=True))
-    back = [h for h in page.links if h.startswith("/?")]
-    assert back and parse_qs(urlsplit(back[0]).query) == {
+    back = [h for h in page.links if h.startswith("/t/")]  # sealed since issue 16
+    assert back and "vegan" not in back[0] and opened(app, back[0]) == {
         "age_years": ["30"], "diet": ["vegan"], "include_foods": ["no_such_food"]}
+    edit = client.get(back[0])
+    assert edit.status_code == 200 and 'name="age_years" type="text"' in edit.get_data(as_text=True)
+    assert 'value="30"' in edit.get_data(as_text=True)
+
+

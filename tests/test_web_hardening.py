@@ -10,6 +10,7 @@ import http.client
 import inspect
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from test_mail_postgres import postgres  # noqa: F401  (the fixture)
 
 from planner import create_app
 from planner import errors
+from planner import privacy
 from planner import security
 from planner import subscriptions as store
 from planner.db import db
@@ -83,9 +85,13 @@ def test_the_handout_error_page_links_back_with_the_profile_only(client):
 
     assert response.status_code == 400
     html = response.get_data(as_text=True)
-    assert 'href="/?age_years=34&amp;diet=vegan&amp;week=2025-W07&amp;allergies=soy' \
-           '&amp;allergies=milk"' in html
-    assert "#x" not in html
+    # A sealed link back since issue 16: the profile fields only, none readable.
+    [back] = re.findall(r'href="(/t/[^"]+)"', html)
+    with client.application.app_context():
+        answers = privacy.open_pairs(back[3:]).to_dict(flat=False)
+    assert answers == {"age_years": ["34"], "diet": ["vegan"], "week": ["2025-W07"],
+                       "allergies": ["soy", "milk"]}
+    assert "#x" not in html and "_anchor" not in back
 
 
 # ---- Cache-Control: no-store on everything that carries a profile -----------------------

@@ -28,7 +28,7 @@ def _week(ctx, param, value: str | None) -> str:
     from planner.forms import parse_week
 
     try:
-        return parse_week(value, date.today())
+        return parse_week(value, date.today(), days=False)
     except InvalidInput as e:
         raise click.BadParameter(e.errors[0]["message"]) from None
 
