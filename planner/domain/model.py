@@ -212,6 +212,8 @@ class Profile:
     supplement: Supplement | None = None
     accept_supplement: bool = True  # False: the person does not want a supplement
     market: str | None = None  # where they shop; None: from the guideline
+    include_dishes: tuple[str, ...] = ()  # dishes the person likes (dish ids)
+    exclude_dishes: tuple[str, ...] = ()  # dishes never to plan (dish ids)
 
     def __post_init__(self) -> None:
         if self.market is None:
@@ -239,6 +241,8 @@ class Profile:
             "supplement": self.supplement.to_dict() if self.supplement else None,
             "accept_supplement": self.accept_supplement,
             "market": self.market,
+            "include_dishes": list(self.include_dishes),
+            "exclude_dishes": list(self.exclude_dishes),
         }
 
 

@@ -172,6 +172,8 @@ FIELDS: dict[str, Check] = {
     "supplement": _supplement,
     "accept_supplement": _boolean,
     "market": _word(PROFILE_MARKETS, "a market"),
+    "include_dishes": _food_ids,
+    "exclude_dishes": _food_ids,
 }
 
 _HINTS = {

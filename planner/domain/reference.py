@@ -52,3 +52,9 @@ class Reference:
     supplement_adequacy: SupplementAdequacy | None = None
     food_safety: FoodSafety | None = None  # food_safety.toml; None: no safety rules
     bioavailability: Bioavailability | None = None
+    # The dish library (foods/dishes.csv) the plan's meals come from; empty: no dishes.
+    dishes: tuple[Any, ...] = ()
+    # Portion factor per meals-per-day and meal (meal_portions.toml); empty: 1.0.
+    meal_portions: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
+    # Shop aisle per food group (foods/groups.csv), for the shopping list.
+    aisles: Mapping[str, str] = field(default_factory=dict)
