@@ -204,6 +204,10 @@ class _State:
         self.uses: dict[int, int] = {}
         self.food_uses = [0] * len(p.food_limits)
         self.ingredient_uses: dict[int, int] = {}
+        # While filling greedily, an empty slot counts as its meal's best B12, so
+        # the first meal of a day does not try to cover the day alone.
+        self.optimistic = False
+        self.best_absorbed = [max(c.absorbed_ug for c in cands) for cands in p.candidates]
 
     def cand(self, d: int, m: int) -> Candidate | None:
         c = self.slots[d][m]
@@ -216,6 +220,8 @@ class _State:
             if x is not None:
                 absorbed.append(x.absorbed_ug)
                 intake += x.b12_ug
+            elif self.optimistic:
+                absorbed.append(self.best_absorbed[k])
         return _day_cost(self.p, absorbed, intake)
 
     def local_cost(self, d: int, m: int, c: Candidate) -> float:
@@ -266,14 +272,70 @@ class _State:
         return best_i
 
 
+def _repair(s: _State) -> bool:
+    """Pair moves for slots that break a hard rule (a third use, the same dish on
+    consecutive days, a safety cap): re-choose the slot among candidates without
+    a hard cost, together with the best change of one other meal of that day.
+    True if any move lowered J."""
+    p, hard = s.p, s.p.weights.hard
+    improved = False
+    for d in range(p.days):
+        for m in range(len(p.meals)):
+            current = s.slots[d][m]
+            s.put(d, m, None)
+            c0 = p.candidates[m][current]
+            old = s.local_cost(d, m, c0) - s.day_cost(d, m, c0)
+            s.put(d, m, current)
+            if old < hard:
+                continue
+            before = sum(_slot_cost(s, d, k) for k in range(len(p.meals)))
+            best = None
+            for i, c in enumerate(p.candidates[m]):
+                s.put(d, m, None)
+                if s.local_cost(d, m, c) - s.day_cost(d, m, c) >= hard:
+                    s.put(d, m, current)
+                    continue
+                s.put(d, m, i)
+                for k in range(len(p.meals)):
+                    if k == m:
+                        continue
+                    keep = s.slots[d][k]
+                    s.put(d, k, None)
+                    j = s.best(d, k)
+                    s.put(d, k, j)
+                    after = sum(_slot_cost(s, d, q) for q in range(len(p.meals)))
+                    if after < before - 1e-7 and (best is None or after < best[0] - 1e-7):
+                        best = (after, i, k, j)
+                    s.put(d, k, keep)
+                s.put(d, m, current)
+            if best is not None:
+                _, i, k, j = best
+                s.put(d, m, i)
+                s.put(d, k, j)
+                improved = True
+    return improved
+
+
+def _slot_cost(s: _State, d: int, m: int) -> float:
+    """The local cost of slot (d, m) as it stands (for comparing pair moves; the
+    day's shared cost is counted once per slot, the same on both sides)."""
+    current = s.slots[d][m]
+    s.put(d, m, None)
+    cost = s.local_cost(d, m, s.p.candidates[m][current])
+    s.put(d, m, current)
+    return cost
+
+
 def solve(p: DishProblem) -> Solution:
     """A plan of least J found by greedy filling and slot-by-slot improvement."""
     if any(not cands for cands in p.candidates):
         raise ValueError("a meal has no candidate dish")
     s = _State(p)
+    s.optimistic = True
     for d in range(p.days):
         for m in range(len(p.meals)):
             s.put(d, m, s.best(d, m))
+    s.optimistic = False
     for _ in range(MAX_PASSES):
         changed = False
         for d in range(p.days):
@@ -288,6 +350,6 @@ def solve(p: DishProblem) -> Solution:
                     changed = True
                 else:
                     s.put(d, m, current)
-        if not changed:
+        if not changed and not _repair(s):
             break
     return tuple(tuple(int(c) for c in day) for day in s.slots)  # type: ignore[arg-type]
