@@ -26,7 +26,7 @@ The objective (minimised)
        + 0.25 × Σ_days intake / intake_target      ┘
        +        Σ_meals cost of the dish           (tier, liked, own B12 foods, week's taste)
        +  0.8 × Σ_dishes (uses − 1)⁺               (variety: distinct dishes)
-       +  100 × Σ_dishes (uses − 2)⁺               (no dish more than twice a week)
+       +  100 × Σ_dishes (uses − max_uses)⁺        (no dish more than twice a week)
        +  100 × same dish at the same meal on consecutive days
        +  100 × Σ_foods (uses − food-safety limit)⁺ (weekly caps: liver, oily fish)
        + 0.02 × distinct ingredients               (fewer things to buy)
@@ -80,6 +80,7 @@ and the only randomness is the hash-based taste.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
@@ -88,6 +89,7 @@ from planner.domain.model import Dish
 from planner.domain.model import Food
 
 MAX_PASSES = 6
+MAX_USES_PER_WEEK = 2  # no dish more than twice a week (pro rata: 4 in a 14-day plan)
 SPREAD_SHARE = 0.25  # a meal counts as a B12 meal when it absorbs this share of the target
 EPS = 1e-9
 
@@ -142,10 +144,17 @@ class DishProblem:
     spread: bool  # True: food-only vegans and vegetarians, two B12 meals a day
     food_limits: tuple[int, ...] = ()  # meal limits of capped foods (food safety)
     weights: Weights = field(default_factory=Weights)
+    max_uses: int = MAX_USES_PER_WEEK  # meals one dish may fill over the plan
+
 
 
 Solution = tuple[tuple[int, ...], ...]
 """Per day, per meal: the index of the chosen candidate in ``candidates[meal]``."""
+
+
+def max_uses(days: int) -> int:
+    """Meals one dish may fill over ``days`` days: twice per started week."""
+    return MAX_USES_PER_WEEK * max(1, math.ceil(days / 7))
 
 
 def taste(dish_id: str, seed: bytes, scale: float) -> float:
@@ -189,7 +198,7 @@ def evaluate(p: DishProblem, solution: Solution) -> float:
             if d > 0 and p.candidates[m][solution[d - 1][m]].key == c.key:
                 total += w.hard
     for n in uses.values():
-        total += w.repeat * max(0, n - 1) + w.hard * max(0, n - 2)
+        total += w.repeat * max(0, n - 1) + w.hard * max(0, n - p.max_uses)
     for n, limit in zip(food_uses, p.food_limits, strict=True):
         total += w.hard * max(0, n - limit)
     return total + w.ingredient * len(ingredients)
@@ -230,7 +239,7 @@ class _State:
         p, w = self.p, self.p.weights
         cost = c.cost + self.day_cost(d, m, c)
         n = self.uses.get(c.key, 0)  # other slots already using this dish
-        cost += w.repeat * (1 if n >= 1 else 0) + w.hard * (1 if n >= 2 else 0)
+        cost += w.repeat * (1 if n >= 1 else 0) + w.hard * (1 if n >= p.max_uses else 0)
         for k in (d - 1, d + 1):
             if 0 <= k < p.days:
                 other = self.cand(k, m)

@@ -106,6 +106,7 @@ from planner.domain.plan import PlanMeal
 from planner.domain.plan import PlanSummary
 from planner.domain.plan import PlanSupplement
 from planner.domain.plan import ShoppingItem
+from planner.domain.plan import COUNTED_GROUPS
 from planner.domain.plan import shopping_text
 from planner.domain.reference import Reference
 from planner.domain.supplements import choose_supplement
@@ -443,6 +444,11 @@ def build_dish_problem(
                 grams = ing.grams * factor
                 if max_g is not None:
                     grams = min(grams, max_g)
+                if food.group in COUNTED_GROUPS and food.serving_g > 0:
+                    # eggs come whole for adults, in halves for children
+                    step = 1.0 if safe.portion is None else 0.5
+                    pieces = max(step, round(grams / food.serving_g / step) * step)
+                    grams = pieces * food.serving_g
                 ingredients.append((food, grams))
             doses = [(food.b12_ug_per_100g * g / 100.0, *factor_of[food.food_id])
                      for food, g in ingredients if is_source(food)]
@@ -484,6 +490,7 @@ def build_dish_problem(
         spread=chase and profile.diet in LEANS_ON_FORTIFIED,
         food_limits=tuple(limits[fid] for fid in capped_ids),
         weights=weights,
+        max_uses=dish_plan.max_uses(profile.days),
     )
 
 
