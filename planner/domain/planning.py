@@ -436,9 +436,10 @@ def build_dish_problem(
     for meal in profile.meal_names:
         factor, max_g = portion_factor(profile, meal, reference, safe)
         cands = []
-        for key, dish, got in served:
-            if meal_kind(meal) not in dish.meals:
-                continue
+        # a meal no dish of its kind fits (a young vegan child's breakfast, say)
+        # takes any dish the person may eat
+        fits = [x for x in served if meal_kind(meal) in x[1].meals] or served
+        for key, dish, got in fits:
             ingredients = []
             for ing, food in zip(dish.ingredients, got, strict=True):
                 grams = ing.grams * factor
