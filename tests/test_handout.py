@@ -274,7 +274,7 @@ def test_the_page_shows_flags_tests_sources_plan_chart_supplement_and_foods(
     assert "supplement-card" in omnivore_page and "Supplement" in omnivore_page
     assert "Good B12 sources for this diet" in omnivore_page
     assert '<ol class="source-list">' in omnivore_page
-    for item in plan["days"][0]["meals"][1]["items"]:
+    for item in plan["days"][0]["meals"][1]["ingredients"]:
         assert item["name"] in omnivore_page
 
 

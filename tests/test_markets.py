@@ -425,7 +425,7 @@ def test_the_plan_page_uses_the_market_and_shows_label_checks(client):
     assert data["profile"]["market"] == "uk"
     for day in data["days"]:
         for meal in day["meals"]:
-            for item in meal["items"]:
+            for item in meal["ingredients"]:
                 assert BY_ID[item["food_id"]].sold_in("uk")
     assert "foods sold in: United Kingdom" in page
     assert 'id="label-checks-title">Check the label</h2>' in page
