@@ -26,9 +26,10 @@ The objective (minimised)
        + 0.25 × Σ_days intake / intake_target      ┘
        +        Σ_meals cost of the dish           (tier, liked, own B12 foods, week's taste)
        +  0.8 × Σ_dishes (uses − 1)⁺               (variety: distinct dishes)
-       +  100 × Σ_dishes (uses − max_uses)⁺        (no dish more than twice a week)
-       +  100 × same dish at the same meal on consecutive days
-       +  100 × Σ_foods (uses − food-safety limit)⁺ (weekly caps: liver, oily fish)
+       + 5000 × Σ_dishes (uses − max_uses)⁺       (no dish more than twice a week)
+       + 5000 × same dish at the same meal on consecutive days
+       + 5000 × (repeats − allowed)⁺               (≥ 60 % distinct dishes)
+       + 5000 × Σ_foods (uses − food-safety limit)⁺ (weekly caps: liver, oily fish)
        + 0.02 × distinct ingredients               (fewer things to buy)
 
 A dish's own cost: 0.6 for an ``occasional`` or ``specialty`` ingredient (the
@@ -56,10 +57,16 @@ Why these weights:
   the person's own liked ones; both stay below a B12 meal's worth (4) and
   below coverage, so preference never costs the target.
 * **0.8 per repeat**: every repeat must buy something (a covered day, two B12
-  meals); with the library's size that keeps well above 60 % of the week's
-  meals distinct. **100** makes the hard rules (at most twice a week, never the
-  same dish at the same meal on consecutive days, the food-safety caps) hold
-  whenever the candidates allow it at all.
+  meals), so plans are usually far more varied than the rules ask.
+* **5000** makes the rules hard: at most twice a week (pro rata over longer
+  plans), never the same dish at the same meal on consecutive days, at least
+  60 % distinct dishes over the plan's meals (``repeats`` = Σ (uses − 1)⁺ may
+  not pass 40 % of the meals), and the food-safety caps. It is above the cost of
+  an uncovered day on purpose: eating kippers every morning is not a plan a
+  dietitian would give; a day the varied dishes cannot cover is covered by the
+  supplement instead (or, when it is refused, the plan says food cannot cover).
+  The rules give way only when the profile allows too few dishes, and the plan
+  then says so.
 * **0.02 per distinct ingredient**: a tie-breaker between near-equal weeks.
 * **When a supplement covers the target on its own** (``chase`` false) the B12
   terms are dropped: the meals are chosen for variety, preference and safety
@@ -90,6 +97,7 @@ from planner.domain.model import Food
 
 MAX_PASSES = 6
 MAX_USES_PER_WEEK = 2  # no dish more than twice a week (pro rata: 4 in a 14-day plan)
+MIN_DISTINCT_SHARE = 0.6  # at least 60 % distinct dishes over the plan's meals
 SPREAD_SHARE = 0.25  # a meal counts as a B12 meal when it absorbs this share of the target
 EPS = 1e-9
 
@@ -107,7 +115,7 @@ class Weights:
     own_b12_food: float = -0.3
     taste: float = 0.3
     repeat: float = 0.8
-    hard: float = 100.0
+    hard: float = 5000.0
     ingredient: float = 0.02
 
 
@@ -157,6 +165,13 @@ def max_uses(days: int) -> int:
     return MAX_USES_PER_WEEK * max(1, math.ceil(days / 7))
 
 
+def allowed_repeats(p: DishProblem) -> int:
+    """Repeats (meals beyond a dish's first) the plan may hold and still have at
+    least :data:`MIN_DISTINCT_SHARE` distinct dishes."""
+    meals = p.days * len(p.meals)
+    return meals - math.ceil(MIN_DISTINCT_SHARE * meals - 1e-9)
+
+
 def taste(dish_id: str, seed: bytes, scale: float) -> float:
     """A stable pseudo-random cost in [0, scale) per dish from ``seed`` (profile and week)."""
     digest = hashlib.blake2b(seed + b"\x02" + dish_id.encode(), digest_size=8).digest()
@@ -197,8 +212,11 @@ def evaluate(p: DishProblem, solution: Solution) -> float:
             ingredients.update(c.food_keys)
             if d > 0 and p.candidates[m][solution[d - 1][m]].key == c.key:
                 total += w.hard
+    repeats = 0
     for n in uses.values():
         total += w.repeat * max(0, n - 1) + w.hard * max(0, n - p.max_uses)
+        repeats += max(0, n - 1)
+    total += w.hard * max(0, repeats - allowed_repeats(p))
     for n, limit in zip(food_uses, p.food_limits, strict=True):
         total += w.hard * max(0, n - limit)
     return total + w.ingredient * len(ingredients)
@@ -213,6 +231,8 @@ class _State:
         self.uses: dict[int, int] = {}
         self.food_uses = [0] * len(p.food_limits)
         self.ingredient_uses: dict[int, int] = {}
+        self.repeats = 0
+        self.allowed_repeats = allowed_repeats(p)
         # While filling greedily, an empty slot counts as its meal's best B12, so
         # the first meal of a day does not try to cover the day alone.
         self.optimistic = False
@@ -240,6 +260,8 @@ class _State:
         cost = c.cost + self.day_cost(d, m, c)
         n = self.uses.get(c.key, 0)  # other slots already using this dish
         cost += w.repeat * (1 if n >= 1 else 0) + w.hard * (1 if n >= p.max_uses else 0)
+        if n >= 1 and self.repeats >= self.allowed_repeats:
+            cost += w.hard
         for k in (d - 1, d + 1):
             if 0 <= k < p.days:
                 other = self.cand(k, m)
@@ -256,6 +278,8 @@ class _State:
     def put(self, d: int, m: int, idx: int | None) -> None:
         old = self.cand(d, m)
         if old is not None:
+            if self.uses[old.key] >= 2:
+                self.repeats -= 1
             self.uses[old.key] -= 1
             for i in old.capped:
                 self.food_uses[i] -= 1
@@ -264,6 +288,8 @@ class _State:
         self.slots[d][m] = idx
         new = self.cand(d, m)
         if new is not None:
+            if self.uses.get(new.key, 0) >= 1:
+                self.repeats += 1
             self.uses[new.key] = self.uses.get(new.key, 0) + 1
             for i in new.capped:
                 self.food_uses[i] += 1

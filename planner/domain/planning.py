@@ -861,6 +861,7 @@ def make_plan(
         summary=summary,
         shopping_list=_shopping_list(days, used_foods, dict(reference.aisles)),
         notes=tuple(_notes(assessment, supplement, problem, profile)
+                    + _variety_notes(problem, solution)
                     + _absorption_notes(profile, foods, reference, days, assessment) + notes
                     + _safety_notes(profile, foods, reference)
                     + _other_market_notes(profile, foods)),
@@ -869,6 +870,22 @@ def make_plan(
         label_checks=label_checks(profile, supplement, days, used_foods),
         chases_b12=problem.chase,
     )
+
+
+def _variety_notes(problem: dish_plan.DishProblem, solution: dish_plan.Solution) -> list[str]:
+    """Say so when the dishes this profile allows are too few for the variety rules."""
+    keys = [[problem.candidates[m][c].key for m, c in enumerate(day)] for day in solution]
+    uses: dict[int, int] = {}
+    for day in keys:
+        for k in day:
+            uses[k] = uses.get(k, 0) + 1
+    repeats = max(uses.values(), default=0) > problem.max_uses or any(
+        a == b for before, after in zip(keys, keys[1:], strict=False)
+        for a, b in zip(before, after, strict=True))
+    if not repeats:
+        return []
+    return ["Few dishes fit this profile's diet, allergies and exclusions, so some dishes "
+            "come more than twice a week or on two days running."]
 
 
 def _other_market_notes(profile: Profile, foods: Sequence[Food]) -> list[str]:
