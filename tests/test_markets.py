@@ -224,7 +224,9 @@ def test_textured_soy_protein_is_not_counted_unless_a_row_says_fortified():
     plan = plan_of({"age_years": 30, "diet": "vegan", "include_foods": ["meat_extender_soy"]})
 
     assert not tvp.fortified and not tvp.counts_as_source
-    assert "meat_extender_soy" not in used_ids(plan)
+    # issue 13: it may be an ingredient of a dish (soya mince chili), never a B12 source
+    assert all(i.b12_ug == 0 for d in plan.days for m in d.meals for i in m.items
+               if i.food_id == "meat_extender_soy")
 
 
 TYPICAL = {  # food_id: (markets, B12 per serving [µg] from b12-reference.md §6)
