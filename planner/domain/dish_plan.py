@@ -29,7 +29,7 @@ The objective (minimised)
        + 5000 × Σ_dishes (uses − max_uses)⁺       (no dish more than twice a week)
        + 5000 × same dish at the same meal on consecutive days
        + 5000 × (repeats − allowed)⁺               (≥ 60 % distinct dishes)
-       + 5000 × Σ_foods (uses − food-safety limit)⁺ (weekly caps: liver, oily fish)
+       +  10⁶ × Σ_foods (uses − food-safety limit)⁺ (weekly caps: liver, oily fish)
        + 0.02 × distinct ingredients               (fewer things to buy)
 
 A dish's own cost: 0.6 for an ``occasional`` or ``specialty`` ingredient (the
@@ -61,7 +61,8 @@ Why these weights:
 * **5000** makes the rules hard: at most twice a week (pro rata over longer
   plans), never the same dish at the same meal on consecutive days, at least
   60 % distinct dishes over the plan's meals (``repeats`` = Σ (uses − 1)⁺ may
-  not pass 40 % of the meals), and the food-safety caps. It is above the cost of
+  not pass 40 % of the meals). **10⁶** puts the food-safety caps (liver for
+  babies, oily fish in pregnancy) above everything. 5000 is above the cost of
   an uncovered day on purpose: eating kippers every morning is not a plan a
   dietitian would give; a day the varied dishes cannot cover is covered by the
   supplement instead (or, when it is refused, the plan says food cannot cover).
@@ -116,6 +117,7 @@ class Weights:
     taste: float = 0.3
     repeat: float = 0.8
     hard: float = 5000.0
+    safety: float = 1_000_000.0
     ingredient: float = 0.02
 
 
@@ -218,7 +220,7 @@ def evaluate(p: DishProblem, solution: Solution) -> float:
         repeats += max(0, n - 1)
     total += w.hard * max(0, repeats - allowed_repeats(p))
     for n, limit in zip(food_uses, p.food_limits, strict=True):
-        total += w.hard * max(0, n - limit)
+        total += w.safety * max(0, n - limit)
     return total + w.ingredient * len(ingredients)
 
 
@@ -269,7 +271,7 @@ class _State:
                     cost += w.hard
         for i in c.capped:
             if self.food_uses[i] >= p.food_limits[i]:
-                cost += w.hard
+                cost += w.safety
         for f in c.food_keys:
             if not self.ingredient_uses.get(f):
                 cost += w.ingredient

@@ -365,7 +365,8 @@ def portion_factor(profile: Profile, meal: str, reference: Reference,
                    safe: SafeFoods) -> tuple[float, float | None]:
     """``(factor, max_g)`` for the grams of a dish at ``meal``: the meal's share of
     the day (``meal_portions.toml``) times a child's portion (``food_safety.toml``),
-    and the child's cap per ingredient [g]."""
+    and the child's cap [g], which holds for the whole meal (the dish is scaled
+    down to it)."""
     share = reference.meal_portions.get(profile.meals_per_day, {}).get(meal, 1.0)
     if safe.portion is None:
         return share, None
@@ -443,14 +444,16 @@ def build_dish_problem(
             ingredients = []
             for ing, food in zip(dish.ingredients, got, strict=True):
                 grams = ing.grams * factor
-                if max_g is not None:
-                    grams = min(grams, max_g)
                 if food.group in COUNTED_GROUPS and food.serving_g > 0:
                     # eggs come whole for adults, in halves for children
                     step = 1.0 if safe.portion is None else 0.5
                     pieces = max(step, round(grams / food.serving_g / step) * step)
                     grams = pieces * food.serving_g
                 ingredients.append((food, grams))
+            total_g = sum(g for _, g in ingredients)
+            if max_g is not None and total_g > max_g:
+                # a child's cap holds for the whole meal (about 100-150 g for a baby)
+                ingredients = [(f, g * max_g / total_g) for f, g in ingredients]
             doses = [(food.b12_ug_per_100g * g / 100.0, *factor_of[food.food_id])
                      for food, g in ingredients if is_source(food)]
             b12 = sum(d for d, _, _ in doses)
