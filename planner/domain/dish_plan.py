@@ -224,6 +224,32 @@ def evaluate(p: DishProblem, solution: Solution) -> float:
     return total + w.ingredient * len(ingredients)
 
 
+@dataclass(frozen=True)
+class Score:
+    """The objective ``total`` and the figures behind it, for reports and tests:
+    days food leaves short of the target (planning mode), B12 eaten and absorbed
+    over the plan [µg], and the number of distinct dishes."""
+
+    total: float
+    uncovered_days: int
+    intake_ug: float
+    absorbed_ug: float
+    distinct_dishes: int
+
+
+def score(p: DishProblem, solution: Solution) -> Score:
+    """:func:`evaluate` with its parts."""
+    chosen = [[p.candidates[m][c] for m, c in enumerate(day)] for day in solution]
+    absorbed = [sum(c.absorbed_ug for c in day) for day in chosen]
+    return Score(
+        total=evaluate(p, solution),
+        uncovered_days=sum(a < p.target_absorbed_ug - EPS for a in absorbed),
+        intake_ug=sum(c.b12_ug for day in chosen for c in day),
+        absorbed_ug=sum(absorbed),
+        distinct_dishes=len({c.key for day in chosen for c in day}),
+    )
+
+
 class _State:
     """The counts a move needs, kept up to date as slots change."""
 

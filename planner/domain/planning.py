@@ -869,7 +869,7 @@ def make_plan(
                     + _safety_notes(profile, foods, reference)
                     + _other_market_notes(profile, foods)),
         disclaimer=assessment.disclaimer,
-        score=dish_plan.evaluate(problem, solution),
+        score=dish_plan.score(problem, solution),
         label_checks=label_checks(profile, supplement, days, used_foods),
         chases_b12=problem.chase,
     )
