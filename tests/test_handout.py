@@ -12,6 +12,7 @@ import io
 import logging
 import os
 import re
+from html import escape as html_escape
 import shutil
 import struct
 import subprocess
@@ -274,8 +275,10 @@ def test_the_page_shows_flags_tests_sources_plan_chart_supplement_and_foods(
     assert "supplement-card" in omnivore_page and "Supplement" in omnivore_page
     assert "Good B12 sources for this diet" in omnivore_page
     assert '<ol class="source-list">' in omnivore_page
-    for item in plan["days"][0]["meals"][1]["ingredients"]:
-        assert item["name"] in omnivore_page
+    # issue 13: each meal is a dish, named in the week's table with its B12
+    for meal in plan["days"][0]["meals"]:
+        assert f'data-dish="{meal["dish"]["id"]}"' in omnivore_page
+        assert html_escape(meal["dish"]["name"]) in omnivore_page
 
 
 def test_medical_flags_come_first_and_are_marked_medical(branded_client):
