@@ -19,7 +19,6 @@ from planner.domain.model import ALLERGENS
 from planner.domain.model import DIETS
 from planner.domain.model import GUIDELINES
 from planner.domain.model import MEDICATIONS
-from planner.domain.model import meal_kind
 from planner.domain.plan import LIQUID_GROUPS
 from planner.domain.planning import SPECIALTY
 from planner.domain.planning import PlanError

@@ -12,12 +12,12 @@ import io
 import logging
 import os
 import re
-from html import escape as html_escape
 import shutil
 import struct
 import subprocess
 import zlib
 from datetime import date
+from html import escape as html_escape
 from pathlib import Path
 
 import pytest

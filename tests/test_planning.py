@@ -31,10 +31,7 @@ from planner.domain.model import Profile
 from planner.domain.model import meal_kind
 from planner.domain.optimizer import HALF_STEPS
 from planner.domain.optimizer import serving_steps
-from planner.domain.optimizer import uses_limit
 from planner.domain.plan import portion_text
-from planner.domain.planning import MAX_USES_PER_WEEK
-from planner.domain.planning import MAX_USES_PER_WEEK_OWN_LIST
 from planner.domain.planning import InfeasiblePlan
 from planner.domain.planning import InvalidWeek
 from planner.domain.planning import PlanError

@@ -63,10 +63,12 @@ def household_text(food: Food, grams: float) -> str:
     if food.group in COUNTED_GROUPS and food.serving_g > 0:
         n = _quarters(grams / food.serving_g)
         return f"{n} egg" if n in ("1", "½", "¼", "¾") else f"{n} eggs"
+    if grams < 1:
+        return "a pinch"
     base = _LABEL_GRAMS.sub("", food.serving_label.strip())
-    if not base or food.serving_g <= 0:
+    share = _quarters(grams / food.serving_g) if food.serving_g > 0 else "a little"
+    if not base or share == "a little":
         return f"{grams:.0f} g"
-    share = _quarters(grams / food.serving_g)
     return f"{grams:.0f} g (about {share} × {base})" if share != "1" else f"{grams:.0f} g ({base})"
 
 

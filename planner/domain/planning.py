@@ -78,6 +78,7 @@ from datetime import date
 from datetime import timedelta
 
 from planner.domain import dish_plan
+from planner.domain.absorption import AbsorptionParams
 from planner.domain.absorption import absorbed_ug
 from planner.domain.absorption import meal_absorbed_ug
 from planner.domain.assessment import Assessment
@@ -98,6 +99,7 @@ from planner.domain.model import Profile
 from planner.domain.model import meal_kind
 from planner.domain.optimizer import Problem
 from planner.domain.optimizer import make_problem
+from planner.domain.plan import COUNTED_GROUPS
 from planner.domain.plan import LabelCheck
 from planner.domain.plan import Plan
 from planner.domain.plan import PlanDay
@@ -106,7 +108,6 @@ from planner.domain.plan import PlanMeal
 from planner.domain.plan import PlanSummary
 from planner.domain.plan import PlanSupplement
 from planner.domain.plan import ShoppingItem
-from planner.domain.plan import COUNTED_GROUPS
 from planner.domain.plan import shopping_text
 from planner.domain.reference import Reference
 from planner.domain.supplements import choose_supplement
@@ -394,6 +395,48 @@ def supplement_covers_alone(profile: Profile, assessment: Assessment,
     return False
 
 
+def _candidate(key: int, dish: Dish, got: tuple[Food, ...], factor: float,
+               max_g: float | None, safe: SafeFoods, factor_of: dict, food_key: dict,
+               cap_index: dict, weights: dish_plan.Weights, seed: bytes,
+               own: frozenset[str], liked: frozenset[str], params: AbsorptionParams
+               ) -> dish_plan.Candidate:
+    """One dish as served to this person at one meal: grams scaled, eggs whole
+    (halves for children), a child's cap on the whole meal, its B12 and absorbed
+    B12 (planning mode), and its own cost (tier, liked, own B12 foods, taste)."""
+    ingredients = []
+    for ing, food in zip(dish.ingredients, got, strict=True):
+        grams = ing.grams * factor
+        if food.group in COUNTED_GROUPS and food.serving_g > 0:
+            # eggs come whole for adults, in halves for children
+            step = 1.0 if safe.portion is None else 0.5
+            pieces = max(step, round(grams / food.serving_g / step) * step)
+            grams = pieces * food.serving_g
+        ingredients.append((food, grams))
+    total_g = sum(g for _, g in ingredients)
+    if max_g is not None and total_g > max_g:
+        # a child's cap holds for the whole meal (about 100-150 g for a baby)
+        ingredients = [(f, g * max_g / total_g) for f, g in ingredients]
+    doses = [(food.b12_ug_per_100g * g / 100.0, *factor_of[food.food_id])
+             for food, g in ingredients if is_source(food)]
+    cost = dish_plan.taste(dish.dish_id, seed, weights.taste)
+    if {food.tier for food in got} - {"everyday"}:
+        cost += weights.occasional
+    if dish.dish_id in liked:
+        cost += weights.liked
+    if own and any(is_source(f) and f.food_id in own for f in got):
+        cost += weights.own_b12_food
+    return dish_plan.Candidate(
+        dish=dish,
+        ingredients=tuple(ingredients),
+        b12_ug=sum(d for d, _, _ in doses),
+        absorbed_ug=meal_absorbed_ug(doses, params, True),
+        cost=cost,
+        key=key,
+        food_keys=tuple(sorted({food_key[f.food_id] for f in got})),
+        capped=tuple(sorted({cap_index[f.food_id] for f in got if f.food_id in cap_index})),
+    )
+
+
 def build_dish_problem(
     profile: Profile,
     foods: Sequence[Food],
@@ -441,41 +484,9 @@ def build_dish_problem(
         # takes any dish the person may eat
         fits = [x for x in served if meal_kind(meal) in x[1].meals] or served
         for key, dish, got in fits:
-            ingredients = []
-            for ing, food in zip(dish.ingredients, got, strict=True):
-                grams = ing.grams * factor
-                if food.group in COUNTED_GROUPS and food.serving_g > 0:
-                    # eggs come whole for adults, in halves for children
-                    step = 1.0 if safe.portion is None else 0.5
-                    pieces = max(step, round(grams / food.serving_g / step) * step)
-                    grams = pieces * food.serving_g
-                ingredients.append((food, grams))
-            total_g = sum(g for _, g in ingredients)
-            if max_g is not None and total_g > max_g:
-                # a child's cap holds for the whole meal (about 100-150 g for a baby)
-                ingredients = [(f, g * max_g / total_g) for f, g in ingredients]
-            doses = [(food.b12_ug_per_100g * g / 100.0, *factor_of[food.food_id])
-                     for food, g in ingredients if is_source(food)]
-            b12 = sum(d for d, _, _ in doses)
-            tiers = {food.tier for food in got}
-            cost = weights.taste and dish_plan.taste(dish.dish_id, seed, weights.taste)
-            if tiers - {"everyday"}:
-                cost += weights.occasional
-            if dish.dish_id in liked:
-                cost += weights.liked
-            if own and any(is_source(f) and f.food_id in own for f in got):
-                cost += weights.own_b12_food
-            cands.append(dish_plan.Candidate(
-                dish=dish,
-                ingredients=tuple(ingredients),
-                b12_ug=b12,
-                absorbed_ug=meal_absorbed_ug(doses, reference.absorption, True),
-                cost=cost,
-                key=key,
-                food_keys=tuple(sorted({food_key[f.food_id] for f in got})),
-                capped=tuple(sorted({cap_index[f.food_id] for f in got
-                                     if f.food_id in cap_index})),
-            ))
+            cands.append(_candidate(key, dish, got, factor, max_g, safe, factor_of, food_key,
+                                    cap_index, weights, seed, own, liked,
+                                    reference.absorption))
         if not cands:
             raise InfeasiblePlan(
                 f"No dish of the library fits {meal.replace('_', ' ')} under this "
