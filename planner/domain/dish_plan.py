@@ -281,11 +281,12 @@ class _State:
                 absorbed.append(self.best_absorbed[k])
         return _day_cost(self.p, absorbed, intake)
 
-    def local_cost(self, d: int, m: int, c: Candidate) -> float:
+    def local_cost(self, d: int, m: int, c: Candidate, day: float | None = None) -> float:
         """The part of J that depends on slot (d, m) holding ``c``, given the counts
-        of every other slot (the counts must not include the slot itself)."""
+        of every other slot (the counts must not include the slot itself).
+        ``day``: the day's cost with ``c`` there, when the caller has it."""
         p, w = self.p, self.p.weights
-        cost = c.cost + self.day_cost(d, m, c)
+        cost = c.cost + (self.day_cost(d, m, c) if day is None else day)
         n = self.uses.get(c.key, 0)  # other slots already using this dish
         cost += w.repeat * (1 if n >= 1 else 0) + w.hard * (1 if n >= p.max_uses else 0)
         if n >= 1 and self.repeats >= self.allowed_repeats:
@@ -327,9 +328,25 @@ class _State:
     def best(self, d: int, m: int) -> int:
         """The candidate of least local cost at (d, m); the slot must be empty.
         Ties keep the current choice, then the earlier candidate."""
+        p = self.p
+        absorbed, intake = [], 0.0
+        for k in range(len(p.meals)):
+            x = None if k == m else self.cand(d, k)
+            if x is not None:
+                absorbed.append(x.absorbed_ug)
+                intake += x.b12_ug
+            elif k != m and self.optimistic:
+                absorbed.append(self.best_absorbed[k])
+        days: dict[tuple[float, float], float] = {}  # many dishes share a B12 figure
         best_i, best_cost = 0, float("inf")
-        for i, c in enumerate(self.p.candidates[m]):
-            cost = self.local_cost(d, m, c)
+        for i, c in enumerate(p.candidates[m]):
+            key = (c.absorbed_ug, c.b12_ug)
+            day = days.get(key)
+            if day is None:
+                day = days[key] = _day_cost(p, [*absorbed, c.absorbed_ug], intake + c.b12_ug)
+            if c.cost + day >= best_cost - EPS:
+                continue  # the rest of the local cost is never negative
+            cost = self.local_cost(d, m, c, day)
             if cost < best_cost - EPS:
                 best_i, best_cost = i, cost
         return best_i
