@@ -104,7 +104,19 @@ def load_reference() -> Reference:
         dishes=load_dish_library(),
         meal_portions=load_meal_portions(),
         aisles=load_aisles(),
+        child_meal_items=load_child_meal_items(),
     )
+
+
+def load_child_meal_items() -> int:
+    """``meal_portions.toml`` ``child_meal_items``: a child's meal cap, in items."""
+    raw = read_toml("meal_portions.toml")
+    value = raw.get("child_meal_items")
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 5 or not str(
+            raw.get("child_meal_items_source", "")).strip():
+        raise ReferenceDataError("meal_portions.toml: child_meal_items must be a whole "
+                                 "number from 1 to 5, with child_meal_items_source")
+    return value
 
 
 def load_aisles() -> dict[str, str]:

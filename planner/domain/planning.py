@@ -366,12 +366,13 @@ def portion_factor(profile: Profile, meal: str, reference: Reference,
                    safe: SafeFoods) -> tuple[float, float | None]:
     """``(factor, max_g)`` for the grams of a dish at ``meal``: the meal's share of
     the day (``meal_portions.toml``) times a child's portion (``food_safety.toml``),
-    and the child's cap [g], which holds for the whole meal (the dish is scaled
-    down to it)."""
+    and the child's meal cap [g]: ``child_meal_items`` items' cap
+    (``meal_portions.toml``); the dish is scaled down to it, and no ingredient
+    passes one item's cap."""
     share = reference.meal_portions.get(profile.meals_per_day, {}).get(meal, 1.0)
     if safe.portion is None:
         return share, None
-    return share * safe.portion.factor, safe.portion.max_item_g
+    return share * safe.portion.factor, safe.portion.max_item_g * reference.child_meal_items
 
 
 def supplement_covers_alone(profile: Profile, assessment: Assessment,
@@ -415,7 +416,9 @@ def _candidate(key: int, dish: Dish, got: tuple[Food, ...], factor: float,
     total_g = sum(g for _, g in ingredients)
     if max_g is not None and total_g > max_g:
         # a child's cap holds for the whole meal (about 100-150 g for a baby)
-        ingredients = [(f, g * max_g / total_g) for f, g in ingredients]
+        ingredients = [(f, g * (max_g - 1e-9) / total_g) for f, g in ingredients]
+    if max_g is not None and safe.max_item_g is not None:
+        ingredients = [(f, min(g, safe.max_item_g)) for f, g in ingredients]
     doses = [(food.b12_ug_per_100g * g / 100.0, *factor_of[food.food_id])
              for food, g in ingredients if is_source(food)]
     cost = dish_plan.taste(dish.dish_id, seed, weights.taste)

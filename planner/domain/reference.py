@@ -56,5 +56,7 @@ class Reference:
     dishes: tuple[Any, ...] = ()
     # Portion factor per meals-per-day and meal (meal_portions.toml); empty: 1.0.
     meal_portions: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
+    # A child's meal holds at most this many items' cap (meal_portions.toml).
+    child_meal_items: int = 2
     # Shop aisle per food group (foods/groups.csv), for the shopping list.
     aisles: Mapping[str, str] = field(default_factory=dict)
