@@ -309,6 +309,7 @@ class ShoppingItem(Model):
 
     food_id: str
     name: str
+    servings: float = Field(description="the total in the food table's servings")
     grams: Annotated[float, Field(ge=0, description="total grams [g] over the plan's meals")]
     household: str = Field(description="the total as bought: l or ml for drinks, a count "
                            "of eggs, else g or kg")

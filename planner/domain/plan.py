@@ -300,6 +300,7 @@ class ShoppingItem:
         return {
             "food_id": self.food_id,
             "name": self.name,
+            "servings": round(self.servings, 2),
             "grams": _g(self.grams),
             "household": self.household,
             "aisle": self.aisle,
