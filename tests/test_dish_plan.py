@@ -268,3 +268,18 @@ def test_meal_portions_follow_the_share_of_the_day_and_the_age():
     assert set(round(r, 2) for r in ratio(three)) == {1.0}
     assert set(round(r, 2) for r in ratio(two)) == {1.25}
     assert max(ratio(child)) < 0.6
+
+
+def test_the_page_names_every_dish_and_groups_the_shopping_list_by_aisle(client):
+    query = "age_years=40&diet=vegetarian&week=" + WEEK
+    plan = client.get("/plan.json?" + query).get_json()
+    html = client.get("/plan?" + query).get_data(as_text=True)
+    meals = [m for d in plan["days"] for m in d["meals"]]
+    assert html.count('class="dish" data-dish="') == len(meals)
+    for meal in meals:
+        assert f'data-dish="{meal["dish"]["id"]}"' in html
+    aisles = list(dict.fromkeys(s["aisle"] for s in plan["shopping_list"]))
+    positions = [html.index(f'data-aisle="{a}"') for a in aisles]
+    assert positions == sorted(positions) and len(aisles) > 2
+    for item in plan["shopping_list"]:
+        assert item["household"] in html
