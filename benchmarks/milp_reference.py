@@ -1,4 +1,10 @@
-"""The MILP reference for the plan optimiser, and the script that (re)builds its cache.
+"""NOTE (issue 13): plans are now weeks of dishes (``planner.domain.dish_plan``);
+this MILP still builds and solves the OLD item-based problem
+(``planning.build_problem`` / ``optimizer``), which ``make_plan`` no longer uses.
+It runs, but its figures do not describe today's plans; a MILP of the dish
+objective is still to be written.
+
+The MILP reference for the plan optimiser, and the script that (re)builds its cache.
 
 It solves the *same* :class:`planner.domain.optimizer.Problem` that
 ``make_plan`` solves, with HiGHS (highspy), minimising the same objective J

@@ -1,11 +1,18 @@
-"""Benchmark of the plan builder: speed per 7-day plan and the gap to the MILP optimum.
+"""Benchmark of the plan builder: speed per 7-day plan of dishes (issue 13).
+
+Since issue 13 a plan is a week of dishes, chosen by :mod:`planner.domain.dish_plan`.
+The MILP comparison below (``benchmarks/milp_reference.py``) still solves the
+OLD item-based problem (:mod:`planner.domain.optimizer`), which plans no longer
+use: the gap columns are therefore not computed for dish plans and are not a
+bar here until a MILP of the dish objective is written.
 
 Run with ``make bench`` (or ``.venv/bin/python benchmarks/plan_bench.py``). It
 
 1. pins itself to one CPU core and loads the shipped food table;
 2. for every profile in ``benchmarks/profiles.py`` (7 days each, 2 to 5 meals),
    times ``make_plan`` in process, after a warm-up round, ``--rounds`` times;
-3. compares each plan's objective J (``planner.domain.optimizer.evaluate``) with
+3. checks each plan's objective J (``planner.domain.dish_plan.evaluate``) is the
+   objective of the problem ``build_dish_problem`` builds; (formerly: compared it with
    the MILP reference cached in ``benchmarks/milp_cache.json`` (HiGHS, same
    problem, same objective, 60 s per profile; rebuild with
    ``python benchmarks/milp_reference.py``). A cache entry is keyed by the
@@ -44,18 +51,13 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.milp_reference import CACHE  # noqa: E402
-from benchmarks.milp_reference import cache_key  # noqa: E402
-from benchmarks.milp_reference import load_cache  # noqa: E402
-from benchmarks.milp_reference import table_digest  # noqa: E402
 from benchmarks.profiles import BenchCase  # noqa: E402
 from benchmarks.profiles import bench_cases  # noqa: E402
 from foods.loader import load_foods  # noqa: E402
-from planner.domain.optimizer import evaluate  # noqa: E402
-from planner.domain.optimizer import solve  # noqa: E402
+from planner.domain import dish_plan  # noqa: E402
 from planner.domain.plan import Plan  # noqa: E402
-from planner.domain.planning import build_problem  # noqa: E402
+from planner.domain.planning import build_dish_problem  # noqa: E402
 from planner.domain.planning import make_plan  # noqa: E402
-from planner.domain.planning import profile_json  # noqa: E402
 from planner.reference import load_reference  # noqa: E402
 
 P50_BAR_MS = 10.0
@@ -128,15 +130,13 @@ def time_plans(cases: list[BenchCase], foods, reference, rounds: int
 def compare(cases: list[BenchCase], foods, reference, times: dict[str, list[float]]
             ) -> list[Row]:
     """Each profile's plan against its MILP cache entry (None when stale)."""
-    table = table_digest(foods)
-    entries = load_cache().get("entries", {})
     rows = []
     for case in cases:
         plan = make_plan(case.profile, foods, week=case.week, reference=reference)
-        problem = build_problem(case.profile, foods, week=case.week, reference=reference,
-                                assessment=plan.assessment)
-        assert evaluate(problem, solve(problem)).total == plan.score.total
-        entry = entries.get(cache_key(profile_json(case.profile), case.week, table, problem))
+        problem = build_dish_problem(case.profile, foods, week=case.week,
+                                     reference=reference, assessment=plan.assessment)
+        assert dish_plan.evaluate(problem, dish_plan.solve(problem)) == plan.score.total
+        entry = None  # the MILP cache holds the item-based problem, not the dish one
         gap = bound_gap = None
         if entry is not None:
             gap = gap_pct(plan.score, entry)
@@ -197,7 +197,7 @@ def summarise(rows: list[Row]) -> dict:
     if bound_gaps:
         print(f"Against the MILP's proven lower bound the plans are at most "
               f"{max(bound_gaps):.2f} % above it (an upper bound on the true gap).")
-    if stale:
+    if stale and len(stale) < len(rows):  # dish plans never use the item cache
         print(f"MILP cache: {len(stale)} of {len(rows)} entries missing or stale "
               f"({', '.join(stale[:5])}{'…' if len(stale) > 5 else ''}); rebuild with "
               f"`.venv/bin/python benchmarks/milp_reference.py` ({CACHE.name}).")
@@ -209,7 +209,9 @@ def summarise(rows: list[Row]) -> dict:
         "p99_ms_all": round(percentile(all_ms, 99), 3),
         "max_gap_to_bound_pct": round(max(bound_gaps), 3) if bound_gaps else None,
         "profiles": len(rows),
-        "milp_stale": len(stale),
+        "milp_stale": len(stale),  # all of them since issue 13: no dish MILP yet
+        "distinct_dishes_min": min(r.plan.score.distinct_dishes for r in rows),
+        "uncovered_food_days": sum(r.plan.score.uncovered_days for r in rows),
     }
 
 
@@ -234,9 +236,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     result = summarise(rows)
     result["startup_ms"] = round(startup_s * 1000, 1)
+    print("MILP gap: not measured for dish plans (milp_reference.py solves the "
+          "item-based problem; see the module docstring).")
     ok = (result["p50_ms"] <= P50_BAR_MS and result["p99_ms"] <= P99_BAR_MS
-          and result["max_gap_pct"] is not None and result["max_gap_pct"] <= GAP_BAR_PCT
-          and not result["milp_stale"] and startup_s <= 1.0)
+          and startup_s <= 1.0)
     print("All bars met." if ok else "Some bars are NOT met (see above).")
     print(json.dumps(result, allow_nan=False))
     return 0 if ok else 1

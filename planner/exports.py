@@ -4,7 +4,7 @@ Both writers take ``Plan.to_dict()`` and copy its numbers as they are, so
 ``/plan.json``, ``/plan.csv`` and ``/plan.ics`` always agree.
 
 The iCalendar file follows RFC 5545: CRLF line endings, lines folded at 75
-octets, text escaped, one ``VEVENT`` per meal with B12 items and one all-day
+octets, text escaped, one ``VEVENT`` per meal naming its dish and one all-day
 event per supplement day. UIDs and ``DTSTAMP`` come from the profile and the
 week, never from the clock, so the same request gives the same file and a
 calendar app updates events instead of duplicating them.
@@ -27,7 +27,7 @@ from planner.labels import label
 DISCLAIMER = "This is information, not medical advice."
 
 CSV_COLUMNS = (
-    "day", "date", "meal", "food_id", "name", "servings", "grams", "portion",
+    "day", "date", "meal", "dish_id", "dish", "food_id", "name", "grams", "household",
     "b12_ug", "meal_b12_ug", "meal_absorbed_ug", "day_b12_ug", "day_absorbed_ug",
     "day_covered",
 )
@@ -44,7 +44,8 @@ MEAL_MINUTES = 30
 
 
 def plan_csv(plan: dict, week: str) -> str:
-    """One row per food portion, plus one ``supplement`` row per supplement day.
+    """One row per ingredient of each meal's dish, plus one ``supplement`` row per
+    supplement day.
 
     The first line is the header, as spreadsheets and ``pandas.read_csv`` expect;
     the week is in the file's name and, with the disclaimer and the sources, in
@@ -59,11 +60,12 @@ def plan_csv(plan: dict, week: str) -> str:
                   "day_absorbed_ug": day["absorbed_ug"],
                   "day_covered": str(day["covered"]).lower()}
         for meal in day["meals"]:
-            for item in meal["items"]:
+            for item in meal["ingredients"]:
                 writer.writerow({
-                    **totals, "meal": meal["meal"],
-                    **{k: item[k] for k in ("food_id", "name", "servings", "grams",
-                                            "portion", "b12_ug")},
+                    **totals, "meal": meal["meal"], "dish_id": meal["dish"]["id"],
+                    "dish": meal["dish"]["name"],
+                    **{k: item[k] for k in ("food_id", "name", "grams", "household",
+                                            "b12_ug")},
                     "meal_b12_ug": meal["b12_ug"], "meal_absorbed_ug": meal["absorbed_ug"],
                 })
         if day["supplement_ug"]:
@@ -112,20 +114,18 @@ def plan_ics(plan: dict, week: str) -> str:
     for day in plan["days"]:
         day_date = date.fromisoformat(day["date"])
         for meal in day["meals"]:
-            if not meal["items"]:
-                continue
             start = datetime.combine(day_date, time(*MEAL_TIMES.get(meal["meal"], (12, 0))))
             end = start + timedelta(minutes=MEAL_MINUTES)
-            foods = [f"{i['name']}, {i['portion']}: {amount_ug(i['b12_ug'])} B12"
-                     for i in meal["items"]]
-            names = "; ".join(i["name"] for i in meal["items"])
+            foods = [f"{i['name']}, {i['household']}"
+                     + (f": {amount_ug(i['b12_ug'])} B12" if i["b12_ug"] else "")
+                     for i in meal["ingredients"]]
             lines += _event(
                 uid=f"{week}-day{day['day']}-{meal['meal']}-{key}@b12planner",
                 dtstamp=dtstamp, start=f"DTSTART:{_stamp(start)}", end=f"DTEND:{_stamp(end)}",
-                summary=f"{label('meal', meal['meal'])}: {names} "
+                summary=f"{label('meal', meal['meal'])}: {meal['dish']['name']} "
                         f"({amount_ug(meal['b12_ug'])} B12)",
                 description="\n".join(foods + [
-                    f"Modelled absorbed: {amount_ug(meal['absorbed_ug'])}.", DISCLAIMER]))
+                    f"B12: {amount_ug(meal['b12_ug'])}. Modelled absorbed: {amount_ug(meal['absorbed_ug'])}.", DISCLAIMER]))
         if day["supplement_ug"]:
             supplement = plan.get("supplement") or {}
             lines += _event(

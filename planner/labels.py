@@ -137,6 +137,8 @@ LABELS: dict[str, dict[str, str]] = {
         "diet": "Diet",
         "allergies": "Allergies",
         "include_foods": "Foods you buy",
+        "include_dishes": "Dishes you like",
+        "exclude_dishes": "Dishes to leave out",
         "exclude_foods": "Foods to leave out",
         "medications": "Medicines",
         "conditions": "Conditions",

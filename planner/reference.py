@@ -107,7 +107,61 @@ def load_reference() -> Reference:
         bioavailability=load_bioavailability(),
         labs=parse_lab_table(read_toml("labs.toml")),
         pointers=parse_pointers(differential_raw, differentials, SYMPTOMS),
+        dishes=load_dish_library(),
+        meal_portions=load_meal_portions(),
+        aisles=load_aisles(),
+        child_meal_items=load_child_meal_items(),
     )
+
+
+def load_child_meal_items() -> int:
+    """``meal_portions.toml`` ``child_meal_items``: a child's meal cap, in items."""
+    raw = read_toml("meal_portions.toml")
+    value = raw.get("child_meal_items")
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 5 or not str(
+            raw.get("child_meal_items_source", "")).strip():
+        raise ReferenceDataError("meal_portions.toml: child_meal_items must be a whole "
+                                 "number from 1 to 5, with child_meal_items_source")
+    return value
+
+
+def load_aisles() -> dict[str, str]:
+    """The shop aisle of each food group (``foods/groups.csv``)."""
+    from foods.loader import load_groups
+
+    return {g: row.get("aisle", "") or "other" for g, row in load_groups().items()}
+
+
+def load_dish_library():
+    """The shipped dish library (``foods/dishes.csv``), checked against the shipped
+    food table. The plan re-checks every ingredient against the table it is given."""
+    from foods.dishes import load_dishes
+    from foods.loader import load_foods
+
+    return load_dishes(load_foods())
+
+
+def load_meal_portions() -> dict[int, dict[str, float]]:
+    """``meal_portions.toml``: the portion factor of each meal, by meals per day."""
+    from planner.domain.model import MEAL_NAMES
+
+    out: dict[int, dict[str, float]] = {}
+    for i, row in enumerate(read_toml("meal_portions.toml").get("meals_per_day", [])):
+        n = row.get("n")
+        if n not in MEAL_NAMES or not str(row.get("source", "")).strip():
+            raise ReferenceDataError(
+                f"meal_portions.toml: [[meals_per_day]] #{i + 1} needs n (one of "
+                f"{', '.join(map(str, MEAL_NAMES))}) and a source")
+        factors = {}
+        for meal in MEAL_NAMES[n]:
+            value = row.get(meal)
+            if not isinstance(value, int | float) or not 0 < value <= 3:
+                raise ReferenceDataError(
+                    f"meal_portions.toml: [[meals_per_day]] n = {n}: {meal} must be a "
+                    "number above 0 and at most 3")
+            factors[meal] = float(value)
+        out[n] = factors
+    return out
 
 
 def load_food_safety():

@@ -125,7 +125,11 @@ class Profile(Model):
     days: Annotated[int, Field(ge=1, le=14)] | None = 7
     allergies: _list(Allergen) = None
     exclude_foods: _list(FoodId) = None
-    include_foods: _list(FoodId) = None
+    include_foods: _list(FoodId) = Field(
+        None, description="the B12 foods the person buys: the meals' B12 then comes "
+        "only from these (a fortified ingredient is swapped for a named food of the "
+        "same group), and specialty foods (game, organ meats, ...) appear only when "
+        "named here")
     medications: _list(Medication) = None
     conditions: _list(Condition) = None
     symptoms: _list(Symptom) = None
@@ -147,6 +151,11 @@ class Profile(Model):
     feeding: Feeding | None = Field(None, description="a baby's feeding")
     mother_diet: Diet | None = Field(None, description="a baby's mother's diet")
     mother_takes_b12: bool | None = Field(None, description="whether a baby's mother takes B12")
+    include_dishes: _list(FoodId) = Field(
+        None, description="dish ids the person likes (b12planner dishes list); the plan "
+        "prefers them. Unknown ids: 422 naming this field")
+    exclude_dishes: _list(FoodId) = Field(
+        None, description="dish ids never to plan. Unknown ids: 422 naming this field")
 
 
 # ---- responses -----------------------------------------------------------------------
@@ -177,6 +186,8 @@ class ResolvedProfile(Model):
     feeding: Feeding | None
     mother_diet: Diet | None
     mother_takes_b12: bool | None
+    include_dishes: list[str]
+    exclude_dishes: list[str]
 
 
 class Target(Model):
@@ -316,20 +327,31 @@ class Assessment(Model):
     labs: list[LabReading] = Field(description="one item per lab result of the profile")
 
 
-class PlanItem(Model):
+class PlanIngredient(Model):
+    """One ingredient of a meal's dish, scaled to the person."""
+
     food_id: str
     name: str
-    servings: Annotated[float, Field(gt=0)]
     grams: Annotated[float, Field(ge=0, description="grams [g]")]
-    portion: str
+    household: str = Field(description="the amount as people measure it: ml for drinks, "
+                           "eggs as a count, else grams with the food's own measure")
     b12_ug: Ug
     source: str
     fortified: bool
 
 
+class PlanDish(Model):
+    id: str = Field(description="a dish_id of the library (b12planner dishes list)")
+    name: str
+
+
 class PlanMeal(Model):
+    """One meal: a dish and its ingredients; ``b12_ug`` is their sum and
+    ``absorbed_ug`` what the meal gives as one dose."""
+
     meal: MealName
-    items: list[PlanItem]
+    dish: PlanDish
+    ingredients: list[PlanIngredient]
     b12_ug: Ug
     absorbed_ug: Ug
 
@@ -371,12 +393,16 @@ class PlanSummary(Model):
 
 
 class ShoppingItem(Model):
+    """An ingredient for the whole plan: ``grams`` is exactly the sum over the meals."""
+
     food_id: str
     name: str
-    servings: float
-    grams: float
+    servings: float = Field(description="the total in the food table's servings")
+    grams: Annotated[float, Field(ge=0, description="total grams [g] over the plan's meals")]
+    household: str = Field(description="the total as bought: l or ml for drinks, a count "
+                           "of eggs, else g or kg")
+    aisle: str = Field(description="where it is in a shop (foods/groups.csv aisle)")
     meals: int
-    serving_label: str
 
 
 class PlanTarget(Model):
@@ -408,6 +434,9 @@ class Plan(Model):
     supplement: PlanSupplement | None
     summary: PlanSummary
     shopping_list: list[ShoppingItem]
+    food_plan_chases_b12: bool = Field(
+        True, description="false when the supplement covers the target on its own: the "
+        "meals are then chosen for variety and safety, not for their B12")
     notes: list[str]
     label_checks: list[LabelCheck]
     disclaimer: str

@@ -94,10 +94,16 @@ def profile_form_context(values: MultiDict, errors: list[dict] | None = None,
                     for g, fs in by_group.items()]
     meal_options = [(n, f"{n}: " + ", ".join(label("meal", m) for m in names))
                     for n, names in model.MEAL_NAMES.items()]
+    dish_groups: dict[str, list] = {}
+    for dish in load_reference().dishes:
+        first = min(dish.meals, key=model.MEALS.index)
+        dish_groups.setdefault(first, []).append(dish)
+    dish_groups_list = [{"label": label("meal", m), "dishes": dish_groups[m]}
+                        for m in model.MEALS if m in dish_groups]
     return {"values": values, "errors": forms.errors_by_field(errors or []),
             "error_list": errors or [], "vocab": model, "defaults": forms.PROFILE_DEFAULTS,
             "field_labels": LABELS["field"], "meal_options": meal_options,
-            "food_groups": food_groups}
+            "food_groups": food_groups, "dish_groups": dish_groups_list}
 
 
 def render_form(values: MultiDict, errors: list[dict] | None = None) -> str:

@@ -17,6 +17,7 @@ import struct
 import subprocess
 import zlib
 from datetime import date
+from html import escape as html_escape
 from pathlib import Path
 
 import pytest
@@ -275,8 +276,10 @@ def test_the_page_shows_flags_tests_sources_plan_chart_supplement_and_foods(
     assert "supplement-card" in omnivore_page and "Supplement" in omnivore_page
     assert "Good B12 sources for this diet" in omnivore_page
     assert '<ol class="source-list">' in omnivore_page
-    for item in plan["days"][0]["meals"][1]["items"]:
-        assert item["name"] in omnivore_page
+    # issue 13: each meal is a dish, named in the week's table with its B12
+    for meal in plan["days"][0]["meals"]:
+        assert f'data-dish="{meal["dish"]["id"]}"' in omnivore_page
+        assert html_escape(meal["dish"]["name"]) in omnivore_page
 
 
 def test_medical_flags_come_first_and_are_marked_medical(branded_client):

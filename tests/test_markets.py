@@ -224,7 +224,9 @@ def test_textured_soy_protein_is_not_counted_unless_a_row_says_fortified():
     plan = plan_of({"age_years": 30, "diet": "vegan", "include_foods": ["meat_extender_soy"]})
 
     assert not tvp.fortified and not tvp.counts_as_source
-    assert "meat_extender_soy" not in used_ids(plan)
+    # issue 13: it may be an ingredient of a dish (soya mince chili), never a B12 source
+    assert all(i.b12_ug == 0 for d in plan.days for m in d.meals for i in m.items
+               if i.food_id == "meat_extender_soy")
 
 
 TYPICAL = {  # food_id: (markets, B12 per serving [µg] from b12-reference.md §6)
@@ -425,7 +427,7 @@ def test_the_plan_page_uses_the_market_and_shows_label_checks(client):
     assert data["profile"]["market"] == "uk"
     for day in data["days"]:
         for meal in day["meals"]:
-            for item in meal["items"]:
+            for item in meal["ingredients"]:
                 assert BY_ID[item["food_id"]].sold_in("uk")
     assert "foods sold in: United Kingdom" in page
     assert 'id="label-checks-title">Check the label</h2>' in page

@@ -61,7 +61,7 @@ def test_csv_has_one_row_per_item_and_supplement_dose(cli, profile_file):
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert tuple(rows[0].keys()) == CSV_COLUMNS
     data = json.loads(cli.invoke(plan, [str(profile_file), "--week", "2025-W07"]).stdout)
-    items = sum(len(m["items"]) for d in data["days"] for m in d["meals"])
+    items = sum(len(m["ingredients"]) for d in data["days"] for m in d["meals"])
     doses = sum(1 for d in data["days"] if d["supplement_ug"])
     assert len(rows) == items + doses
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -30,10 +31,7 @@ from planner.domain.model import Profile
 from planner.domain.model import meal_kind
 from planner.domain.optimizer import HALF_STEPS
 from planner.domain.optimizer import serving_steps
-from planner.domain.optimizer import uses_limit
 from planner.domain.plan import portion_text
-from planner.domain.planning import MAX_USES_PER_WEEK
-from planner.domain.planning import MAX_USES_PER_WEEK_OWN_LIST
 from planner.domain.planning import InfeasiblePlan
 from planner.domain.planning import InvalidWeek
 from planner.domain.planning import PlanError
@@ -65,6 +63,11 @@ def item_ids(plan) -> list[str]:
     return [i.food_id for d in plan.days for m in d.meals for i in m.items]
 
 
+def b12_ids(plan) -> list[str]:
+    """The ingredients that bring B12 (issue 13: meals also hold ordinary foods)."""
+    return [i.food_id for d in plan.days for m in d.meals for i in m.items if i.b12_ug > 0]
+
+
 # ---------------------------------------------------------------------------
 # The JSON contract (product.md §4)
 
@@ -79,14 +82,16 @@ def test_to_dict_has_every_field_of_the_contract():
     assert {"day", "date", "meals", "supplement_ug", "b12_ug", "absorbed_ug",
             "covered"} <= day.keys()
     assert [m["meal"] for m in day["meals"]] == ["breakfast", "lunch", "dinner"]
-    items = [i for day in d["days"] for m in day["meals"] for i in m["items"]]
+    items = [i for day in d["days"] for m in day["meals"] for i in m["ingredients"]]
     assert items and all(
-        {"food_id", "name", "servings", "grams", "portion", "b12_ug"} <= i.keys()
+        {"food_id", "name", "grams", "household", "b12_ug"} <= i.keys()
         for i in items)
-    assert {"b12_ug", "absorbed_ug", "meal", "items"} <= day["meals"][0].keys()
+    assert {"b12_ug", "absorbed_ug", "meal", "dish", "ingredients"} <= day["meals"][0].keys()
+    assert all(set(m["dish"]) == {"id", "name"} and m["dish"]["id"] and m["dish"]["name"]
+               for day in d["days"] for m in day["meals"])
     assert d["supplement"] is None or {"dose_ug", "frequency", "reason"} <= d[
         "supplement"].keys()
-    assert all({"food_id", "name", "servings", "grams"} <= s.keys()
+    assert all({"food_id", "name", "grams", "household", "aisle"} <= s.keys()
                for s in d["shopping_list"])
     json.dumps(d)  # plain JSON types only
 
@@ -111,15 +116,24 @@ def test_numbers_are_rounded_in_the_json_but_not_in_the_plan():
         assert day["absorbed_ug"] == round(raw.absorbed_ug, 3)
 
 
-def test_each_item_carries_its_b12_from_grams_and_the_table():
+def test_each_ingredient_carries_its_b12_from_grams_and_the_table():
+    # issue 13: a meal is a dish; its ingredients' grams come from the library
+    # (scaled to the person), B12 from the table, the meal's B12 is their sum
     plan = plan_of(profile(diet="vegetarian"))
+    dishes = {d.dish_id: d for d in REFERENCE.dishes}
     for day in plan.days:
         for meal in day.meals:
-            for item in meal.items:
+            library = dishes[meal.dish_id].ingredients
+            for item, ing in zip(meal.items, library, strict=True):
                 food = TABLE_BY_ID[item.food_id]
-                assert item.grams == pytest.approx(item.servings * food.serving_g)
                 assert item.b12_ug == pytest.approx(item.grams * food.b12_ug_per_100g / 100)
-                assert item.portion == portion_text(food, item.servings)
+                # the same food, or a fortified one of its group where the person's
+                # market sells another brand
+                assert item.food_id == ing.food_id or (
+                    food.fortified and food.group == TABLE_BY_ID[ing.food_id].group)
+                if food.group != "egg":  # eggs are rounded to whole eggs
+                    assert item.grams == pytest.approx(ing.grams)
+                assert item.household
             assert meal.b12_ug == pytest.approx(sum(i.b12_ug for i in meal.items))
 
 
@@ -141,6 +155,7 @@ def test_the_shopping_list_adds_up_the_days():
                 t[0] += item.servings
                 t[1] += item.grams
     listed = {s.food_id: [s.servings, s.grams] for s in plan.shopping_list}
+    assert all(s.household and s.aisle for s in plan.shopping_list)
     assert listed.keys() == totals.keys()
     for fid, (servings, grams) in totals.items():
         assert listed[fid] == pytest.approx([servings, grams])
@@ -195,6 +210,8 @@ def expected_meal_absorbed(prof: Profile, meal, mode: bool) -> float:
     ceiling = absorbed_ug(total, REFERENCE.absorption, mode) / total
     got = 0.0
     for item in meal.items:
+        if item.b12_ug <= 0:
+            continue
         row = table.by_group[item.group]
         if item.fortified or row.form == "crystalline":
             got += item.b12_ug * ceiling
@@ -203,12 +220,15 @@ def expected_meal_absorbed(prof: Profile, meal, mode: bool) -> float:
     return got
 
 
+DISHES = {d.dish_id: d for d in REFERENCE.dishes}
+
+
 def check_plan_rules(prof: Profile, plan) -> None:
+    """Issue 13: every meal is a dish of the library that suits the meal, and the
+    profile's rules hold for every ingredient (was: for every B12 item)."""
     params = REFERENCE.absorption
     mode = plan.assessment.intrinsic_factor
     own_list = set(prof.include_foods)
-    limit = uses_limit(MAX_USES_PER_WEEK_OWN_LIST if own_list else MAX_USES_PER_WEEK,
-                       prof.days)
     assert len(plan.days) == prof.days
     if prof.age_years < 0.5:  # issue 12: no food plan under about 6 months
         assert plan.no_food_plan and all(d.meals == () for d in plan.days)
@@ -217,23 +237,31 @@ def check_plan_rules(prof: Profile, plan) -> None:
     for day in plan.days:
         assert tuple(m.meal for m in day.meals) == prof.meal_names
         for meal in day.meals:
-            assert len(meal.items) <= 2
-            assert len({i.food_id for i in meal.items}) == len(meal.items)
+            dish = DISHES[meal.dish_id]
+            assert meal.dish_name == dish.name
+            if meal_kind(meal.meal) not in dish.meals:
+                # only when no dish of that kind fits the profile: then no day has one
+                assert not any(meal_kind(m.meal) in DISHES[m.dish_id].meals
+                               for d in plan.days for m in d.meals if m.meal == meal.meal)
+            assert dish.dish_id not in prof.exclude_dishes
+            assert len(meal.items) == len(dish.ingredients)
             for item in meal.items:
                 food = TABLE_BY_ID[item.food_id]
                 assert prof.diet in food.diets
                 assert not set(prof.allergies) & food.allergens
                 assert food.food_id not in prof.exclude_foods
-                assert not own_list or food.food_id in own_list
-                assert meal_kind(meal.meal) in food.meals
-                assert food.counts_as_source and food.b12_ug_per_100g > 0
-                assert item.servings in serving_steps(food)
-                uses[food.food_id] = uses.get(food.food_id, 0) + 1
+                assert food.sold_in(prof.market)
+                assert food.tier != "specialty" or food.food_id in own_list
+                if item.b12_ug > 0:
+                    assert food.counts_as_source
+                    assert not own_list or food.food_id in own_list
+                assert item.grams > 0
+            uses[dish.dish_id] = uses.get(dish.dish_id, 0) + 1
             model = absorbed_ug(meal.b12_ug, params, mode)
             assert meal.absorbed_ug <= model + 1e-9  # never above Model S (crystalline)
             assert meal.absorbed_ug == pytest.approx(expected_meal_absorbed(prof, meal, mode))
         assert day.food_absorbed_ug == pytest.approx(sum(m.absorbed_ug for m in day.meals))
-    assert all(n <= limit for n in uses.values())
+    assert sum(uses.values()) == prof.days * prof.meals_per_day
     covered_note = any("covers the target on every day" in n for n in plan.notes)
     assert plan.summary.covered or covered_note
     assert plan.summary.days_covered == sum(d.covered for d in plan.days)
@@ -256,6 +284,8 @@ def test_every_plan_keeps_the_rules_or_explains_why_not(prof, week):
 @settings(max_examples=60, deadline=None)
 @given(prof=profiles())
 def test_plans_from_the_small_table_keep_the_rules_too(prof):
+    """A table without the library's ingredients: dishes whose foods it lacks are
+    left out (issue 13), so a meal may have no dish at all and the plan says so."""
     small_ids = {f.food_id for f in SMALL_FOODS}
     known = [i for i in prof.include_foods if i in small_ids]
     prof = parse_profile({**prof.to_dict(), "include_foods": known,
@@ -263,7 +293,8 @@ def test_plans_from_the_small_table_keep_the_rules_too(prof):
     try:
         plan = make_plan(prof, SMALL_FOODS, week=WEEK, reference=REFERENCE)
     except InfeasiblePlan as e:
-        assert e.field == "accept_supplement" and not prof.accept_supplement
+        assert (e.field == "accept_supplement" and not prof.accept_supplement) or (
+            "No dish of the library fits" in e.message)
         return
     assert len(plan.days) == prof.days
     assert all(i in small_ids for i in item_ids(plan))
@@ -275,7 +306,9 @@ def test_plans_from_the_small_table_keep_the_rules_too(prof):
 
 
 def test_a_vegan_with_fortified_foods_is_covered_by_food_every_day():
-    plan = plan_of(profile(diet="vegan"))
+    # issue 13: with a supplement that covers the target alone the meals no longer
+    # chase B12, so the food-only case is the one that shows food can cover
+    plan = plan_of(profile(diet="vegan", accept_supplement=False))
     assert plan.summary.covered
     assert plan.summary.days_covered_by_food == 7
     target = plan.target_absorbed_ug
@@ -286,7 +319,7 @@ def test_a_vegan_with_only_unfortified_foods_gets_a_supplement_and_the_reason():
     prof = profile(diet="vegan", include_foods=["tofu_firm_nigari", "soy_drink_unfortified",
                                                 "tempeh"])
     plan = plan_of(prof)
-    assert item_ids(plan) == []  # tempeh's B12 does not count
+    assert b12_ids(plan) == []  # tempeh's B12 does not count
     assert plan.supplement is not None
     assert plan.supplement.kind == "recommended"
     assert "B12 that counts" in plan.supplement.reason
@@ -410,19 +443,26 @@ def test_a_different_week_gives_a_different_plan_that_is_still_covered():
     weeks = [plan_of(prof, week=f"2025-W{w:02d}") for w in (7, 8, 9)]
     # which food at which meal of which day (the vegan US table is small since
     # issue 12/18: cereals with lanolin D3 are not vegan, one yeast per market)
-    layouts = [tuple((d.day, m.meal, i.food_id) for d in p.days for m in d.meals
-                     for i in m.items) for p in weeks]
+    layouts = [tuple((d.day, m.meal, m.dish_id) for d in p.days for m in d.meals)
+               for p in weeks]
     assert layouts[0] != layouts[1] and layouts[1] != layouts[2]
-    assert all(p.summary.days_covered_by_food == 7 for p in weeks)
+    assert all(p.summary.covered for p in weeks)
+    food_only = [plan_of(profile(diet="vegan", accept_supplement=False),
+                         week=f"2025-W{w:02d}") for w in (7, 8, 9)]
+    assert all(p.summary.days_covered_by_food == 7 for p in food_only)
 
 
 def test_a_vegan_own_list_repeats_within_its_weekly_limit():
     prof = profile(diet="vegan", include_foods=["soy_drink_fortified_original",
                                                 "cheerios",
                                                 "nutritional_yeast_fortified_generic"])
-    plan = plan_of(prof)
-    counts = {fid: item_ids(plan).count(fid) for fid in set(item_ids(plan))}
-    assert max(counts.values()) <= MAX_USES_PER_WEEK_OWN_LIST
+    plan = plan_of(replace(prof, accept_supplement=False))
+    # issue 13: the limit is per dish now (twice a week); the own B12 foods may
+    # appear in many dishes
+    dishes = [m.dish_id for d in plan.days for m in d.meals]
+    assert max(dishes.count(x) for x in dishes) <= 2
+    b12 = {i.food_id for d in plan.days for m in d.meals for i in m.items if i.b12_ug > 0}
+    assert b12 <= set(prof.include_foods)
     assert plan.summary.days_covered_by_food == 7
 
 
@@ -431,8 +471,8 @@ def test_eggs_are_never_halved():
     for day in plan.days:
         for meal in day.meals:
             for item in meal.items:
-                if item.food_id == "egg_hard_boiled":
-                    assert item.servings in (1.0, 2.0)
+                if item.group == "egg":
+                    assert item.servings in (1.0, 2.0, 3.0, 4.0)
     assert serving_steps(TABLE_BY_ID["milk_skim"]) == HALF_STEPS
 
 

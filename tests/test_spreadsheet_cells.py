@@ -116,8 +116,9 @@ def test_the_plan_command_csv_escapes_formula_food_names(tmp_path):
                              "days": 14, "meals_per_day": 5})
     plan = make_plan(profile, load_foods(None, path), week=WEEK, reference=load_reference())
 
-    body = rows(render_csv(plan))[1:]
-    assert {"'" + f for f in ONE_LINE} & {r[5] for r in body}
+    header, *body = rows(render_csv(plan))
+    name = header.index("name")  # issue 13: the dish columns come before the food
+    assert {"'" + f for f in ONE_LINE} & {r[name] for r in body}
     for row in body:
         for cell in row:
             assert_neutral(cell)

@@ -279,7 +279,7 @@ def test_pescatarian_with_shellfish_allergy_gets_no_shellfish(client, app):
     plan = client.get(url("/plan.json", args)).get_json()
     foods = {f.food_id: f for f in app.extensions["planner.foods"]}
 
-    used = {i["food_id"] for d in plan["days"] for m in d["meals"] for i in m["items"]}
+    used = {i["food_id"] for d in plan["days"] for m in d["meals"] for i in m["ingredients"]}
     assert used
     assert not any("shellfish" in foods[f].allergens or foods[f].group == "shellfish"
                    for f in used)
@@ -338,7 +338,7 @@ def test_plan_csv_carries_the_json_numbers(client):
     for day in plan["days"]:
         for meal in day["meals"]:
             expected += [(day["day"], meal["meal"], i["food_id"], i["b12_ug"], meal["absorbed_ug"])
-                         for i in meal["items"]]
+                         for i in meal["ingredients"]]
         if day["supplement_ug"]:
             expected.append((day["day"], "supplement", "", day["supplement_ug"], None))
     got = [(int(r["day"]), r["meal"], r["food_id"], float(r["b12_ug"]),
@@ -376,19 +376,21 @@ def test_plan_ics_has_one_event_per_b12_meal_and_supplement_day(client):
     assert all(len(line) <= 75 for line in raw.split(b"\r\n"))
     assert text.startswith("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n")
     events = parse_ics(text)
-    meals = [(d, m) for d in plan["days"] for m in d["meals"] if m["items"]]
+    meals = [(d, m) for d in plan["days"] for m in d["meals"] if m["ingredients"]]
     supplement_days = [d for d in plan["days"] if d["supplement_ug"]]
     assert len(events) == len(meals) + len(supplement_days)
     assert {e["DTSTAMP"] for e in events} == {"20250210T000000Z"}  # Monday of the week
     assert len({e["UID"] for e in events}) == len(events)
-    summaries = [e["SUMMARY"] for e in events]
+    summaries = [e["SUMMARY"].replace("\\,", ",").replace("\\;", ";") for e in events]
+    # issue 13: every meal is a dish, so every meal has an event, and it names the dish
+    assert len(meals) == sum(len(d["meals"]) for d in plan["days"])
     for _day, meal in meals:
+        assert any(meal["dish"]["name"] in s for s in summaries)
         value = f"{meal['b12_ug']:.2f} µg" if meal["b12_ug"] < 100 else f"{meal['b12_ug']:.0f} µg"
-        assert any(value in s for s in summaries)
-        # issue 16: each meal's event names its food(s), not only an amount
-        foods = "; ".join(i["name"] for i in meal["items"])
-        plain = [s.replace("\\,", ",").replace("\\;", ";") for s in summaries]
-        assert any(s.startswith(f"{LABELS['meal'][meal['meal']]}: {foods} (") for s in plain)
+        assert any(value in e["DESCRIPTION"] for e in events)
+        # issue 16 + 13: each meal's event names its dish and its B12 amount
+        assert any(s.startswith(f"{LABELS['meal'][meal['meal']]}: {meal['dish']['name']} (")
+                   and value in s for s in summaries)
     assert sum(s.startswith("B12 supplement day: take ") for s in summaries) == \
         len(supplement_days)
     assert all("not medical advice" in e["DESCRIPTION"] for e in events)

@@ -31,8 +31,8 @@ WIDTH = 88
 MARKET_NAMES = {"us": "the US", "uk": "the UK", "eu": "the EU",
                 "any": "every market (only foods sold everywhere)"}
 INPUT_ERROR = 2
-CSV_COLUMNS = ("day", "date", "weekday", "meal", "food_id", "name", "servings", "grams",
-               "portion", "b12_ug", "meal_b12_ug", "meal_absorbed_ug")
+CSV_COLUMNS = ("day", "date", "weekday", "meal", "dish_id", "dish", "food_id", "name",
+               "grams", "household", "b12_ug", "meal_b12_ug", "meal_absorbed_ug")
 
 
 class _InputError(Exception):
@@ -85,11 +85,10 @@ def _day_text(day: PlanDay) -> list[str]:
     lines = ["", f"Day {day.day}, {day.weekday} {day.date.isoformat()}: "
                  f"{day.b12_ug:.2f} µg eaten, {day.absorbed_ug:.2f} µg absorbed, {state}"]
     for meal in day.meals:
-        if not meal.items:
-            continue
+        lines.append(_wrap(f"{meal.meal}: {meal.dish_name} [{meal.dish_id}]", "  ", "    "))
         for item in meal.items:
-            lines.append(_wrap(f"{meal.meal}: {item.portion} {item.name}, "
-                               f"{item.b12_ug:.2f} µg", "  ", "    "))
+            b12 = f", {item.b12_ug:.2f} µg" if item.b12_ug else ""
+            lines.append(_wrap(f"- {item.household} {item.name}{b12}", "      ", "        "))
         lines.append(f"    (meal: {meal.b12_ug:.2f} µg, {meal.absorbed_ug:.3f} µg absorbed)")
     if day.supplement_ug:
         lines.append(f"  supplement: {day.supplement_ug:g} µg, "
@@ -114,8 +113,9 @@ def _closing_text(plan: Plan) -> list[str]:
                             "absorbed a day.")]
     if plan.shopping_list:
         lines += ["", "Shopping list:"]
-        lines += [_wrap(f"- {i.name}: {i.servings:g} × {i.serving_label} = {i.grams:.0f} g",
-                        "  ", "    ") for i in plan.shopping_list]
+        for aisle, items in plan.aisles():
+            lines.append(f"  {aisle.capitalize()}:")
+            lines += [_wrap(f"- {i.name}: {i.household}", "    ", "      ") for i in items]
     if plan.label_checks:
         lines += ["", "Check the label:"]
         lines += [_wrap(f"- {c.text}", "  ", "    ") for c in plan.label_checks]
@@ -151,7 +151,8 @@ def render_refused(assessment: Assessment, texts: dict) -> str:
 
 
 def render_csv(plan: Plan) -> str:
-    """One row per item, plus one row per supplement dose (meal ``supplement``);
+    """One row per ingredient of each meal's dish, plus one row per supplement dose
+    (meal ``supplement``);
     formula-like cells escaped (:mod:`planner.spreadsheet`)."""
     out = io.StringIO()
     writer = spreadsheet.writer(out, lineterminator="\n")
@@ -161,13 +162,13 @@ def render_csv(plan: Plan) -> str:
         for meal in day.meals:
             for item in meal.items:
                 writer.writerow(head + [
-                    meal.meal, item.food_id, item.name, f"{item.servings:g}",
-                    f"{item.grams:.1f}", item.portion, f"{item.b12_ug:.3f}",
+                    meal.meal, meal.dish_id, meal.dish_name, item.food_id, item.name,
+                    f"{item.grams:.1f}", item.household, f"{item.b12_ug:.3f}",
                     f"{meal.b12_ug:.3f}", f"{meal.absorbed_ug:.3f}",
                 ])
         if day.supplement_ug:
             writer.writerow(head + [
-                "supplement", "", f"B12 supplement ({plan.supplement.frequency})", "",
+                "supplement", "", "", "", f"B12 supplement ({plan.supplement.frequency})",
                 "", f"{day.supplement_ug:g} µg", f"{day.supplement_ug:.3f}",
                 f"{day.supplement_ug:.3f}", f"{day.supplement_absorbed_ug:.3f}",
             ])

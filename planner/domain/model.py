@@ -271,6 +271,8 @@ class Profile:
     feeding: str | None = None  # a baby's feeding, one of FEEDINGS
     mother_diet: str | None = None  # a baby's mother's diet, one of DIETS
     mother_takes_b12: bool | None = None  # whether a baby's mother takes B12
+    include_dishes: tuple[str, ...] = ()  # dishes the person likes (dish ids)
+    exclude_dishes: tuple[str, ...] = ()  # dishes never to plan (dish ids)
 
     def __post_init__(self) -> None:
         if self.market is None:
@@ -304,6 +306,8 @@ class Profile:
             "feeding": self.feeding,
             "mother_diet": self.mother_diet,
             "mother_takes_b12": self.mother_takes_b12,
+            "include_dishes": list(self.include_dishes),
+            "exclude_dishes": list(self.exclude_dishes),
         }
 
 

@@ -8,6 +8,7 @@ objects and rounded only in ``to_dict`` (µg to 3 decimals, grams to 1).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import date
@@ -39,6 +40,49 @@ def portion_text(food: Food, servings: float) -> str:
     return f"{servings_text(servings)} × {label}"
 
 
+#: Food groups measured by volume (1 g taken as about 1 ml) and counted in pieces.
+LIQUID_GROUPS = frozenset({"milk", "plant_drink", "juice", "drink"})
+COUNTED_GROUPS = frozenset({"egg"})
+_LABEL_GRAMS = re.compile(r"\s*\([^)]*\)\s*$")
+
+
+def _quarters(value: float) -> str:
+    q = round(value * 4) / 4
+    if q <= 0:
+        return "a little"
+    whole, part = int(q), q - int(q)
+    frac = {0.25: "¼", 0.5: "½", 0.75: "¾"}.get(part, "")
+    return f"{whole if whole else ''}{frac}" or "0"
+
+
+def household_text(food: Food, grams: float) -> str:
+    """A portion as people measure it: ``"250 ml"`` for drinks, ``"2 eggs"`` for
+    eggs, else grams with the food's own measure: ``"45 g (about ½ × 1 cup)"``."""
+    if food.group in LIQUID_GROUPS:
+        return f"{grams:.0f} ml"
+    if food.group in COUNTED_GROUPS and food.serving_g > 0:
+        n = _quarters(grams / food.serving_g)
+        return f"{n} egg" if n in ("1", "½", "¼", "¾") else f"{n} eggs"
+    if grams < 1:
+        return "a pinch"
+    base = _LABEL_GRAMS.sub("", food.serving_label.strip())
+    share = _quarters(grams / food.serving_g) if food.serving_g > 0 else "a little"
+    if not base or share == "a little":
+        return f"{grams:.0f} g"
+    return f"{grams:.0f} g (about {share} × {base})" if share != "1" else f"{grams:.0f} g ({base})"
+
+
+def shopping_text(group: str, grams: float, egg_g: float = 0.0) -> str:
+    """A week's total as bought: litres or millilitres for drinks, a count of eggs,
+    else grams or kilograms."""
+    if group in LIQUID_GROUPS:
+        return f"{round(grams / 1000, 1):g} l" if grams >= 1000 else f"{grams:.0f} ml"
+    if group in COUNTED_GROUPS and egg_g > 0:
+        n = max(1, round(grams / egg_g + 0.49))
+        return f"{n} egg" if n == 1 else f"{n} eggs"
+    return f"{round(grams / 1000, 1):g} kg" if grams >= 1000 else f"{grams:.0f} g"
+
+
 def _ug(value: float) -> float:
     return round(value, UG_DECIMALS)
 
@@ -61,29 +105,38 @@ class PlanItem:
     source: str
     fortified: bool
     group: str
+    household: str = ""
 
     @classmethod
     def of(cls, food: Food, servings: float) -> PlanItem:
-        grams = servings * food.serving_g
+        return cls.of_grams(food, servings * food.serving_g, servings)
+
+    @classmethod
+    def of_grams(cls, food: Food, grams: float, servings: float | None = None) -> PlanItem:
+        """An ingredient of ``grams`` [g]; its B12 counts only if the food is a
+        source (algae and tempeh carry inactive analogues)."""
+        if servings is None:
+            servings = grams / food.serving_g if food.serving_g > 0 else 0.0
+        counts = getattr(food, "counts_as_source", True)
         return cls(
             food_id=food.food_id,
             name=food.name,
             servings=servings,
             grams=grams,
-            portion=portion_text(food, servings),
-            b12_ug=grams * food.b12_ug_per_100g / 100.0,
+            portion=household_text(food, grams),
+            b12_ug=grams * food.b12_ug_per_100g / 100.0 if counts else 0.0,
             source=food.source,
             fortified=food.fortified,
             group=food.group,
+            household=household_text(food, grams),
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "food_id": self.food_id,
             "name": self.name,
-            "servings": self.servings,
             "grams": _g(self.grams),
-            "portion": self.portion,
+            "household": self.household,
             "b12_ug": _ug(self.b12_ug),
             "source": self.source,
             "fortified": self.fortified,
@@ -92,17 +145,32 @@ class PlanItem:
 
 @dataclass(frozen=True)
 class PlanMeal:
-    """One meal, one dose: ``b12_ug`` [µg] eaten, ``absorbed_ug`` [µg] by the model."""
+    """One meal, one dish, one dose: ``items`` are the dish's ingredients as served
+    to this person; ``b12_ug`` [µg] is their sum, ``absorbed_ug`` [µg] what the
+    meal gives by the absorption model."""
 
     meal: str
     items: tuple[PlanItem, ...]
     b12_ug: float
     absorbed_ug: float
+    dish_id: str = ""
+    dish_name: str = ""
+    method: str = ""
+
+    @property
+    def ingredients(self) -> tuple[PlanItem, ...]:
+        return self.items
+
+    @property
+    def b12_items(self) -> tuple[PlanItem, ...]:
+        """The ingredients that bring B12."""
+        return tuple(i for i in self.items if i.b12_ug > 0)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "meal": self.meal,
-            "items": [i.to_dict() for i in self.items],
+            "dish": {"id": self.dish_id, "name": self.dish_name},
+            "ingredients": [i.to_dict() for i in self.items],
             "b12_ug": _ug(self.b12_ug),
             "absorbed_ug": _ug(self.absorbed_ug),
         }
@@ -215,7 +283,8 @@ class PlanSummary:
 
 @dataclass(frozen=True)
 class ShoppingItem:
-    """A food to buy for the whole plan: total ``servings`` and ``grams`` [g]."""
+    """An ingredient to buy for the whole plan: ``grams`` [g] is exactly the sum
+    over the meals; ``household`` is that total as bought (litres, eggs, kg)."""
 
     food_id: str
     name: str
@@ -224,15 +293,18 @@ class ShoppingItem:
     meals: int
     serving_label: str
     group: str
+    household: str = ""
+    aisle: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "food_id": self.food_id,
             "name": self.name,
-            "servings": self.servings,
+            "servings": round(self.servings, 2),
             "grams": _g(self.grams),
+            "household": self.household,
+            "aisle": self.aisle,
             "meals": self.meals,
-            "serving_label": self.serving_label,
         }
 
 
@@ -288,6 +360,14 @@ class Plan:
     score: Any = field(default=None, compare=False)
     no_food_plan: str = ""  # why there are no meals (babies under about 6 months)
     label_checks: tuple[LabelCheck, ...] = ()
+    chases_b12: bool = True  # False: a supplement covers the target alone; meals are for variety
+
+    def aisles(self) -> list[tuple[str, list[ShoppingItem]]]:
+        """The shopping list grouped by aisle, in the order aisles first appear."""
+        out: dict[str, list[ShoppingItem]] = {}
+        for item in self.shopping_list:
+            out.setdefault(item.aisle or "other", []).append(item)
+        return list(out.items())
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -302,6 +382,7 @@ class Plan:
             "supplement": self.supplement.to_dict() if self.supplement else None,
             "summary": self.summary.to_dict(),
             "shopping_list": [s.to_dict() for s in self.shopping_list],
+            "food_plan_chases_b12": self.chases_b12,
             "notes": list(self.notes),
             "label_checks": [c.to_dict() for c in self.label_checks],
             "disclaimer": self.disclaimer,

@@ -77,7 +77,10 @@ from dataclasses import replace
 from datetime import date
 from datetime import timedelta
 
+from planner.domain import dish_plan
+from planner.domain.absorption import AbsorptionParams
 from planner.domain.absorption import absorbed_ug
+from planner.domain.absorption import meal_absorbed_ug
 from planner.domain.assessment import Assessment
 from planner.domain.assessment import assess
 from planner.domain.assessment import fortified_ids
@@ -90,13 +93,13 @@ from planner.domain.food_safety import no_food_plan
 from planner.domain.food_safety import safe_foods
 from planner.domain.food_safety import share_caps
 from planner.domain.model import MARKET_BY_GUIDELINE
+from planner.domain.model import Dish
 from planner.domain.model import Food
 from planner.domain.model import Profile
+from planner.domain.model import meal_kind
 from planner.domain.optimizer import Problem
-from planner.domain.optimizer import Solution
-from planner.domain.optimizer import evaluate
 from planner.domain.optimizer import make_problem
-from planner.domain.optimizer import solve
+from planner.domain.plan import COUNTED_GROUPS
 from planner.domain.plan import LabelCheck
 from planner.domain.plan import Plan
 from planner.domain.plan import PlanDay
@@ -105,6 +108,7 @@ from planner.domain.plan import PlanMeal
 from planner.domain.plan import PlanSummary
 from planner.domain.plan import PlanSupplement
 from planner.domain.plan import ShoppingItem
+from planner.domain.plan import shopping_text
 from planner.domain.reference import Reference
 from planner.domain.supplements import choose_supplement
 from planner.domain.supplements import dose_options_for
@@ -146,6 +150,23 @@ class InfeasiblePlan(PlanError):
     """No plan meets the target under the profile's constraints."""
 
 
+class UnknownDishes(PlanError):
+    """``include_dishes`` or ``exclude_dishes`` names ids the dish library lacks."""
+
+
+def check_dish_ids(profile: Profile, dishes: Iterable[Dish]) -> None:
+    """Raise UnknownDishes when the profile names dish ids the library lacks."""
+    known = {d.dish_id for d in dishes}
+    for name in ("include_dishes", "exclude_dishes"):
+        unknown = [did for did in getattr(profile, name, ()) if did not in known]
+        if unknown:
+            raise UnknownDishes(
+                f"{name}: unknown dish id(s) {', '.join(unknown)}; use ids from the "
+                "dish library (b12planner dishes list shows them)",
+                name,
+            )
+
+
 def week_start(week: str) -> date:
     """Monday of an ISO week ``"YYYY-Www"``; InvalidWeek names the valid form."""
     m = _WEEK.match(week) if isinstance(week, str) else None
@@ -172,6 +193,9 @@ def profile_json(profile: Profile) -> str:
     for key in ("labs", "folic_acid_ug", "months_without_b12", "feeding", "mother_diet",
                 "mother_takes_b12"):  # issue 14, left out at their defaults
         if data.get(key) in (None, []):
+            data.pop(key, None)
+    for key in ("include_dishes", "exclude_dishes"):
+        if not data.get(key):
             data.pop(key, None)
     return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
@@ -279,6 +303,219 @@ def build_problem(
     )
 
 
+#: Profile fields a dish may be excluded by, in the order the message names them.
+SPECIALTY = "specialty"
+
+
+def _allowed_foods(profile: Profile, foods: Sequence[Food], reference: Reference
+                   ) -> tuple[dict[str, Food], SafeFoods]:
+    """Every food (source or not) this profile may eat, by id: diet, allergies,
+    exclusions, market, specialty tier only when named in ``include_foods``, and
+    the food-safety filter of the life stage; with the SafeFoods it came from."""
+    allergies = frozenset(profile.allergies)
+    excluded = frozenset(profile.exclude_foods)
+    own = frozenset(profile.include_foods)
+    allowed = [
+        f for f in foods
+        if profile.diet in f.diets
+        and not (allergies & f.allergens)
+        and f.food_id not in excluded
+        and f.sold_in(profile.market)
+        and (f.tier != SPECIALTY or f.food_id in own)
+    ]
+    safe = safe_foods(profile, allowed, reference.food_safety)
+    by_id = {f.food_id: f for f in foods}
+    # safe_foods scales a child's servings; dishes scale their own grams, so keep
+    # the table's rows (the same food) and only take the verdict.
+    return {f.food_id: by_id[f.food_id] for f in safe.foods}, safe
+
+
+def _substitute(food: Food, allowed: dict[str, Food], own: frozenset[str]) -> Food | None:
+    """A fortified ingredient the person cannot use (another market, excluded, or
+    not their brand) is swapped for an allowed fortified food of the same group,
+    one they named first; None if there is none."""
+    options = [f for f in allowed.values()
+               if f.group == food.group and f.fortified and is_source(f)
+               and (not own or f.food_id in own)]
+    if not options:
+        return None
+    words = set(food.name.casefold().replace(",", " ").split())
+    options.sort(key=lambda f: (f.food_id not in own,
+                                -len(words & set(f.name.casefold().replace(",", " ").split())),
+                                f.food_id))
+    return options[0]
+
+
+def _serve(dish: Dish, allowed: dict[str, Food], own: frozenset[str],
+           foods: dict[str, Food]) -> tuple[Food, ...] | None:
+    """The foods of ``dish`` as this person would cook it, or None when an
+    ingredient is not allowed. With ``include_foods`` (the B12 foods the person
+    buys) every B12 source of the dish must be one of them."""
+    out = []
+    for ing in dish.ingredients:
+        food = allowed.get(ing.food_id)
+        wanted = food is not None and (not own or not is_source(food) or food.food_id in own)
+        if not wanted:
+            original = food or foods.get(ing.food_id)
+            if original is None or not original.fortified:
+                return None
+            food = _substitute(original, allowed, own)
+            if food is None:
+                return None
+        out.append(food)
+    return tuple(out)
+
+
+def portion_factor(profile: Profile, meal: str, reference: Reference,
+                   safe: SafeFoods) -> tuple[float, float | None]:
+    """``(factor, max_g)`` for the grams of a dish at ``meal``: the meal's share of
+    the day (``meal_portions.toml``) times a child's portion (``food_safety.toml``),
+    and the child's meal cap [g]: ``child_meal_items`` items' cap
+    (``meal_portions.toml``); the dish is scaled down to it, and no ingredient
+    passes one item's cap."""
+    share = reference.meal_portions.get(profile.meals_per_day, {}).get(meal, 1.0)
+    if safe.portion is None:
+        return share, None
+    return share * safe.portion.factor, safe.portion.max_item_g * reference.child_meal_items
+
+
+def supplement_covers_alone(profile: Profile, assessment: Assessment,
+                            reference: Reference) -> bool:
+    """Whether the plan's supplement will cover the absorbed target on its own, so
+    the food plan need not chase B12: an own supplement the assessment finds
+    enough, or the recommended one (when accepted) that reaches the target alone.
+    Also when food cannot count at all (no intrinsic factor)."""
+    target = assessment.target.absorbed_ug
+    mode = assessment.intrinsic_factor
+    own = _own_supplement(profile, reference, mode)
+    if own is not None and assessment.own_supplement_adequate and _share_ug(own) >= target - _EPS_UG:
+        return True
+    if not food_can_cover(assessment):
+        return True
+    if assessment.recommended_supplement is not None and profile.accept_supplement:
+        first = _supplement_options(profile, assessment, reference, "")[0]
+        option = _plan_supplement(first[0], first[1], "", first[2], "recommended",
+                                  reference, mode)
+        return _share_ug(option) >= target - _EPS_UG
+    return False
+
+
+def _candidate(key: int, dish: Dish, got: tuple[Food, ...], factor: float,
+               max_g: float | None, safe: SafeFoods, factor_of: dict, food_key: dict,
+               cap_index: dict, weights: dish_plan.Weights, seed: bytes,
+               own: frozenset[str], liked: frozenset[str], params: AbsorptionParams
+               ) -> dish_plan.Candidate:
+    """One dish as served to this person at one meal: grams scaled, eggs whole
+    (halves for children), a child's cap on the whole meal, its B12 and absorbed
+    B12 (planning mode), and its own cost (tier, liked, own B12 foods, taste)."""
+    ingredients = []
+    for ing, food in zip(dish.ingredients, got, strict=True):
+        grams = ing.grams * factor
+        if food.group in COUNTED_GROUPS and food.serving_g > 0:
+            # eggs come whole for adults, in halves for children
+            step = 1.0 if safe.portion is None else 0.5
+            pieces = max(step, round(grams / food.serving_g / step) * step)
+            grams = pieces * food.serving_g
+        ingredients.append((food, grams))
+    total_g = sum(g for _, g in ingredients)
+    if max_g is not None and total_g > max_g:
+        # a child's cap holds for the whole meal (about 100-150 g for a baby)
+        ingredients = [(f, g * (max_g - 1e-9) / total_g) for f, g in ingredients]
+    if max_g is not None and safe.max_item_g is not None:
+        ingredients = [(f, min(g, safe.max_item_g)) for f, g in ingredients]
+    doses = [(food.b12_ug_per_100g * g / 100.0, *factor_of[food.food_id])
+             for food, g in ingredients if is_source(food)]
+    cost = dish_plan.taste(dish.dish_id, seed, weights.taste)
+    if {food.tier for food in got} - {"everyday"}:
+        cost += weights.occasional
+    if dish.dish_id in liked:
+        cost += weights.liked
+    if own and any(is_source(f) and f.food_id in own for f in got):
+        cost += weights.own_b12_food
+    return dish_plan.Candidate(
+        dish=dish,
+        ingredients=tuple(ingredients),
+        b12_ug=sum(d for d, _, _ in doses),
+        absorbed_ug=meal_absorbed_ug(doses, params, True),
+        cost=cost,
+        key=key,
+        food_keys=tuple(sorted({food_key[f.food_id] for f in got})),
+        capped=tuple(sorted({cap_index[f.food_id] for f in got if f.food_id in cap_index})),
+    )
+
+
+def build_dish_problem(
+    profile: Profile,
+    foods: Sequence[Food],
+    *,
+    week: str,
+    reference: Reference,
+    assessment: Assessment | None = None,
+    dishes: Sequence[Dish] | None = None,
+) -> dish_plan.DishProblem:
+    """The dish problem :func:`make_plan` solves: a candidate list per meal, each
+    dish checked ingredient by ingredient and scaled to the person."""
+    week_start(week)
+    foods = tuple(foods)
+    dishes = tuple(reference.dishes if dishes is None else dishes)
+    check_food_ids(profile, foods)
+    check_dish_ids(profile, dishes)
+    if assessment is None:
+        assessment = assess(profile, reference, foods)
+    by_id = {f.food_id: f for f in foods}
+    allowed, safe = _allowed_foods(profile, foods, reference)
+    own = frozenset(profile.include_foods)
+    liked = frozenset(getattr(profile, "include_dishes", ()))
+    disliked = frozenset(getattr(profile, "exclude_dishes", ()))
+    seed = plan_seed(profile, week)
+    limits = share_caps(safe.caps, seed)
+    capped_ids = sorted(limits)
+    cap_index = {fid: i for i, fid in enumerate(capped_ids)}
+    weights = dish_plan.Weights()
+    served: list[tuple[int, Dish, tuple[Food, ...]]] = []
+    for key, dish in enumerate(dishes):
+        if dish.dish_id in disliked:
+            continue
+        got = _serve(dish, allowed, own, by_id)
+        if got is not None:
+            served.append((key, dish, got))
+    used = list({f.food_id: f for _, _, fs in served for f in fs}.values())
+    factor_of = dict(zip((f.food_id for f in used),
+                         absorption_factors(profile, used, reference), strict=True))
+    food_key = {f.food_id: i for i, f in enumerate(used)}
+    per_meal = []
+    for meal in profile.meal_names:
+        factor, max_g = portion_factor(profile, meal, reference, safe)
+        cands = []
+        # a meal no dish of its kind fits (a young vegan child's breakfast, say)
+        # takes any dish the person may eat
+        fits = [x for x in served if meal_kind(meal) in x[1].meals] or served
+        for key, dish, got in fits:
+            cands.append(_candidate(key, dish, got, factor, max_g, safe, factor_of, food_key,
+                                    cap_index, weights, seed, own, liked,
+                                    reference.absorption))
+        if not cands:
+            raise InfeasiblePlan(
+                f"No dish of the library fits {meal.replace('_', ' ')} under this "
+                "profile's diet, allergies, food exclusions and dish exclusions; "
+                "exclude fewer foods or dishes.", "exclude_dishes" if disliked
+                else "exclude_foods", assessment)
+        per_meal.append(tuple(cands))
+    chase = not supplement_covers_alone(profile, assessment, reference)
+    return dish_plan.DishProblem(
+        days=profile.days,
+        meals=profile.meal_names,
+        candidates=tuple(per_meal),
+        target_absorbed_ug=assessment.target.absorbed_ug,
+        intake_target_ug=assessment.target.intake_ug,
+        chase=chase,
+        spread=chase and profile.diet in LEANS_ON_FORTIFIED,
+        food_limits=tuple(limits[fid] for fid in capped_ids),
+        weights=weights,
+        max_uses=dish_plan.max_uses(profile.days),
+    )
+
+
 @dataclass(frozen=True)
 class _FoodDay:
     """One day's food: ``absorbed_ug`` as modelled, ``counted_ug`` what counts
@@ -300,19 +537,30 @@ def food_can_cover(assessment: Assessment) -> bool:
 
 
 def _food_days(
-    problem: Problem, solution: Solution, intrinsic_factor: bool, counts: bool
+    problem: dish_plan.DishProblem, solution: dish_plan.Solution, intrinsic_factor: bool,
+    counts: bool, profile: Profile, reference: Reference,
 ) -> list[_FoodDay]:
+    used = list({f.food_id: f for cands in problem.candidates for c in cands
+                 for f, _ in c.ingredients}.values())
+    factor_of = dict(zip((f.food_id for f in used),
+                         absorption_factors(profile, used, reference), strict=True))
     out = []
     for day in solution:
         meals = []
-        for name, meal in zip(problem.meals, day, strict=True):
-            items = tuple(PlanItem.of(problem.foods[f], s) for f, s in meal)
+        for m, (name, idx) in enumerate(zip(problem.meals, day, strict=True)):
+            cand = problem.candidates[m][idx]
+            items = tuple(PlanItem.of_grams(f, g) for f, g in cand.ingredients)
+            doses = [(i.b12_ug, *factor_of[i.food_id]) for i in items if i.b12_ug > 0]
             meals.append(
                 PlanMeal(
                     meal=name,
                     items=items,
                     b12_ug=sum(i.b12_ug for i in items),
-                    absorbed_ug=problem.meal_absorbed_ug(meal, intrinsic_factor),
+                    absorbed_ug=meal_absorbed_ug(doses, reference.absorption,
+                                                 intrinsic_factor),
+                    dish_id=cand.dish.dish_id,
+                    dish_name=cand.dish.name,
+                    method=cand.dish.method,
                 )
             )
         absorbed = sum(m.absorbed_ug for m in meals)
@@ -530,7 +778,11 @@ def _pick_supplement(options: list[PlanSupplement], own: PlanSupplement | None,
     return chosen, notes
 
 
-def _shopping_list(days: Sequence[PlanDay], foods: dict[str, Food]) -> tuple[ShoppingItem, ...]:
+def _shopping_list(days: Sequence[PlanDay], foods: dict[str, Food],
+                   aisles: dict[str, str] | None = None) -> tuple[ShoppingItem, ...]:
+    """Every ingredient of every meal, summed over the plan, grouped by aisle (in
+    the order of the groups table), then by name. ``grams`` is the exact sum."""
+    aisles = aisles or {}
     totals: dict[str, list[float]] = {}
     for day in days:
         for meal in day.meals:
@@ -539,7 +791,8 @@ def _shopping_list(days: Sequence[PlanDay], foods: dict[str, Food]) -> tuple[Sho
                 t[0] += item.servings
                 t[1] += item.grams
                 t[2] += 1
-    return tuple(
+    order = {a: i for i, a in enumerate(dict.fromkeys(aisles.values()))}
+    items = [
         ShoppingItem(
             food_id=fid,
             name=foods[fid].name,
@@ -548,13 +801,18 @@ def _shopping_list(days: Sequence[PlanDay], foods: dict[str, Food]) -> tuple[Sho
             meals=int(meals),
             serving_label=foods[fid].serving_label,
             group=foods[fid].group,
+            household=shopping_text(foods[fid].group, grams, foods[fid].serving_g),
+            aisle=aisles.get(foods[fid].group, "other"),
         )
         for fid, (servings, grams, meals) in totals.items()
-    )
+    ]
+    items.sort(key=lambda i: (order.get(i.aisle, len(order)), i.name.casefold()))
+    return tuple(items)
 
 
 def make_plan(
-    profile: Profile, foods: Sequence[Food], *, week: str, reference: Reference
+    profile: Profile, foods: Sequence[Food], *, week: str, reference: Reference,
+    dishes: Sequence[Dish] | None = None,
 ) -> Plan:
     """A plan of B12 sources for ``profile.days`` days from the Monday of ``week``.
 
@@ -564,26 +822,30 @@ def make_plan(
     foods : the food table (all rows; the plan picks the allowed sources).
     week : ISO week ``"YYYY-Www"``; day 1 is its Monday.
     reference : the reference data (``planner.reference.load_reference()``).
+    dishes : the dish library; default ``reference.dishes``.
 
     Raises
     ------
-    InvalidWeek, UnknownFoods, InfeasiblePlan (all :class:`PlanError`).
+    InvalidWeek, UnknownFoods, UnknownDishes, InfeasiblePlan (all :class:`PlanError`).
     """
     start = week_start(week)
     foods = tuple(foods)
     check_food_ids(profile, foods)
+    check_dish_ids(profile, reference.dishes if dishes is None else dishes)
     assessment = assess(profile, reference, foods)
     milk_only = no_food_plan(profile, reference.food_safety)
     if milk_only is not None:
         return _plan_without_food(profile, assessment, reference, week, start, milk_only)
-    problem = build_problem(profile, foods, week=week, reference=reference,
-                            assessment=assessment)
-    solution = solve(problem)
+    problem = build_dish_problem(profile, foods, week=week, reference=reference,
+                                 assessment=assessment, dishes=dishes)
+    solution = dish_plan.solve(problem)
     mode = assessment.intrinsic_factor
     target = assessment.target.absorbed_ug
-    food = _food_days(problem, solution, mode, food_can_cover(assessment))
+    food = _food_days(problem, solution, mode, food_can_cover(assessment), profile, reference)
+    n_sources = len({i.food_id for d in food for m in d.meals for i in m.items
+                     if i.b12_ug > 0})
     supplement, notes = _choose_supplement(
-        profile, assessment, reference, food, len(problem.foods)
+        profile, assessment, reference, food, n_sources
     )
     share = _share_ug(supplement)
     days = []
@@ -605,6 +867,8 @@ def make_plan(
                 covered=counted >= target - _EPS_UG,
             )
         )
+    used_foods = {i.food_id: f for cands in problem.candidates for c in cands
+                  for f, _ in c.ingredients for i in (f,)}
     n = len(days)
     covered = sum(d.covered for d in days)
     summary = PlanSummary(
@@ -626,16 +890,33 @@ def make_plan(
         days=tuple(days),
         supplement=supplement,
         summary=summary,
-        shopping_list=_shopping_list(days, {f.food_id: f for f in problem.foods}),
-        notes=tuple(_notes(assessment, supplement, problem)
+        shopping_list=_shopping_list(days, used_foods, dict(reference.aisles)),
+        notes=tuple(_notes(assessment, supplement, problem, profile)
+                    + _variety_notes(problem, solution)
                     + _absorption_notes(profile, foods, reference, days, assessment) + notes
                     + _safety_notes(profile, foods, reference)
                     + _other_market_notes(profile, foods)),
         disclaimer=assessment.disclaimer,
-        score=evaluate(problem, solution),
-        label_checks=label_checks(profile, supplement, days,
-                                  {f.food_id: f for f in problem.foods}),
+        score=dish_plan.score(problem, solution),
+        label_checks=label_checks(profile, supplement, days, used_foods),
+        chases_b12=problem.chase,
     )
+
+
+def _variety_notes(problem: dish_plan.DishProblem, solution: dish_plan.Solution) -> list[str]:
+    """Say so when the dishes this profile allows are too few for the variety rules."""
+    keys = [[problem.candidates[m][c].key for m, c in enumerate(day)] for day in solution]
+    uses: dict[int, int] = {}
+    for day in keys:
+        for k in day:
+            uses[k] = uses.get(k, 0) + 1
+    repeats = max(uses.values(), default=0) > problem.max_uses or any(
+        a == b for before, after in zip(keys, keys[1:], strict=False)
+        for a, b in zip(before, after, strict=True))
+    if not repeats:
+        return []
+    return ["Few dishes fit this profile's diet, allergies and exclusions, so some dishes "
+            "come more than twice a week or on two days running."]
 
 
 def _other_market_notes(profile: Profile, foods: Sequence[Food]) -> list[str]:
@@ -662,7 +943,8 @@ def label_checks(profile: Profile, supplement: PlanSupplement | None,
                  days: Sequence[PlanDay], foods: dict[str, Food]) -> tuple[LabelCheck, ...]:
     """"Check the label" lines for the fortified foods the plan counts (see step 6)."""
     leans = profile.diet in LEANS_ON_FORTIFIED and supplement is None
-    used = dict.fromkeys(i.food_id for d in days for m in d.meals for i in m.items)
+    used = dict.fromkeys(i.food_id for d in days for m in d.meals for i in m.items
+                         if i.b12_ug > 0)
     checks = []
     for fid in used:
         food = foods[fid]
@@ -692,7 +974,8 @@ def _absorption_notes(profile: Profile, foods: Sequence[Food], reference: Refere
         return []
     bound = {
         item.group for day in days for meal in day.meals for item in meal.items
-        if not item.fortified and table.by_group[item.group].form == "food_bound"
+        if item.b12_ug > 0 and not item.fortified
+        and item.group in table.by_group and table.by_group[item.group].form == "food_bound"
     }
     if not bound:
         return []
@@ -717,15 +1000,25 @@ def _absorption_notes(profile: Profile, foods: Sequence[Food], reference: Refere
 
 
 def _notes(assessment: Assessment, supplement: PlanSupplement | None,
-           problem: Problem) -> list[str]:
+           problem: dish_plan.DishProblem, profile: Profile) -> list[str]:
     t = assessment.target
     notes = [
         f"A day is covered when its absorbed B12 reaches {t.absorbed_ug:.2f} µg: what "
-        f"{t.intake_ug:g} µg a day gives when eaten in {problem.params.target_meals} "
-        "equal meals. Each meal is one dose; absorption saturates per meal.",
-        f"One food appears in at most {problem.max_uses_per_food} meals over these "
-        f"{problem.days} days; at most {problem.max_items_per_meal} B12 items per meal.",
+        f"{t.intake_ug:g} µg a day gives when eaten in equal meals. Each meal is one "
+        "dose; absorption saturates per meal.",
+        "Every meal is a dish; no dish appears more than twice a week or at the same "
+        "meal on two days running.",
     ]
+    if not problem.chase:
+        notes.append(
+            "The supplement covers your absorbed target on its own, so the meals are "
+            "chosen for variety, your likes and food safety, not for their B12."
+        )
+    elif problem.spread:
+        notes.append(
+            "On most days B12 comes from two or more meals, because absorption "
+            "saturates within a meal (fortified foods two or three times a day)."
+        )
     if not food_can_cover(assessment):
         notes.append(
             "Absorbed amounts use the model without intrinsic factor (about 1.2 % of "

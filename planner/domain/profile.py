@@ -279,6 +279,8 @@ FIELDS: dict[str, Check] = {
     "feeding": _word(FEEDINGS, "a feeding"),
     "mother_diet": _word(DIETS, "a diet"),
     "mother_takes_b12": _boolean,
+    "include_dishes": _food_ids,
+    "exclude_dishes": _food_ids,
 }
 
 _HINTS = {

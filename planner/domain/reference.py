@@ -56,3 +56,11 @@ class Reference:
     bioavailability: Bioavailability | None = None
     labs: LabTable | None = None  # labs.toml; None: lab results are not interpreted
     pointers: tuple[SymptomPointer, ...] = ()  # differential.toml [[symptom]]
+    # The dish library (foods/dishes.csv) the plan's meals come from; empty: no dishes.
+    dishes: tuple[Any, ...] = ()
+    # Portion factor per meals-per-day and meal (meal_portions.toml); empty: 1.0.
+    meal_portions: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
+    # A child's meal holds at most this many items' cap (meal_portions.toml).
+    child_meal_items: int = 2
+    # Shop aisle per food group (foods/groups.csv), for the shopping list.
+    aisles: Mapping[str, str] = field(default_factory=dict)

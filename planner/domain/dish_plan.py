@@ -1,0 +1,435 @@
+"""Choose a dish for every meal of a plan: the objective and its solver.
+
+This is the optimiser :func:`planner.domain.planning.make_plan` uses. (The
+item-based optimiser in :mod:`planner.domain.optimizer` is kept for its
+exhaustive-search tests and for ``benchmarks/milp_reference.py``; plans no
+longer use it.)
+
+The problem
+-----------
+A plan has ``days`` × ``meals`` slots; each slot gets exactly one dish from the
+candidates of its meal (:class:`Candidate`): a dish of the library that suits
+the meal and whose every ingredient passed the profile's filters, with its
+grams already scaled to the person (meal share, child portion) and its absorbed
+B12 already computed: a meal is one dose, and
+:func:`planner.domain.absorption.meal_absorbed_ug` with per-ingredient factors
+(food group, food-bound reduction) is the one definition of what it gives.
+
+The objective (minimised)
+-------------------------
+:func:`evaluate` is the one definition; the solver only ever compares its value::
+
+    J =  1000 × uncovered days                     ┐ only while the food plan
+       +   10 × Σ_days shortfall / target_absorbed │ chases B12 (``chase``)
+       +    4 × days with fewer than 2 B12 meals   │ (``spread``: food-only
+       +            (a B12 meal absorbs ≥ ¼ target)│  vegans and vegetarians)
+       + 0.25 × Σ_days intake / intake_target      ┘
+       +        Σ_meals cost of the dish           (tier, liked, own B12 foods, week's taste)
+       +  0.8 × Σ_dishes (uses − 1)⁺               (variety: distinct dishes)
+       + 5000 × Σ_dishes (uses − max_uses)⁺       (no dish more than twice a week)
+       + 5000 × same dish at the same meal on consecutive days
+       + 5000 × (repeats − allowed)⁺               (≥ 60 % distinct dishes)
+       +  10⁶ × Σ_foods (uses − food-safety limit)⁺ (weekly caps: liver, oily fish)
+       + 0.02 × distinct ingredients               (fewer things to buy)
+
+A dish's own cost: 0.6 for an ``occasional`` or ``specialty`` ingredient (the
+tier of its least everyday ingredient; specialty ones only reach the
+candidates when the person names the food), −0.5 for a dish the person likes
+(``include_dishes``), −0.3 when its B12 comes from a food the person named in
+``include_foods``, and the week's taste: a number in [0, 0.3) per dish from a
+BLAKE2b hash of the profile and the ISO week (no clock, no global random state).
+
+Why these weights:
+
+* **1000 per uncovered day** puts coverage first: more than anything else a day
+  can cost, so a day is left uncovered only when no allowed dishes reach the
+  target (the plan then needs a supplement).
+* **10 per target of shortfall**: on such a day, get as close as possible; it
+  also gives the local search a slope towards coverage.
+* **4 per day with fewer than two B12 meals** (vegans and vegetarians eating
+  food only): absorption saturates within a meal, and the Vegan Society's
+  option 1 is fortified foods two or three times a day (b12-reference.md §5).
+  It is larger than the taste, tier and variety terms, so it wins whenever two
+  B12 meals are possible, and smaller than a day's coverage.
+* **0.25 per intake target eaten**, linear in µg: keeps very large doses (liver,
+  clams) out when smaller ones cover the day, as the item optimiser did.
+* **0.6 per occasional dish, −0.5 per liked dish**: everyday dishes first and
+  the person's own liked ones; both stay below a B12 meal's worth (4) and
+  below coverage, so preference never costs the target.
+* **0.8 per repeat**: every repeat must buy something (a covered day, two B12
+  meals), so plans are usually far more varied than the rules ask.
+* **5000** makes the rules hard: at most twice a week (pro rata over longer
+  plans), never the same dish at the same meal on consecutive days, at least
+  60 % distinct dishes over the plan's meals (``repeats`` = Σ (uses − 1)⁺ may
+  not pass 40 % of the meals). **10⁶** puts the food-safety caps (liver for
+  babies, oily fish in pregnancy) above everything. 5000 is above the cost of
+  an uncovered day on purpose: eating kippers every morning is not a plan a
+  dietitian would give; a day the varied dishes cannot cover is covered by the
+  supplement instead (or, when it is refused, the plan says food cannot cover).
+  The rules give way only when the profile allows too few dishes, and the plan
+  then says so.
+* **0.02 per distinct ingredient**: a tie-breaker between near-equal weeks.
+* **When a supplement covers the target on its own** (``chase`` false) the B12
+  terms are dropped: the meals are chosen for variety, preference and safety
+  only, and the plan says so.
+
+The solver
+----------
+1. **Greedy.** Slots are filled day by day, meal by meal, each with the
+   candidate of least added J given the slots already filled.
+2. **Local improvement.** Each slot in turn is re-chosen as the candidate that
+   lowers J most with every other slot fixed, until a pass changes nothing (at
+   most :data:`MAX_PASSES`). Every move is scored by the exact change of J.
+
+Deterministic: candidates come in library order, ties keep the earlier one,
+and the only randomness is the hash-based taste.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+
+from planner.domain.model import Dish
+from planner.domain.model import Food
+
+MAX_PASSES = 6
+MAX_USES_PER_WEEK = 2  # no dish more than twice a week (pro rata: 4 in a 14-day plan)
+MIN_DISTINCT_SHARE = 0.6  # at least 60 % distinct dishes over the plan's meals
+SPREAD_SHARE = 0.25  # a meal counts as a B12 meal when it absorbs this share of the target
+EPS = 1e-9
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Weights of the objective; see the module docstring for the reasons."""
+
+    uncovered_day: float = 1000.0
+    shortfall_per_target: float = 10.0
+    single_b12_meal_day: float = 4.0
+    intake_per_target: float = 0.25
+    occasional: float = 0.6
+    liked: float = -0.5
+    own_b12_food: float = -0.3
+    taste: float = 0.3
+    repeat: float = 0.8
+    hard: float = 5000.0
+    safety: float = 1_000_000.0
+    ingredient: float = 0.02
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One dish as it would be served at one meal, for this person.
+
+    ``ingredients`` are ``(food, grams)`` pairs, grams scaled to the person;
+    ``b12_ug`` [µg] their sum; ``absorbed_ug`` [µg] what the meal gives in the
+    planning mode (normal absorption); ``cost`` the dish's own cost (tier,
+    liked, own B12 foods, taste).
+    """
+
+    dish: Dish
+    ingredients: tuple[tuple[Food, float], ...]
+    b12_ug: float
+    absorbed_ug: float
+    cost: float
+    key: int  # the dish's index in the library: uses are counted per dish
+    food_keys: tuple[int, ...]  # distinct ingredient indices (shopping list)
+    capped: tuple[int, ...] = ()  # indices into DishProblem.food_limits
+
+
+@dataclass(frozen=True)
+class DishProblem:
+    """Everything the solver and the objective need, as plain values."""
+
+    days: int
+    meals: tuple[str, ...]
+    candidates: tuple[tuple[Candidate, ...], ...]  # per meal, in library order
+    target_absorbed_ug: float
+    intake_target_ug: float
+    chase: bool  # False: a supplement covers the target on its own
+    spread: bool  # True: food-only vegans and vegetarians, two B12 meals a day
+    food_limits: tuple[int, ...] = ()  # meal limits of capped foods (food safety)
+    weights: Weights = field(default_factory=Weights)
+    max_uses: int = MAX_USES_PER_WEEK  # meals one dish may fill over the plan
+
+
+
+Solution = tuple[tuple[int, ...], ...]
+"""Per day, per meal: the index of the chosen candidate in ``candidates[meal]``."""
+
+
+def max_uses(days: int) -> int:
+    """Meals one dish may fill over ``days`` days: twice per started week."""
+    return MAX_USES_PER_WEEK * max(1, math.ceil(days / 7))
+
+
+def allowed_repeats(p: DishProblem) -> int:
+    """Repeats (meals beyond a dish's first) the plan may hold and still have at
+    least :data:`MIN_DISTINCT_SHARE` distinct dishes."""
+    meals = p.days * len(p.meals)
+    return meals - math.ceil(MIN_DISTINCT_SHARE * meals - 1e-9)
+
+
+def taste(dish_id: str, seed: bytes, scale: float) -> float:
+    """A stable pseudo-random cost in [0, scale) per dish from ``seed`` (profile and week)."""
+    digest = hashlib.blake2b(seed + b"\x02" + dish_id.encode(), digest_size=8).digest()
+    return scale * int.from_bytes(digest, "big") / 2.0**64
+
+
+def _day_cost(p: DishProblem, absorbed: Sequence[float], intake: float) -> float:
+    if not p.chase:
+        return 0.0
+    w = p.weights
+    target = max(p.target_absorbed_ug, EPS)
+    total = sum(absorbed)
+    cost = w.intake_per_target * intake / max(p.intake_target_ug, EPS)
+    if total < p.target_absorbed_ug - EPS:
+        cost += w.uncovered_day + w.shortfall_per_target * (target - total) / target
+    if p.spread:
+        b12_meals = sum(1 for a in absorbed if a >= SPREAD_SHARE * target - EPS)
+        if b12_meals < 2:
+            cost += w.single_b12_meal_day
+    return cost
+
+
+def evaluate(p: DishProblem, solution: Solution) -> float:
+    """The objective J of a plan (module docstring)."""
+    w = p.weights
+    total = 0.0
+    uses: dict[int, int] = {}
+    food_uses = [0] * len(p.food_limits)
+    ingredients: set[int] = set()
+    for d, day in enumerate(solution):
+        chosen = [p.candidates[m][c] for m, c in enumerate(day)]
+        total += _day_cost(p, [c.absorbed_ug for c in chosen], sum(c.b12_ug for c in chosen))
+        for m, c in enumerate(chosen):
+            total += c.cost
+            uses[c.key] = uses.get(c.key, 0) + 1
+            for i in c.capped:
+                food_uses[i] += 1
+            ingredients.update(c.food_keys)
+            if d > 0 and p.candidates[m][solution[d - 1][m]].key == c.key:
+                total += w.hard
+    repeats = 0
+    for n in uses.values():
+        total += w.repeat * max(0, n - 1) + w.hard * max(0, n - p.max_uses)
+        repeats += max(0, n - 1)
+    total += w.hard * max(0, repeats - allowed_repeats(p))
+    for n, limit in zip(food_uses, p.food_limits, strict=True):
+        total += w.safety * max(0, n - limit)
+    return total + w.ingredient * len(ingredients)
+
+
+@dataclass(frozen=True)
+class Score:
+    """The objective ``total`` and the figures behind it, for reports and tests:
+    days food leaves short of the target (planning mode), B12 eaten and absorbed
+    over the plan [µg], and the number of distinct dishes."""
+
+    total: float
+    uncovered_days: int
+    intake_ug: float
+    absorbed_ug: float
+    distinct_dishes: int
+
+
+def score(p: DishProblem, solution: Solution) -> Score:
+    """:func:`evaluate` with its parts."""
+    chosen = [[p.candidates[m][c] for m, c in enumerate(day)] for day in solution]
+    absorbed = [sum(c.absorbed_ug for c in day) for day in chosen]
+    return Score(
+        total=evaluate(p, solution),
+        uncovered_days=sum(a < p.target_absorbed_ug - EPS for a in absorbed),
+        intake_ug=sum(c.b12_ug for day in chosen for c in day),
+        absorbed_ug=sum(absorbed),
+        distinct_dishes=len({c.key for day in chosen for c in day}),
+    )
+
+
+class _State:
+    """The counts a move needs, kept up to date as slots change."""
+
+    def __init__(self, p: DishProblem) -> None:
+        self.p = p
+        self.slots: list[list[int | None]] = [[None] * len(p.meals) for _ in range(p.days)]
+        self.uses: dict[int, int] = {}
+        self.food_uses = [0] * len(p.food_limits)
+        self.ingredient_uses: dict[int, int] = {}
+        self.repeats = 0
+        self.allowed_repeats = allowed_repeats(p)
+        # While filling greedily, an empty slot counts as its meal's best B12, so
+        # the first meal of a day does not try to cover the day alone.
+        self.optimistic = False
+        self.best_absorbed = [max(c.absorbed_ug for c in cands) for cands in p.candidates]
+
+    def cand(self, d: int, m: int) -> Candidate | None:
+        c = self.slots[d][m]
+        return None if c is None else self.p.candidates[m][c]
+
+    def day_cost(self, d: int, m: int, c: Candidate | None) -> float:
+        absorbed, intake = [], 0.0
+        for k in range(len(self.p.meals)):
+            x = c if k == m else self.cand(d, k)
+            if x is not None:
+                absorbed.append(x.absorbed_ug)
+                intake += x.b12_ug
+            elif self.optimistic:
+                absorbed.append(self.best_absorbed[k])
+        return _day_cost(self.p, absorbed, intake)
+
+    def local_cost(self, d: int, m: int, c: Candidate, day: float | None = None) -> float:
+        """The part of J that depends on slot (d, m) holding ``c``, given the counts
+        of every other slot (the counts must not include the slot itself).
+        ``day``: the day's cost with ``c`` there, when the caller has it."""
+        p, w = self.p, self.p.weights
+        cost = c.cost + (self.day_cost(d, m, c) if day is None else day)
+        n = self.uses.get(c.key, 0)  # other slots already using this dish
+        cost += w.repeat * (1 if n >= 1 else 0) + w.hard * (1 if n >= p.max_uses else 0)
+        if n >= 1 and self.repeats >= self.allowed_repeats:
+            cost += w.hard
+        for k in (d - 1, d + 1):
+            if 0 <= k < p.days:
+                other = self.cand(k, m)
+                if other is not None and other.key == c.key:
+                    cost += w.hard
+        for i in c.capped:
+            if self.food_uses[i] >= p.food_limits[i]:
+                cost += w.safety
+        for f in c.food_keys:
+            if not self.ingredient_uses.get(f):
+                cost += w.ingredient
+        return cost
+
+    def put(self, d: int, m: int, idx: int | None) -> None:
+        old = self.cand(d, m)
+        if old is not None:
+            if self.uses[old.key] >= 2:
+                self.repeats -= 1
+            self.uses[old.key] -= 1
+            for i in old.capped:
+                self.food_uses[i] -= 1
+            for f in old.food_keys:
+                self.ingredient_uses[f] -= 1
+        self.slots[d][m] = idx
+        new = self.cand(d, m)
+        if new is not None:
+            if self.uses.get(new.key, 0) >= 1:
+                self.repeats += 1
+            self.uses[new.key] = self.uses.get(new.key, 0) + 1
+            for i in new.capped:
+                self.food_uses[i] += 1
+            for f in new.food_keys:
+                self.ingredient_uses[f] = self.ingredient_uses.get(f, 0) + 1
+
+    def best(self, d: int, m: int) -> int:
+        """The candidate of least local cost at (d, m); the slot must be empty.
+        Ties keep the current choice, then the earlier candidate."""
+        p = self.p
+        absorbed, intake = [], 0.0
+        for k in range(len(p.meals)):
+            x = None if k == m else self.cand(d, k)
+            if x is not None:
+                absorbed.append(x.absorbed_ug)
+                intake += x.b12_ug
+            elif k != m and self.optimistic:
+                absorbed.append(self.best_absorbed[k])
+        days: dict[tuple[float, float], float] = {}  # many dishes share a B12 figure
+        best_i, best_cost = 0, float("inf")
+        for i, c in enumerate(p.candidates[m]):
+            key = (c.absorbed_ug, c.b12_ug)
+            day = days.get(key)
+            if day is None:
+                day = days[key] = _day_cost(p, [*absorbed, c.absorbed_ug], intake + c.b12_ug)
+            if c.cost + day >= best_cost - EPS:
+                continue  # the rest of the local cost is never negative
+            cost = self.local_cost(d, m, c, day)
+            if cost < best_cost - EPS:
+                best_i, best_cost = i, cost
+        return best_i
+
+
+def _repair(s: _State) -> bool:
+    """Pair moves for slots that break a hard rule (a third use, the same dish on
+    consecutive days, a safety cap): re-choose the slot among candidates without
+    a hard cost, together with the best change of one other meal of that day.
+    True if any move lowered J."""
+    p, hard = s.p, s.p.weights.hard
+    improved = False
+    for d in range(p.days):
+        for m in range(len(p.meals)):
+            current = s.slots[d][m]
+            s.put(d, m, None)
+            c0 = p.candidates[m][current]
+            old = s.local_cost(d, m, c0) - s.day_cost(d, m, c0)
+            s.put(d, m, current)
+            if old < hard:
+                continue
+            before = sum(_slot_cost(s, d, k) for k in range(len(p.meals)))
+            best = None
+            for i, c in enumerate(p.candidates[m]):
+                s.put(d, m, None)
+                if s.local_cost(d, m, c) - s.day_cost(d, m, c) >= hard:
+                    s.put(d, m, current)
+                    continue
+                s.put(d, m, i)
+                for k in range(len(p.meals)):
+                    if k == m:
+                        continue
+                    keep = s.slots[d][k]
+                    s.put(d, k, None)
+                    j = s.best(d, k)
+                    s.put(d, k, j)
+                    after = sum(_slot_cost(s, d, q) for q in range(len(p.meals)))
+                    if after < before - 1e-7 and (best is None or after < best[0] - 1e-7):
+                        best = (after, i, k, j)
+                    s.put(d, k, keep)
+                s.put(d, m, current)
+            if best is not None:
+                _, i, k, j = best
+                s.put(d, m, i)
+                s.put(d, k, j)
+                improved = True
+    return improved
+
+
+def _slot_cost(s: _State, d: int, m: int) -> float:
+    """The local cost of slot (d, m) as it stands (for comparing pair moves; the
+    day's shared cost is counted once per slot, the same on both sides)."""
+    current = s.slots[d][m]
+    s.put(d, m, None)
+    cost = s.local_cost(d, m, s.p.candidates[m][current])
+    s.put(d, m, current)
+    return cost
+
+
+def solve(p: DishProblem) -> Solution:
+    """A plan of least J found by greedy filling and slot-by-slot improvement."""
+    if any(not cands for cands in p.candidates):
+        raise ValueError("a meal has no candidate dish")
+    s = _State(p)
+    s.optimistic = True
+    for d in range(p.days):
+        for m in range(len(p.meals)):
+            s.put(d, m, s.best(d, m))
+    s.optimistic = False
+    for _ in range(MAX_PASSES):
+        changed = False
+        for d in range(p.days):
+            for m in range(len(p.meals)):
+                current = s.slots[d][m]
+                old = p.candidates[m][current]
+                s.put(d, m, None)
+                old_cost = s.local_cost(d, m, old)
+                idx = s.best(d, m)
+                if idx != current and s.local_cost(d, m, p.candidates[m][idx]) < old_cost - 1e-7:
+                    s.put(d, m, idx)
+                    changed = True
+                else:
+                    s.put(d, m, current)
+        if not changed and not _repair(s):
+            break
+    return tuple(tuple(int(c) for c in day) for day in s.slots)  # type: ignore[arg-type]
