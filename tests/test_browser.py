@@ -197,7 +197,7 @@ def test_print_stylesheet_keeps_the_plan_and_drops_navigation(page):
     assert page.locator("footer .disclaimer").is_visible()
 
 
-def test_the_professional_section_is_folded_until_opened_and_its_lab_reaches_the_plan(page):
+def test_the_professional_section_is_folded_until_opened_and_its_lab_reaches_the_plan(page, app):
     """Issue 14: lab results live in a folded "For health professionals" section."""
     page.goto("/")
     value = page.locator("#field-lab_serum_b12_value")
@@ -212,6 +212,6 @@ def test_the_professional_section_is_folded_until_opened_and_its_lab_reaches_the
     page.fill("#field-lab_serum_b12_date", "2026-02-10")
     page.locator("form.profile button[type=submit]").first.click()
 
-    assert query_of(page)["lab_serum_b12_value"] == ["180"]
+    assert query_of(page, app)["lab_serum_b12_value"] == ["180"]  # sealed, not in clear
     table = page.locator("section.labs table")
     assert "2026-02-10" in table.inner_text() and "Borderline" in table.inner_text()
