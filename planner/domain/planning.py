@@ -913,10 +913,17 @@ def _variety_notes(problem: dish_plan.DishProblem, solution: dish_plan.Solution)
     repeats = max(uses.values(), default=0) > problem.max_uses or any(
         a == b for before, after in zip(keys, keys[1:], strict=False)
         for a, b in zip(before, after, strict=True))
-    if not repeats:
-        return []
-    return ["Few dishes fit this profile's diet, allergies and exclusions, so some dishes "
-            "come more than twice a week or on two days running."]
+    notes = []
+    if repeats:
+        notes.append("Few dishes fit this profile's diet, allergies and exclusions, so some "
+                     "dishes come more than twice a week or on two days running.")
+    weeks = [keys[i:i + 7] for i in range(0, len(keys), 7)]
+    if any(len({k for day in week for k in day}) < dish_plan.MIN_DISTINCT_SHARE
+           * sum(len(day) for day in week) for week in weeks):
+        notes.append(f"Fewer than {dish_plan.MIN_DISTINCT_SHARE:.0%} of this week's meals are "
+                     "different dishes: the planner did not find a more varied week that "
+                     "keeps the other rules.")
+    return notes
 
 
 def _other_market_notes(profile: Profile, foods: Sequence[Food]) -> list[str]:
