@@ -31,6 +31,7 @@ from planner.domain.facts import holds
 from planner.domain.facts import parse_when
 from planner.domain.model import Food
 from planner.domain.reference import ReferenceDataError
+from planner.domain.reference import text_field as _text
 
 FORMS = ("crystalline", "food_bound")
 STATUSES = ("P", "S", "U", "design")
@@ -119,13 +120,6 @@ def item_factors(
 # ---------------------------------------------------------------------------
 # Parsing (pure; planner.reference reads the file)
 # ---------------------------------------------------------------------------
-
-
-def _text(raw: Mapping[str, Any], key: str, where: str) -> str:
-    value = raw.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ReferenceDataError(f"{where}: {key} must be non-empty text")
-    return value.strip()
 
 
 def _choice(raw: Mapping[str, Any], key: str, choices: tuple[str, ...], where: str) -> str:

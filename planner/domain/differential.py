@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from planner.domain.reference import ReferenceDataError
+from planner.domain.reference import text_field as _text
 
 
 @dataclass(frozen=True)
@@ -110,13 +111,6 @@ def parse_pointers(raw: Mapping[str, Any], tables: tuple[DifferentialTable, ...]
                                   _text(row, "wording", where), _text(row, "points_to", where),
                                   _text(row, "source", where)))
     return tuple(out)
-
-
-def _text(raw: Mapping[str, Any], key: str, where: str) -> str:
-    value = raw.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ReferenceDataError(f"{where}: {key} must be non-empty text")
-    return value.strip()
 
 
 def _row(raw: Mapping[str, Any], width: int, where: str) -> DifferentialRow:

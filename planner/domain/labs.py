@@ -22,6 +22,7 @@ from planner.domain.model import LAB_STATUSES
 from planner.domain.model import LAB_UNITS
 from planner.domain.model import LabResult
 from planner.domain.reference import ReferenceDataError
+from planner.domain.reference import text_field as _text
 
 
 @dataclass(frozen=True)
@@ -181,13 +182,6 @@ def interpret_all(results: Iterable[LabResult], table: LabTable | None) -> tuple
 # ---------------------------------------------------------------------------
 # Parsing the data file
 # ---------------------------------------------------------------------------
-
-
-def _text(raw: Mapping[str, Any], key: str, where: str) -> str:
-    value = raw.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ReferenceDataError(f"{where}: {key} must be non-empty text")
-    return value.strip()
 
 
 def _positive(value: Any, what: str, where: str) -> float:

@@ -34,6 +34,15 @@ class ReferenceDataError(ValueError):
     """A reference data file is wrong; the message names the file, the row and the fix."""
 
 
+def text_field(raw: Mapping[str, Any], key: str, where: str) -> str:
+    """``raw[key]`` as stripped non-empty text, or ReferenceDataError naming ``where``
+    and ``key`` (the one check every data-file parser of the core uses)."""
+    value = raw.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise ReferenceDataError(f"{where}: {key} must be non-empty text")
+    return value.strip()
+
+
 @dataclass(frozen=True)
 class Reference:
     """Everything numeric or rule-like the planner looks up.

@@ -29,6 +29,7 @@ from planner.domain.facts import parse_when
 from planner.domain.model import CONDITIONS
 from planner.domain.model import FREQUENCIES
 from planner.domain.reference import ReferenceDataError
+from planner.domain.reference import text_field as _text
 from planner.domain.supplements import SupplementOption
 
 FLAG_CODES = ("malabsorption", "medical_check", "supplement", "differential")
@@ -196,13 +197,6 @@ def _texts(raw: Mapping[str, Any], key: str, where: str, *, required: bool = Tru
     if required and not value:
         raise ReferenceDataError(f"{where}: {key} must not be empty")
     return tuple(v.strip() for v in value)
-
-
-def _text(raw: Mapping[str, Any], key: str, where: str) -> str:
-    value = raw.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ReferenceDataError(f"{where}: {key} must be non-empty text")
-    return value.strip()
 
 
 def _choice(value: Any, choices: Iterable[str], what: str, where: str) -> str:

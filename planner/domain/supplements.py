@@ -29,6 +29,7 @@ from planner.domain.model import FREQUENCIES
 from planner.domain.model import Profile
 from planner.domain.reference import Reference
 from planner.domain.reference import ReferenceDataError
+from planner.domain.reference import text_field as _text
 
 if TYPE_CHECKING:
     from planner.domain.assessment import Assessment
@@ -105,13 +106,6 @@ class RecommendedSupplement:
 # ---------------------------------------------------------------------------
 # Parsing and validation (pure; the loader reads the file)
 # ---------------------------------------------------------------------------
-
-
-def _text(raw: Mapping[str, Any], key: str, where: str) -> str:
-    value = raw.get(key)
-    if not isinstance(value, str) or not value.strip():
-        raise ReferenceDataError(f"{where}: {key} must be non-empty text")
-    return value.strip()
 
 
 def _choice(raw: Mapping[str, Any], key: str, choices: tuple[str, ...], where: str, default: str | None = None) -> str:
