@@ -53,7 +53,7 @@ class Target:
     basis: str
     note: str = ""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "guideline": self.guideline,
             "intake_ug": self.intake_ug,
@@ -96,7 +96,7 @@ class Assessment:
     def codes(self) -> tuple[str, ...]:
         return tuple(f.code for f in self.flags)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         supplement = self.recommended_supplement
         return {
             "target": self.target.to_dict(),
@@ -161,7 +161,7 @@ def _own_supplement_reach(profile: Profile, reference: Reference, target: Target
         return None, False
     if own.is_injection:
         return True, False  # treatment a doctor arranged: nothing by mouth is weighed against it
-    got = supplement_absorbed_per_day(own.dose_ug, own.frequency, reference.absorption,
+    got = supplement_absorbed_per_day(own.oral_dose_ug, own.frequency, reference.absorption,
                                       intrinsic_factor)
     reaches = got >= target.absorbed_ug - 1e-9
     facts = profile_facts(profile, reference.supplement_adequacy,

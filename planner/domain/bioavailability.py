@@ -31,6 +31,7 @@ from planner.domain.facts import holds
 from planner.domain.facts import parse_when
 from planner.domain.model import Food
 from planner.domain.reference import ReferenceDataError
+from planner.domain.reference import choice_field as _choice
 from planner.domain.reference import text_field as _text
 
 FORMS = ("crystalline", "food_bound")
@@ -120,13 +121,6 @@ def item_factors(
 # ---------------------------------------------------------------------------
 # Parsing (pure; planner.reference reads the file)
 # ---------------------------------------------------------------------------
-
-
-def _choice(raw: Mapping[str, Any], key: str, choices: tuple[str, ...], where: str) -> str:
-    value = raw.get(key)
-    if value not in choices:
-        raise ReferenceDataError(f"{where}: {key} {value!r} is not valid; choose one of {', '.join(choices)}")
-    return value
 
 
 def _fraction(raw: Mapping[str, Any], key: str, where: str) -> float:

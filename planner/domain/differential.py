@@ -25,8 +25,8 @@ class DifferentialRow:
     source: str
     matches: tuple[str, ...] = ()  # symptoms of the profile this row matches (issue 14)
 
-    def to_dict(self) -> dict:
-        out: dict = {"feature": self.feature, "cells": list(self.cells), "source": self.source}
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"feature": self.feature, "cells": list(self.cells), "source": self.source}
         if self.matches:
             out["matches"] = list(self.matches)
         return out
@@ -51,7 +51,7 @@ class SymptomPointer:
                 "can have more than one cause, conditions can occur together, and a doctor "
                 "can examine you and order the tests that tell them apart.")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"symptom": self.symptom, "table": self.table, "features": list(self.features),
                 "condition": self.column, "wording": self.wording,
                 "points_to": self.points_to, "source": self.source}
@@ -65,7 +65,7 @@ class DifferentialTable:
     rows: tuple[DifferentialRow, ...]
     source: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "title": self.title,

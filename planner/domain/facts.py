@@ -50,6 +50,8 @@ class SupplementAdequacy:
     def is_met_by(self, dose_ug: float | None, frequency: str) -> bool:
         if frequency == "injection":  # a doctor's treatment (issue 14)
             return True
+        if dose_ug is None:
+            raise ValueError(f"a {frequency} supplement needs dose_ug")
         minimum = self.daily_min_ug if frequency == "daily" else self.weekly_min_ug
         return dose_ug >= minimum
 

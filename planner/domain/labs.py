@@ -58,22 +58,28 @@ class Scheme:
     def status(self, value: float) -> str:
         return next(b.status for b in self.bands if b.holds(value))
 
-    def describe(self, unit: str) -> list[dict]:
+    def describe(self, unit: str) -> list[dict[str, Any]]:
         """The bands as ``{"status", "range"}`` in words, e.g. ``below 133 pmol/L``."""
-        out, previous = [], None
+        out: list[dict[str, Any]] = []
+        previous: Band | None = None
         for band in self.bands:
-            if band.below is not None:
-                text = (f"below {band.below:g} {unit}" if previous is None
-                        else f"{_lower(previous)} to below {band.below:g} {unit}")
-            elif band.at_most is not None:
-                text = (f"up to {band.at_most:g} {unit}" if previous is None
-                        else f"{_lower(previous)} to {band.at_most:g} {unit}")
-            else:
-                text = f"above {previous.edge:g} {unit}" if previous.at_most is not None \
-                    else f"{previous.edge:g} {unit} or more"
-            out.append({"status": band.status, "range": text})
+            out.append({"status": band.status, "range": _range(band, previous, unit)})
             previous = band
         return out
+
+
+def _range(band: Band, previous: Band | None, unit: str) -> str:
+    """A band's values in words, after the band before it (None for the first)."""
+    if band.below is not None:
+        return (f"below {band.below:g} {unit}" if previous is None
+                else f"{_lower(previous)} to below {band.below:g} {unit}")
+    if band.at_most is not None:
+        return (f"up to {band.at_most:g} {unit}" if previous is None
+                else f"{_lower(previous)} to {band.at_most:g} {unit}")
+    if previous is None:  # parse_lab_table gives every scheme two bands or more
+        raise ValueError(f"labs: a {band.status} band without an edge must follow another band")
+    return (f"above {previous.edge:g} {unit}" if previous.at_most is not None
+            else f"{previous.edge:g} {unit} or more")
 
 
 def _lower(previous: Band) -> str:
@@ -129,7 +135,7 @@ class LabReading:
     def test(self) -> str:
         return self.result.test
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "test": self.result.test,
             "label": self.label,
@@ -207,7 +213,7 @@ def _scheme(raw: Mapping[str, Any], where: str) -> Scheme:
         raise ReferenceDataError(
             f"{where}: needs at least two bands; every band but the last has an edge "
             "(below or at_most), the last has none")
-    edges = [b.edge for b in bands[:-1]]
+    edges = [b.edge for b in bands[:-1] if b.edge is not None]  # all of them (checked above)
     if edges != sorted(edges) or len(set(edges)) != len(edges):
         raise ReferenceDataError(f"{where}: band edges must rise from the first band to the last")
     return Scheme(_text(raw, "id", where), _text(raw, "name", where),

@@ -43,6 +43,19 @@ def text_field(raw: Mapping[str, Any], key: str, where: str) -> str:
     return value.strip()
 
 
+def choice_field(
+    raw: Mapping[str, Any], key: str, choices: tuple[str, ...], where: str,
+    default: str | None = None,
+) -> str:
+    """``raw[key]`` (``default`` when absent) if it is one of ``choices``, or
+    ReferenceDataError naming ``where``, ``key`` and the choices."""
+    value = raw.get(key, default)
+    if not isinstance(value, str) or value not in choices:
+        raise ReferenceDataError(
+            f"{where}: {key} {value!r} is not valid; choose one of {', '.join(choices)}")
+    return value
+
+
 @dataclass(frozen=True)
 class Reference:
     """Everything numeric or rule-like the planner looks up.

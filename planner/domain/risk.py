@@ -91,7 +91,7 @@ class TreatmentOption:
     dose_ug: float | None = None
     frequency: str | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "dose_ug": self.dose_ug, "frequency": self.frequency,
                 "label": self.label, "status": self.status, "source": self.source}
 
@@ -134,7 +134,7 @@ class RuleVoice:
     reasons: tuple[str, ...]
     sources: tuple[str, ...]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "level": self.level, "specificity": self.specificity,
                 "title": self.title, "advice": self.advice, "reasons": list(self.reasons),
                 "sources": list(self.sources)}
@@ -162,7 +162,7 @@ class Flag:
         """The rules that fired besides the one that gives the title and advice."""
         return self.voices[1:]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "code": self.code,
             "level": self.level,
@@ -201,7 +201,7 @@ def _texts(raw: Mapping[str, Any], key: str, where: str, *, required: bool = Tru
 
 def _choice(value: Any, choices: Iterable[str], what: str, where: str) -> str:
     choices = tuple(choices)
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise ReferenceDataError(
             f"{where}: {value!r} is not a {what}; choose one of {', '.join(choices)}"
         )

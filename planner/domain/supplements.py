@@ -29,6 +29,7 @@ from planner.domain.model import FREQUENCIES
 from planner.domain.model import Profile
 from planner.domain.reference import Reference
 from planner.domain.reference import ReferenceDataError
+from planner.domain.reference import choice_field as _choice
 from planner.domain.reference import text_field as _text
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ class SupplementOption:
     offer: bool = True
     dose_basis: str = "fixed"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "dose_ug": self.dose_ug if self.dose_basis == "fixed" else None,
@@ -92,7 +93,7 @@ class RecommendedSupplement:
         """Average dose per day [µg]; a weekly dose counts through the 7-day average."""
         return self.dose_ug if self.frequency == "daily" else self.dose_ug / 7.0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "dose_ug": self.dose_ug,
             "frequency": self.frequency,
@@ -106,13 +107,6 @@ class RecommendedSupplement:
 # ---------------------------------------------------------------------------
 # Parsing and validation (pure; the loader reads the file)
 # ---------------------------------------------------------------------------
-
-
-def _choice(raw: Mapping[str, Any], key: str, choices: tuple[str, ...], where: str, default: str | None = None) -> str:
-    value = raw.get(key, default)
-    if value not in choices:
-        raise ReferenceDataError(f"{where}: {key} {value!r} is not valid; choose one of {', '.join(choices)}")
-    return value
 
 
 def parse_adequacy(raw: Mapping[str, Any], name: str = "supplements.toml") -> SupplementAdequacy:
