@@ -682,7 +682,8 @@ def parse_food(
                        else _default_diets(groups[group]["diets"], found_allergens),
                        DIETS),
         "allergens": _join(allergens if allergens is not None
-                           else GROUP_ALLERGENS.get(group, frozenset()) | found_allergens, ALLERGENS),
+                           else GROUP_ALLERGENS.get(group, frozenset()) | found_allergens,
+                           ALLERGENS),
         "fortified": _bool_text(is_fortified(b12, description, plant_based
                                              and groups[group]["counts_as_source"])),
         "source": f"fdc:{fdc_id}",

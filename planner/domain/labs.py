@@ -22,6 +22,7 @@ from planner.domain.model import LAB_STATUSES
 from planner.domain.model import LAB_UNITS
 from planner.domain.model import LabResult
 from planner.domain.reference import ReferenceDataError
+from planner.domain.reference import is_number
 from planner.domain.reference import text_field as _text
 
 
@@ -191,7 +192,7 @@ def interpret_all(results: Iterable[LabResult], table: LabTable | None) -> tuple
 
 
 def _positive(value: Any, what: str, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    if not is_number(value) or value <= 0:
         raise ReferenceDataError(f"{where}: {what} must be a number above 0")
     return float(value)
 
@@ -199,7 +200,8 @@ def _positive(value: Any, what: str, where: str) -> float:
 def _band(raw: Mapping[str, Any], where: str) -> Band:
     status = raw.get("status")
     if status not in LAB_STATUSES:
-        raise ReferenceDataError(f"{where}: status {status!r} is not one of {', '.join(LAB_STATUSES)}")
+        raise ReferenceDataError(
+            f"{where}: status {status!r} is not one of {', '.join(LAB_STATUSES)}")
     if "below" in raw and "at_most" in raw:
         raise ReferenceDataError(f"{where}: give below or at_most, not both")
     below = _positive(raw["below"], "below", where) if "below" in raw else None
@@ -243,12 +245,16 @@ def parse_lab_table(raw: Mapping[str, Any], name: str = "labs.toml") -> LabTable
         }
         unit = _text(row, "unit", where)
         if unit not in units or parsed_units[unit].factor != 1.0:
-            raise ReferenceDataError(f"{where}: unit must be one of {', '.join(units)} with factor 1")
-        schemes = tuple(_scheme(s, f"{where} scheme {i}") for i, s in enumerate(row.get("scheme", []), 1))
+            raise ReferenceDataError(
+                f"{where}: unit must be one of {', '.join(units)} with factor 1")
+        schemes = tuple(_scheme(s, f"{where} scheme {i}")
+                        for i, s in enumerate(row.get("scheme", []), 1))
         if not schemes:
             raise ReferenceDataError(f"{where}: needs at least one threshold scheme")
-        tests[code] = LabTest(code, _text(row, "label", where), unit, decimals, parsed_units, schemes)
+        tests[code] = LabTest(code, _text(row, "label", where), unit, decimals, parsed_units,
+                              schemes)
     unknown = [c for c in raw_tests if c not in LAB_UNITS]
     if unknown:
-        raise ReferenceDataError(f"{name}: unknown test {', '.join(unknown)}; choose from {', '.join(LAB_UNITS)}")
+        raise ReferenceDataError(
+            f"{name}: unknown test {', '.join(unknown)}; choose from {', '.join(LAB_UNITS)}")
     return LabTable(tests=tests, note=_text(raw, "note", name))

@@ -373,9 +373,9 @@ class Dish:
         }
 
 
-def make_dish(dish_id: str, name: str, meals: frozenset[str], ingredients: tuple[DishIngredient, ...],
-              foods: dict[str, Food], cuisine: str = "", method: str = "", source: str = "",
-              notes: str = "") -> Dish:
+def make_dish(dish_id: str, name: str, meals: frozenset[str],
+              ingredients: tuple[DishIngredient, ...], foods: dict[str, Food],
+              cuisine: str = "", method: str = "", source: str = "", notes: str = "") -> Dish:
     """A dish whose diets and allergens follow from ``foods`` (by food id), which
     must hold every ingredient's food."""
     used = [foods[i.food_id] for i in ingredients]

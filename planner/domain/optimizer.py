@@ -250,7 +250,8 @@ def make_problem(
     foods = tuple(foods)
     if factors is not None and len(factors) != len(foods):
         raise ValueError("factors must give one (fraction, scale) per food")
-    factor_of = ({f.food_id: (float(fs[0]), float(fs[1])) for f, fs in zip(foods, factors, strict=True)}
+    factor_of = ({f.food_id: (float(fs[0]), float(fs[1]))
+                  for f, fs in zip(foods, factors, strict=True)}
                  if factors is not None else {})
     foods, steps, limits = allowed_portions(
         foods, uses_limit(max_uses_per_week, days), food_limits or {}, max_item_g)
@@ -384,23 +385,31 @@ def violations(problem: Problem, solution: Solution) -> list[str]:
         if len(day) != len(problem.meals):
             out.append(f"day {d}: {len(day)} meals instead of {len(problem.meals)}")
         for meal_name, meal in zip(problem.meals, day, strict=False):
-            if len(meal) > problem.max_items_per_meal:
-                out.append(f"day {d} {meal_name}: {len(meal)} items")
-            ids = [f for f, _ in meal]
-            if len(set(ids)) != len(ids):
-                out.append(f"day {d} {meal_name}: a food twice in one meal")
-            for f, s in meal:
-                food = problem.foods[f]
-                if meal_kind(meal_name) not in food.meals:
-                    out.append(f"day {d} {meal_name}: {food.food_id} does not suit it")
-                if s not in problem.steps[f]:
-                    out.append(f"day {d} {meal_name}: {s} servings of {food.food_id}")
+            out += _meal_violations(problem, f"day {d} {meal_name}", meal_name, meal)
     for f, n in food_uses(solution).items():
         if n > problem.limit_of(f):
             out.append(
                 f"{problem.foods[f].food_id} in {n} meals "
                 f"(limit {problem.limit_of(f)})"
             )
+    return out
+
+
+def _meal_violations(problem: Problem, where: str, meal_name: str, meal: Meal) -> list[str]:
+    """Hard constraints one meal breaks (too many items, a food twice, a food that
+    does not suit the meal, a serving step the food does not have)."""
+    out = []
+    if len(meal) > problem.max_items_per_meal:
+        out.append(f"{where}: {len(meal)} items")
+    ids = [f for f, _ in meal]
+    if len(set(ids)) != len(ids):
+        out.append(f"{where}: a food twice in one meal")
+    for f, s in meal:
+        food = problem.foods[f]
+        if meal_kind(meal_name) not in food.meals:
+            out.append(f"{where}: {food.food_id} does not suit it")
+        if s not in problem.steps[f]:
+            out.append(f"{where}: {s} servings of {food.food_id}")
     return out
 
 

@@ -387,7 +387,8 @@ def supplement_covers_alone(profile: Profile, assessment: Assessment,
     target = assessment.target.absorbed_ug
     mode = assessment.intrinsic_factor
     own = _own_supplement(profile, reference, mode)
-    if own is not None and assessment.own_supplement_adequate and _share_ug(own) >= target - _EPS_UG:
+    if (own is not None and assessment.own_supplement_adequate
+            and _share_ug(own) >= target - _EPS_UG):
         return True
     if not food_can_cover(assessment):
         return True
@@ -704,7 +705,8 @@ def _choose_supplement(
         )
     if by_food < days:
         reason = _shortfall_reason(profile, assessment, food, by_food, n_sources)
-        reason += " A supplement covers the rest." if by_food else " A supplement covers the target."
+        reason += (" A supplement covers the rest." if by_food
+                   else " A supplement covers the target.")
         if recommended is not None and recommended.reason:
             reason += f" Also: {recommended.reason.rstrip('.')}."
     else:

@@ -160,9 +160,11 @@ def _supplement(field: str, value: Any) -> tuple[Any, list[_Problem]]:
     ``{"frequency": "injection", "every_weeks": 1..26, "dose_ug"?}`` (null handled by caller)."""
     keys = ("dose_ug", "frequency", "every_weeks")
     if not isinstance(value, dict):
-        return None, [_Problem(field, f"{field}: must be null or an object with dose_ug and frequency")]
+        return None, [_Problem(
+            field, f"{field}: must be null or an object with dose_ug and frequency")]
     problems = [
-        _Problem(f"{field}.{key}", f"{field}.{key}: not a supplement field; choose from {', '.join(keys)}")
+        _Problem(f"{field}.{key}",
+                 f"{field}.{key}: not a supplement field; choose from {', '.join(keys)}")
         for key in value
         if key not in keys
     ]
