@@ -445,29 +445,23 @@ def _expect(data: Any, kind: type, what: str) -> Any:
 # --- Shapes: what an answer must look like before it is read ---------------------
 
 
-def _number(value: Any) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"should be a number, not {_shown(value)}")
-    return value
+def _only(kinds: type | tuple[type, ...], words: str) -> Callable[[Any], Any]:
+    """A field validator that lets through values of ``kinds`` (never a JSON
+    true or false) and otherwise says what the field should be."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            raise ValueError(f"should be {words}, not {_shown(value)}")
+        return value
+
+    return check
 
 
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"should be text, not {_shown(value)}")
-    return value
-
-
-def _code(value: Any) -> str | int:
-    """A nutrient number or NDB number: FDC writes ``"418"``, sometimes ``418``."""
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ValueError(f"should be a number or text, not {_shown(value)}")
-    return value
-
-
-def _whole(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"should be a whole number, not {_shown(value)}")
-    return value
+_number = _only((int, float), "a number")
+_text = _only(str, "text")
+# a nutrient number or NDB number: FDC writes "418", sometimes 418
+_code = _only((str, int), "a number or text")
+_whole = _only(int, "a whole number")
 
 
 def _category_value(value: Any) -> Any:
