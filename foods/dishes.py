@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Container
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def ingredients_path_for(dishes_path: str | Path) -> Path:
 
 
 def _read(path: Path, required: tuple[str, ...], optional: tuple[str, ...] = ()
-          ) -> list[tuple[int, dict]]:
+          ) -> list[tuple[int, dict[str, str]]]:
     """(line, row) pairs of a CSV file whose header holds ``required`` (and maybe
     ``optional``) columns; anything else raises TableError naming the file."""
     try:
@@ -81,7 +82,7 @@ def _where(path: Path, line: int, key: str, value: str, column: str) -> str:
     return f"{path}, line {line} ({key} {value or '?'!r}), column {column}"
 
 
-def _check_dish(path: Path, line: int, row: dict, errors: list[str]) -> frozenset[str]:
+def _check_dish(path: Path, line: int, row: dict[str, str], errors: list[str]) -> frozenset[str]:
     did = row["dish_id"]
 
     def fail(column: str, message: str) -> None:
@@ -100,20 +101,40 @@ def _check_dish(path: Path, line: int, row: dict, errors: list[str]) -> frozense
                       f"choose from {', '.join(MEALS)}")
     elif not words:
         fail("meals", f"is empty; list one or more of {', '.join(MEALS)} separated by ';'")
-    source = row["source"]
-    if not source:
-        fail("source", "is empty; give fndds:<food_code>, reference:<citation> or own:<why>")
-    elif not source.startswith(DISH_SOURCE_PREFIXES):
-        fail("source", f"{source!r} must start with one of {', '.join(DISH_SOURCE_PREFIXES)}")
-    elif source.startswith("fndds:") and not FNDDS_CODE.match(source):
-        fail("source", f"{source!r}: an FNDDS food code has 8 digits, e.g. fndds:41603010")
-    elif source.endswith(":"):
-        fail("source", f"{source!r} names nothing after the prefix")
+    problem = _source_problem(row["source"])
+    if problem:
+        fail("source", problem)
     return frozenset(w for w in words if w in MEALS)
 
 
-def _check_ingredient(path: Path, line: int, row: dict, dish_ids: dict, known_foods: dict,
-                      errors: list[str]) -> DishIngredient | None:
+def _source_problem(source: str) -> str | None:
+    """What is wrong with a dish's ``source`` cell, or None."""
+    if not source:
+        return "is empty; give fndds:<food_code>, reference:<citation> or own:<why>"
+    if not source.startswith(DISH_SOURCE_PREFIXES):
+        return f"{source!r} must start with one of {', '.join(DISH_SOURCE_PREFIXES)}"
+    if source.startswith("fndds:") and not FNDDS_CODE.match(source):
+        return f"{source!r}: an FNDDS food code has 8 digits, e.g. fndds:41603010"
+    if source.endswith(":"):
+        return f"{source!r} names nothing after the prefix"
+    return None
+
+
+def _grams_problem(raw: str, grams: float | None) -> str | None:
+    """What is wrong with an ingredient's ``grams`` cell (``raw``, read as ``grams``), or None."""
+    if not raw:
+        return "is empty; give the grams for one adult portion"
+    if grams is None:
+        return f"{raw!r} is not a number"
+    if grams <= 0:
+        return f"{raw} is out of range; it must be more than 0"
+    if grams > MAX_GRAMS:
+        return f"{raw} is out of range; it must be at most {MAX_GRAMS:g}"
+    return None
+
+
+def _check_ingredient(path: Path, line: int, row: dict[str, str], dish_ids: Container[str],
+                      known_foods: Container[str], errors: list[str]) -> DishIngredient | None:
     did, fid, raw = row["dish_id"], row["food_id"], row["grams"]
     before = len(errors)
 
@@ -130,15 +151,10 @@ def _check_ingredient(path: Path, line: int, row: dict, dish_ids: dict, known_fo
         fail("food_id", f"unknown food {fid!r}; use a food_id of the food table "
                         "(b12planner foods list --all lists them)")
     grams = _number(raw) if raw else None
-    if not raw:
-        fail("grams", "is empty; give the grams for one adult portion")
-    elif grams is None:
-        fail("grams", f"{raw!r} is not a number")
-    elif grams <= 0:
-        fail("grams", f"{raw} is out of range; it must be more than 0")
-    elif grams > MAX_GRAMS:
-        fail("grams", f"{raw} is out of range; it must be at most {MAX_GRAMS:g}")
-    if len(errors) > before:
+    problem = _grams_problem(raw, grams)
+    if problem:
+        fail("grams", problem)
+    if len(errors) > before or grams is None:  # no grams: a problem was named above
         return None
     return DishIngredient(food_id=fid, grams=grams, note=row.get("note", ""))
 

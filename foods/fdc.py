@@ -53,6 +53,7 @@ from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import ValidationError
 from pydantic.functional_validators import PlainValidator
+from pydantic_core import ErrorDetails
 
 from foods.loader import TABLE_COLUMNS
 from foods.loader import load_groups
@@ -180,7 +181,7 @@ def get_food(
     retry: Retry = DEFAULT_RETRY,
     deadline_s: float = DEFAULT_DEADLINE_S,
     max_bytes: int = MAX_RESPONSE_BYTES,
-) -> dict:
+) -> dict[str, Any]:
     """Details of one food (``GET /v1/food/{fdc_id}``), as FDC's JSON object.
 
     ``timeout`` is (connect, read) [s], ``deadline_s`` the most one request may
@@ -208,14 +209,14 @@ def get_foods(
     retry: Retry = DEFAULT_RETRY,
     deadline_s: float = DEFAULT_DEADLINE_S,
     max_bytes: int = MAX_RESPONSE_BYTES,
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     """Details of several foods (``POST /v1/foods``), in the order of ``fdc_ids``.
 
     Duplicate ids are fetched once. FDC silently leaves out ids it does not
     know; this raises :class:`FdcNotFound` naming them instead.
     """
     wanted = list(dict.fromkeys(int(i) for i in fdc_ids))
-    found: dict[int, dict] = {}
+    found: dict[int, dict[str, Any]] = {}
     for start in range(0, len(wanted), MAX_IDS_PER_REQUEST):
         chunk = wanted[start:start + MAX_IDS_PER_REQUEST]
         data = _call(
@@ -245,7 +246,7 @@ def search_foods(
     retry: Retry = DEFAULT_RETRY,
     deadline_s: float = DEFAULT_DEADLINE_S,
     max_bytes: int = MAX_RESPONSE_BYTES,
-) -> dict:
+) -> dict[str, Any]:
     """The first page of a keyword search (``GET /v1/foods/search``), as FDC's JSON.
 
     ``page_size`` is the number of foods asked for (FDC allows 1 to 200).
@@ -260,15 +261,15 @@ def search_foods(
 
 def _call(method: str, path: str, *, session: requests.Session | None,
           base_url: str | None, key: str | None, timeout: tuple[float, float],
-          retry: Retry, params: dict | None = None, json_body: Any = None,
+          retry: Retry, params: dict[str, Any] | None = None, json_body: Any = None,
           not_found: str | None = None, deadline_s: float = DEFAULT_DEADLINE_S,
           max_bytes: int = MAX_RESPONSE_BYTES) -> Any:
     """Send one API request, retrying 429 and 5xx; return the decoded JSON body."""
     url = api_url(base_url) + path  # named in errors; the key never is
     key = api_key(key)
     query = {**(params or {}), "api_key": key}
-    owned = requests.Session() if session is None else None
-    http = session or owned
+    http = requests.Session() if session is None else session
+    owned = http if session is None else None
     try:
         tries = max(1, retry.tries)
         for attempt in range(1, tries + 1):
@@ -283,7 +284,7 @@ def _call(method: str, path: str, *, session: requests.Session | None,
             owned.close()
 
 
-def _send(http: requests.Session, method: str, url: str, query: dict,
+def _send(http: requests.Session, method: str, url: str, query: dict[str, Any],
           json_body: Any, timeout: tuple[float, float], key: str,
           deadline_s: float = DEFAULT_DEADLINE_S,
           max_bytes: int = MAX_RESPONSE_BYTES) -> requests.Response:
@@ -426,8 +427,9 @@ def _provider_message(response: requests.Response) -> str:
             if isinstance(error, dict) and error.get("message"):
                 return str(error["message"])
             for field in ("message", "error"):
-                if isinstance(body.get(field), str) and body[field]:
-                    return body[field]
+                value = body.get(field)
+                if isinstance(value, str) and value:
+                    return value
     text = response.text.strip().replace("\n", " ")[:120]
     return text or response.reason or "no explanation given"
 
@@ -443,29 +445,23 @@ def _expect(data: Any, kind: type, what: str) -> Any:
 # --- Shapes: what an answer must look like before it is read ---------------------
 
 
-def _number(value: Any) -> float | int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"should be a number, not {_shown(value)}")
-    return value
+def _only(kinds: type | tuple[type, ...], words: str) -> Callable[[Any], Any]:
+    """A field validator that lets through values of ``kinds`` (never a JSON
+    true or false) and otherwise says what the field should be."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, kinds):
+            raise ValueError(f"should be {words}, not {_shown(value)}")
+        return value
+
+    return check
 
 
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"should be text, not {_shown(value)}")
-    return value
-
-
-def _code(value: Any) -> str | int:
-    """A nutrient number or NDB number: FDC writes ``"418"``, sometimes ``418``."""
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ValueError(f"should be a number or text, not {_shown(value)}")
-    return value
-
-
-def _whole(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"should be a whole number, not {_shown(value)}")
-    return value
+_number = _only((int, float), "a number")
+_text = _only(str, "text")
+# a nutrient number or NDB number: FDC writes "418", sometimes 418
+_code = _only((str, int), "a number or text")
+_whole = _only(int, "a whole number")
 
 
 def _category_value(value: Any) -> Any:
@@ -558,17 +554,17 @@ class SearchShape(_Shape):
     foods: list[FoodShape]
 
 
-def check_food(data: Any) -> dict:
+def check_food(data: Any) -> dict[str, Any]:
     """``data`` unchanged if it is a food of :class:`FoodShape`, else :class:`FdcBadResponse`."""
     return _check(FoodShape, data, "a food")
 
 
-def check_search(data: Any) -> dict:
+def check_search(data: Any) -> dict[str, Any]:
     """``data`` unchanged if it is a search answer of :class:`SearchShape`."""
     return _check(SearchShape, data, "a search answer")
 
 
-def _check(shape: type[BaseModel], data: Any, what: str) -> Any:
+def _check(shape: type[BaseModel], data: Any, what: str) -> dict[str, Any]:
     try:
         shape.model_validate(data)
     except ValidationError as e:
@@ -583,10 +579,12 @@ def _check(shape: type[BaseModel], data: Any, what: str) -> Any:
         raise FdcBadResponse(
             f"FoodData Central sent {what}{which} of a shape this importer cannot read: "
             f"{where or 'the answer'} {message}{more}") from None
+    if not isinstance(data, dict):  # a shape validates objects only; JSON gives dicts
+        raise FdcBadResponse(f"FoodData Central sent {what} that is not an object")
     return data
 
 
-def _error_words(error: dict) -> str:
+def _error_words(error: ErrorDetails) -> str:
     kind = error["type"]
     if kind == "value_error":
         return str(error["msg"]).removeprefix("Value error, ")
@@ -602,7 +600,7 @@ def _error_words(error: dict) -> str:
 # --- Pure: parse_* -----------------------------------------------------------
 
 
-def parse_search(data: dict) -> list[dict]:
+def parse_search(data: dict[str, Any]) -> list[dict[str, Any]]:
     """Summaries of a search answer: ``[{fdc_id, description, data_type, brand_owner}]``.
 
     ``brand_owner`` is ``None`` for foods that are not Branded.
@@ -627,7 +625,7 @@ def parse_search(data: dict) -> list[dict]:
 
 
 def parse_food(
-    data: dict,
+    data: dict[str, Any],
     *,
     group: str | None = None,
     meals: Iterable[str] | None = None,
@@ -678,7 +676,8 @@ def parse_food(
                        else _default_diets(groups[group]["diets"], found_allergens),
                        DIETS),
         "allergens": _join(allergens if allergens is not None
-                           else GROUP_ALLERGENS.get(group, frozenset()) | found_allergens, ALLERGENS),
+                           else GROUP_ALLERGENS.get(group, frozenset()) | found_allergens,
+                           ALLERGENS),
         "fortified": _bool_text(is_fortified(b12, description, plant_based
                                              and groups[group]["counts_as_source"])),
         "source": f"fdc:{fdc_id}",
@@ -691,15 +690,15 @@ def parse_food(
     return {column: row[column] for column in TABLE_COLUMNS}
 
 
-def same_food_sources(data: dict) -> frozenset[str]:
+def same_food_sources(data: dict[str, Any]) -> frozenset[str]:
     """Every table ``source`` that names this very FDC record.
 
     Always ``fdc:<id>``; for an SR Legacy food also ``usda-sr28:<ndb>`` (5-digit
     NDB number), the spelling the shipped table uses for the same SR28 row.
     """
     sources = {f"fdc:{_fdc_id(data)}"}
-    ndb = data.get("ndbNumber")
-    if data.get("dataType") == "SR Legacy" and str(ndb or "").isdigit():
+    ndb = str(data.get("ndbNumber") or "")
+    if data.get("dataType") == "SR Legacy" and ndb.isdigit():
         sources.add(f"usda-sr28:{int(ndb):05d}")
     return frozenset(sources)
 
@@ -716,7 +715,7 @@ def _fdc_id(data: Any) -> int:
 UG_PER_UNIT = {"µg": 1.0, "μg": 1.0, "ug": 1.0, "mcg": 1.0, "mg": 1e3, "g": 1e6}
 
 
-def b12_ug_per_100g(data: dict) -> float | None:
+def b12_ug_per_100g(data: dict[str, Any]) -> float | None:
     """Vitamin B12 [µg per 100 g] from ``foodNutrients`` (nested or flat), or None."""
     for entry in data.get("foodNutrients") or ():
         nested = entry.get("nutrient") or {}
@@ -762,7 +761,7 @@ NO_UNIT = {"undetermined", ""}
 FALLBACK_SERVING = Serving(100.0, "100 g", "no portion given by FDC; 100 g used")
 
 
-def serving_of(data: dict) -> Serving:
+def serving_of(data: dict[str, Any]) -> Serving:
     """The serving of a Branded food's label, else its first portion, else 100 g."""
     if data.get("dataType") == "Branded":
         branded = _branded_serving(data)
@@ -771,7 +770,7 @@ def serving_of(data: dict) -> Serving:
     return _portion_serving(data.get("foodPortions") or ()) or FALLBACK_SERVING
 
 
-def _branded_serving(data: dict) -> Serving | None:
+def _branded_serving(data: dict[str, Any]) -> Serving | None:
     size = _positive(data.get("servingSize"))
     unit = str(data.get("servingSizeUnit") or "").strip().lower()
     if size is None or unit not in SERVING_UNITS:
@@ -783,7 +782,7 @@ def _branded_serving(data: dict) -> Serving | None:
     return Serving(size * grams_per_unit, f"{household} ({size:g} {shown})", note)
 
 
-def _portion_serving(portions: Iterable[dict]) -> Serving | None:
+def _portion_serving(portions: Iterable[dict[str, Any]]) -> Serving | None:
     """The first portion, in FDC's sequence order, that has a weight and a name."""
     ordered = sorted(portions, key=lambda p: p.get("sequenceNumber") or 0)
     for portion in ordered:
@@ -794,7 +793,7 @@ def _portion_serving(portions: Iterable[dict]) -> Serving | None:
     return None
 
 
-def _portion_text(portion: dict) -> str:
+def _portion_text(portion: dict[str, Any]) -> str:
     """How FDC names a portion: "1 cup", "1 egg, large", a survey's description."""
     described = str(portion.get("portionDescription") or "").strip()
     if described.lower() not in NOT_A_PORTION:
@@ -923,7 +922,7 @@ def _mentions(text: str, words: tuple[str, ...]) -> bool:
     return re.search(pattern, text.lower()) is not None
 
 
-def _category(data: dict) -> str:
+def _category(data: dict[str, Any]) -> str:
     """FDC's food category, whichever of its spellings this data type uses."""
     category = data.get("foodCategory")
     if isinstance(category, dict):
@@ -1002,7 +1001,7 @@ def allergens_in(*texts: str) -> frozenset[str]:
                      if re.search(pattern, joined))
 
 
-def _default_diets(group_diets: frozenset[str], allergens: frozenset[str]) -> frozenset:
+def _default_diets(group_diets: frozenset[str], allergens: frozenset[str]) -> frozenset[str]:
     return group_diets - {"vegan"} if allergens & ANIMAL_ALLERGENS else group_diets
 
 
@@ -1050,11 +1049,11 @@ def food_id_for(description: str, fdc_id: int) -> str:
     return f"{slug}_fdc{fdc_id}" if slug else f"fdc{fdc_id}"
 
 
-def _brand(data: dict) -> str:
+def _brand(data: dict[str, Any]) -> str:
     return str(data.get("brandName") or data.get("brandOwner") or "")
 
 
-def _notes(data: dict, category: str, serving: Serving) -> str:
+def _notes(data: dict[str, Any], category: str, serving: Serving) -> str:
     """Where the row came from: data type, publication date, category, brand."""
     data_type = str(data.get("dataType") or "unknown data type")
     parts = [f"FoodData Central {data_type}"]

@@ -13,9 +13,12 @@ import csv
 import functools
 import math
 import re
+from collections.abc import Hashable
 from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -78,12 +81,13 @@ class TableError(ValueError):
 
 
 @functools.cache
-def load_groups(path: Path = GROUPS_FILE) -> dict[str, dict]:
+def load_groups(path: Path = GROUPS_FILE) -> dict[str, dict[str, Any]]:
     """Food groups: ``{group: {"label", "diets", "counts_as_source", "note", "aisle",
     "tier", "tier_reason"}}``. ``aisle`` (``AISLES``) places the group's foods on a
     shopping list; ``tier`` (``TIERS``) is the default tier of its foods, with a
     one-line reason. A bad aisle or tier raises TableError naming line and column."""
-    groups, errors = {}, []
+    groups: dict[str, dict[str, Any]] = {}
+    errors: list[str] = []
     with open(path, newline="", encoding="utf-8") as f:
         for line, row in enumerate(csv.DictReader(f), start=2):
             for column, allowed in (("aisle", AISLES), ("tier", TIERS)):
@@ -137,7 +141,8 @@ def _number(text: str) -> float | None:
 class _RowChecker:
     """Checks one row, collecting messages that name file, line and column."""
 
-    def __init__(self, path: Path, line: int, row: dict, groups: dict):
+    def __init__(self, path: Path, line: int, row: Mapping[Hashable, str],
+                 groups: dict[str, dict[str, Any]]):
         self.path, self.line, self.row, self.groups = path, line, row, groups
         self.errors: list[str] = []
 
@@ -165,7 +170,7 @@ class _RowChecker:
             self.fail(column, f"{raw} is out of range; it must be at most {high:g}")
         return value if value is not None else 0.0
 
-    def choices(self, column: str, allowed: Iterable[str], required: bool) -> frozenset:
+    def choices(self, column: str, allowed: Iterable[str], required: bool) -> frozenset[str]:
         words = _words(self.row[column])
         unknown = [w for w in words if w not in allowed]
         if unknown:

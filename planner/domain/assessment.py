@@ -53,7 +53,7 @@ class Target:
     basis: str
     note: str = ""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "guideline": self.guideline,
             "intake_ug": self.intake_ug,
@@ -96,7 +96,7 @@ class Assessment:
     def codes(self) -> tuple[str, ...]:
         return tuple(f.code for f in self.flags)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         supplement = self.recommended_supplement
         return {
             "target": self.target.to_dict(),
@@ -144,7 +144,9 @@ def fortified_ids(foods: Iterable[Food]) -> frozenset[str]:
     return frozenset(f.food_id for f in foods if f.fortified and f.b12_ug_per_100g > 0)
 
 
-def _recommendation_reason(assessment: Assessment, recommend: frozenset[tuple[str, str]]) -> str | None:
+def _recommendation_reason(
+    assessment: Assessment, recommend: frozenset[tuple[str, str]]
+) -> str | None:
     """Why a supplement is recommended: the first reason of the first flag calling for one."""
     flag = next((f for f in assessment.flags if (f.code, f.level) in recommend), None)
     return flag.reasons[0] if flag else None
@@ -161,7 +163,7 @@ def _own_supplement_reach(profile: Profile, reference: Reference, target: Target
         return None, False
     if own.is_injection:
         return True, False  # treatment a doctor arranged: nothing by mouth is weighed against it
-    got = supplement_absorbed_per_day(own.dose_ug, own.frequency, reference.absorption,
+    got = supplement_absorbed_per_day(own.oral_dose_ug, own.frequency, reference.absorption,
                                       intrinsic_factor)
     reaches = got >= target.absorbed_ug - 1e-9
     facts = profile_facts(profile, reference.supplement_adequacy,
@@ -205,7 +207,8 @@ def assess(profile: Profile, reference: Reference, foods: Iterable[Food] = ()) -
     """
     policy = reference.risk_policy
     if policy is None:
-        raise ReferenceDataError("the reference has no risk policy; load it with planner.reference.load_reference()")
+        raise ReferenceDataError(
+            "the reference has no risk policy; load it with planner.reference.load_reference()")
     target = build_target(profile, reference)
     intrinsic_factor = policy.no_if_conditions.isdisjoint(profile.conditions)
     reaches, best_available = _own_supplement_reach(profile, reference, target, intrinsic_factor)
@@ -232,4 +235,5 @@ def assess(profile: Profile, reference: Reference, foods: Iterable[Food] = ()) -
     on_injections = profile.supplement is not None and profile.supplement.is_injection
     if reason is None or on_injections:  # issue 14: nothing by mouth on top of injections
         return assessment
-    return replace(assessment, recommended_supplement=choose_supplement(profile, assessment, reference, reason))
+    chosen = choose_supplement(profile, assessment, reference, reason)
+    return replace(assessment, recommended_supplement=chosen)

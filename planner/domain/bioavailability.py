@@ -31,6 +31,8 @@ from planner.domain.facts import holds
 from planner.domain.facts import parse_when
 from planner.domain.model import Food
 from planner.domain.reference import ReferenceDataError
+from planner.domain.reference import choice_field as _choice
+from planner.domain.reference import is_number
 from planner.domain.reference import text_field as _text
 
 FORMS = ("crystalline", "food_bound")
@@ -122,17 +124,9 @@ def item_factors(
 # ---------------------------------------------------------------------------
 
 
-def _choice(raw: Mapping[str, Any], key: str, choices: tuple[str, ...], where: str) -> str:
-    value = raw.get(key)
-    if value not in choices:
-        raise ReferenceDataError(f"{where}: {key} {value!r} is not valid; choose one of {', '.join(choices)}")
-    return value
-
-
 def _fraction(raw: Mapping[str, Any], key: str, where: str) -> float:
     value = raw.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) \
-            or not 0 <= value <= 1:
+    if not is_number(value) or not math.isfinite(value) or not 0 <= value <= 1:
         raise ReferenceDataError(f"{where}: {key} must be a number from 0 to 1")
     return float(value)
 
@@ -149,12 +143,14 @@ def parse_bioavailability(
     for i, r in enumerate(raw.get("bioavailability", []), start=1):
         where = f"{name} [[bioavailability]] {i}"
         names = r.get("groups")
-        if not isinstance(names, list) or not names or not all(isinstance(g, str) and g for g in names):
+        if (not isinstance(names, list) or not names
+                or not all(isinstance(g, str) and g for g in names)):
             raise ReferenceDataError(f"{where}: groups must be a non-empty list of food groups")
         form = _choice(r, "form", FORMS, where)
         fraction = _fraction(r, "fraction", where)
         if form == "crystalline" and fraction != 1.0:
-            raise ReferenceDataError(f"{where}: crystalline B12 follows Model S as written; fraction must be 1.0")
+            raise ReferenceDataError(
+                f"{where}: crystalline B12 follows Model S as written; fraction must be 1.0")
         rows.append(GroupBioavailability(
             groups=tuple(names),
             form=form,
@@ -168,7 +164,8 @@ def parse_bioavailability(
             seen[g] = seen.get(g, 0) + 1
     twice = sorted(g for g, n in seen.items() if n > 1)
     if twice:
-        raise ReferenceDataError(f"{name}: food group(s) {', '.join(twice)} have more than one [[bioavailability]] row")
+        raise ReferenceDataError(
+            f"{name}: food group(s) {', '.join(twice)} have more than one [[bioavailability]] row")
     known = tuple(groups)
     if known:
         missing = [g for g in known if g not in seen]

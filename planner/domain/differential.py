@@ -25,8 +25,9 @@ class DifferentialRow:
     source: str
     matches: tuple[str, ...] = ()  # symptoms of the profile this row matches (issue 14)
 
-    def to_dict(self) -> dict:
-        out: dict = {"feature": self.feature, "cells": list(self.cells), "source": self.source}
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"feature": self.feature, "cells": list(self.cells),
+                               "source": self.source}
         if self.matches:
             out["matches"] = list(self.matches)
         return out
@@ -51,7 +52,7 @@ class SymptomPointer:
                 "can have more than one cause, conditions can occur together, and a doctor "
                 "can examine you and order the tests that tell them apart.")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"symptom": self.symptom, "table": self.table, "features": list(self.features),
                 "condition": self.column, "wording": self.wording,
                 "points_to": self.points_to, "source": self.source}
@@ -65,7 +66,7 @@ class DifferentialTable:
     rows: tuple[DifferentialRow, ...]
     source: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "title": self.title,
@@ -83,7 +84,8 @@ def focus(table: DifferentialTable, pointers: tuple[SymptomPointer, ...],
         return tuple(p.symptom for p in pointers
                      if p.symptom in symptoms and p.table == table.id and row.feature in p.features)
     rows = [replace(row, matches=matched(row)) for row in table.rows]
-    return replace(table, rows=tuple([r for r in rows if r.matches] + [r for r in rows if not r.matches]))
+    return replace(table, rows=tuple([r for r in rows if r.matches]
+                                     + [r for r in rows if not r.matches]))
 
 
 def parse_pointers(raw: Mapping[str, Any], tables: tuple[DifferentialTable, ...],
@@ -96,14 +98,16 @@ def parse_pointers(raw: Mapping[str, Any], tables: tuple[DifferentialTable, ...]
         where = f"{name} symptom {i}"
         symptom = _text(row, "id", where)
         if symptom not in symptoms:
-            raise ReferenceDataError(f"{where}: {symptom!r} is not a symptom; choose from {', '.join(symptoms)}")
+            raise ReferenceDataError(
+                f"{where}: {symptom!r} is not a symptom; choose from {', '.join(symptoms)}")
         table = by_id.get(row.get("table"))
         if table is None:
             raise ReferenceDataError(f"{where}: table must be one of {', '.join(by_id)}")
         features = row.get("features")
         known = [r.feature for r in table.rows]
         if not isinstance(features, list) or not features or any(f not in known for f in features):
-            raise ReferenceDataError(f"{where}: features must list rows of {table.id}: {', '.join(known)}")
+            raise ReferenceDataError(
+                f"{where}: features must list rows of {table.id}: {', '.join(known)}")
         column = _text(row, "column", where)
         if column not in table.columns:
             raise ReferenceDataError(f"{where}: column must be one of {', '.join(table.columns)}")
@@ -126,7 +130,9 @@ def _row(raw: Mapping[str, Any], width: int, where: str) -> DifferentialRow:
     )
 
 
-def parse_differentials(raw: Mapping[str, Any], name: str = "differential.toml") -> tuple[DifferentialTable, ...]:
+def parse_differentials(
+    raw: Mapping[str, Any], name: str = "differential.toml"
+) -> tuple[DifferentialTable, ...]:
     """Validate the ``[[table]]`` entries; every table and row needs a source."""
     tables = []
     for i, table in enumerate(raw.get("table", []), start=1):

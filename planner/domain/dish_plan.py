@@ -304,6 +304,13 @@ class _State:
                 cost += w.ingredient
         return cost
 
+    def filled(self, d: int, m: int) -> int:
+        """The candidate index at slot (d, m), which the greedy pass has filled."""
+        idx = self.slots[d][m]
+        if idx is None:
+            raise ValueError(f"dish plan: slot ({d}, {m}) is empty")
+        return idx
+
     def put(self, d: int, m: int, idx: int | None) -> None:
         old = self.cand(d, m)
         if old is not None:
@@ -361,7 +368,7 @@ def _repair(s: _State) -> bool:
     improved = False
     for d in range(p.days):
         for m in range(len(p.meals)):
-            current = s.slots[d][m]
+            current = s.filled(d, m)
             s.put(d, m, None)
             c0 = p.candidates[m][current]
             old = s.local_cost(d, m, c0) - s.day_cost(d, m, c0)
@@ -399,7 +406,7 @@ def _repair(s: _State) -> bool:
 def _slot_cost(s: _State, d: int, m: int) -> float:
     """The local cost of slot (d, m) as it stands (for comparing pair moves; the
     day's shared cost is counted once per slot, the same on both sides)."""
-    current = s.slots[d][m]
+    current = s.filled(d, m)
     s.put(d, m, None)
     cost = s.local_cost(d, m, s.p.candidates[m][current])
     s.put(d, m, current)
@@ -420,7 +427,7 @@ def solve(p: DishProblem) -> Solution:
         changed = False
         for d in range(p.days):
             for m in range(len(p.meals)):
-                current = s.slots[d][m]
+                current = s.filled(d, m)
                 old = p.candidates[m][current]
                 s.put(d, m, None)
                 old_cost = s.local_cost(d, m, old)
@@ -432,4 +439,4 @@ def solve(p: DishProblem) -> Solution:
                     s.put(d, m, current)
         if not changed and not _repair(s):
             break
-    return tuple(tuple(int(c) for c in day) for day in s.slots)  # type: ignore[arg-type]
+    return tuple(tuple(s.filled(d, m) for m in range(len(p.meals))) for d in range(p.days))

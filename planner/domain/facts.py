@@ -29,6 +29,7 @@ from planner.domain.model import SEXES
 from planner.domain.model import SYMPTOMS
 from planner.domain.model import Profile
 from planner.domain.reference import ReferenceDataError
+from planner.domain.reference import is_number
 
 Facts = Mapping[str, Any]
 When = tuple[tuple[str, Any], ...]
@@ -50,6 +51,8 @@ class SupplementAdequacy:
     def is_met_by(self, dose_ug: float | None, frequency: str) -> bool:
         if frequency == "injection":  # a doctor's treatment (issue 14)
             return True
+        if dose_ug is None:
+            raise ValueError(f"a {frequency} supplement needs dose_ug")
         minimum = self.daily_min_ug if frequency == "daily" else self.weekly_min_ug
         return dose_ug >= minimum
 
@@ -79,8 +82,9 @@ def profile_facts(
     reaches the person's absorbed target. ``supplement_best_available``: no
     dose option of the person's group reaches the target, and the supplement
     gives at least what the best of them gives (babies and children under the
-    higher targets); such a supplement is enough too, whatever the minimum. The plan reads the same fact, so the
-    assessment and the plan agree about a supplement the person already takes.
+    higher targets); such a supplement is enough too, whatever the minimum. The
+    plan reads the same fact, so the assessment and the plan agree about a
+    supplement the person already takes.
 
     ``intrinsic_factor`` is false when a condition of ``[intrinsic_factor]
     lost_with`` (risk_rules.toml) is present: then food and ordinary supplements
@@ -193,7 +197,7 @@ def _check_value(key: str, value: Any, where: str) -> Any:
             )
         return frozenset(value)
     if kind == "number":
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if not is_number(value) or not math.isfinite(value):
             raise ReferenceDataError(f"{where}: when.{key} must be a number")
         return float(value)
     if not isinstance(value, bool):
@@ -204,7 +208,8 @@ def _check_value(key: str, value: Any, where: str) -> Any:
 def parse_when(raw: Any, where: str) -> When:
     """Validate a raw ``when`` table into a tuple of (key, value) conditions."""
     if not isinstance(raw, dict):
-        raise ReferenceDataError(f"{where}: when must be a table, e.g. when = {{ diet = [\"vegan\"] }}")
+        raise ReferenceDataError(
+            f"{where}: when must be a table, e.g. when = {{ diet = [\"vegan\"] }}")
     unknown = [k for k in raw if k not in WHEN_TESTS]
     if unknown:
         raise ReferenceDataError(

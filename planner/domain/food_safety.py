@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import replace
+from typing import Any
 
 from planner.domain.model import LIFE_STAGES
 from planner.domain.model import Food
@@ -63,6 +64,8 @@ class LifeStage:
     def applies(self, profile: Profile) -> bool:
         if self.life_stage is not None:
             return profile.life_stage == self.life_stage
+        if self.age_from_months is None or self.age_to_months is None:
+            raise ValueError(f"food safety stage {self.id}: give life_stage or both ages")
         months = profile.age_years * 12.0
         return self.age_from_months <= months < self.age_to_months
 
@@ -78,7 +81,7 @@ class SafetyRule:
     source: str
     tags: frozenset[str] = frozenset()
     groups: frozenset[str] = frozenset()
-    names: re.Pattern | None = None
+    names: re.Pattern[str] | None = None
     max_per_week: int | None = None
 
     def matches(self, food: Food) -> bool:
@@ -241,14 +244,14 @@ def share_caps(caps: Sequence[tuple[SafetyRule, Sequence[str]]], seed: bytes
 # Parsing the data file
 
 
-def _need(row: Mapping, key: str, where: str):
+def _need(row: Mapping[str, Any], key: str, where: str) -> Any:
     value = row.get(key)
     if value is None or (isinstance(value, str) and not value.strip()):
         raise ReferenceDataError(f"{FILE}: {where}: {key} is required")
     return value
 
 
-def parse_food_safety(raw: Mapping, groups: Iterable[str] = ()) -> FoodSafety:
+def parse_food_safety(raw: Mapping[str, Any], groups: Iterable[str] = ()) -> FoodSafety:
     """Validate ``food_safety.toml``; a wrong row raises ReferenceDataError naming it."""
     stages = tuple(_parse_stage(i, row) for i, row in enumerate(raw.get("stage", []), 1))
     stage_ids = {s.id for s in stages}
@@ -260,7 +263,7 @@ def parse_food_safety(raw: Mapping, groups: Iterable[str] = ()) -> FoodSafety:
     return FoodSafety(stages=stages, rules=rules, portions=portions)
 
 
-def _parse_stage(i: int, row: Mapping) -> LifeStage:
+def _parse_stage(i: int, row: Mapping[str, Any]) -> LifeStage:
     where = f"stage {i} ({row.get('id', '?')})"
     life = row.get("life_stage")
     if life is not None and life not in LIFE_STAGES:
@@ -282,7 +285,7 @@ def _parse_stage(i: int, row: Mapping) -> LifeStage:
     return stage
 
 
-def _parse_rule(i: int, row: Mapping, stage_ids: set[str],
+def _parse_rule(i: int, row: Mapping[str, Any], stage_ids: set[str],
                 known_groups: frozenset[str]) -> SafetyRule:
     where = f"rule {i} ({row.get('id', '?')})"
     kind = _need(row, "kind", where)
@@ -311,7 +314,7 @@ def _parse_rule(i: int, row: Mapping, stage_ids: set[str],
     )
 
 
-def _parse_portion(i: int, row: Mapping, stage_ids: set[str]) -> PortionRule:
+def _parse_portion(i: int, row: Mapping[str, Any], stage_ids: set[str]) -> PortionRule:
     where = f"portion {i} ({row.get('stage', '?')})"
     if row.get("stage") not in stage_ids:
         raise ReferenceDataError(f"{FILE}: {where}: stage must be one of "
@@ -320,5 +323,6 @@ def _parse_portion(i: int, row: Mapping, stage_ids: set[str]) -> PortionRule:
               ("factor_from", "factor_to", "max_item_g_from", "max_item_g_to")]
     if any(v <= 0 for v in values):
         raise ReferenceDataError(f"{FILE}: {where}: factors and caps must be > 0")
-    return PortionRule(row["stage"], _need(row, "label", where), *values,
-                       source=_need(row, "source", where))
+    factor_from, factor_to, max_item_g_from, max_item_g_to = values
+    return PortionRule(row["stage"], _need(row, "label", where), factor_from, factor_to,
+                       max_item_g_from, max_item_g_to, source=_need(row, "source", where))

@@ -22,6 +22,7 @@ from planner.domain.model import LAB_STATUSES
 from planner.domain.model import LAB_UNITS
 from planner.domain.model import LabResult
 from planner.domain.reference import ReferenceDataError
+from planner.domain.reference import is_number
 from planner.domain.reference import text_field as _text
 
 
@@ -58,22 +59,28 @@ class Scheme:
     def status(self, value: float) -> str:
         return next(b.status for b in self.bands if b.holds(value))
 
-    def describe(self, unit: str) -> list[dict]:
+    def describe(self, unit: str) -> list[dict[str, Any]]:
         """The bands as ``{"status", "range"}`` in words, e.g. ``below 133 pmol/L``."""
-        out, previous = [], None
+        out: list[dict[str, Any]] = []
+        previous: Band | None = None
         for band in self.bands:
-            if band.below is not None:
-                text = (f"below {band.below:g} {unit}" if previous is None
-                        else f"{_lower(previous)} to below {band.below:g} {unit}")
-            elif band.at_most is not None:
-                text = (f"up to {band.at_most:g} {unit}" if previous is None
-                        else f"{_lower(previous)} to {band.at_most:g} {unit}")
-            else:
-                text = f"above {previous.edge:g} {unit}" if previous.at_most is not None \
-                    else f"{previous.edge:g} {unit} or more"
-            out.append({"status": band.status, "range": text})
+            out.append({"status": band.status, "range": _range(band, previous, unit)})
             previous = band
         return out
+
+
+def _range(band: Band, previous: Band | None, unit: str) -> str:
+    """A band's values in words, after the band before it (None for the first)."""
+    if band.below is not None:
+        return (f"below {band.below:g} {unit}" if previous is None
+                else f"{_lower(previous)} to below {band.below:g} {unit}")
+    if band.at_most is not None:
+        return (f"up to {band.at_most:g} {unit}" if previous is None
+                else f"{_lower(previous)} to {band.at_most:g} {unit}")
+    if previous is None:  # parse_lab_table gives every scheme two bands or more
+        raise ValueError(f"labs: a {band.status} band without an edge must follow another band")
+    return (f"above {previous.edge:g} {unit}" if previous.at_most is not None
+            else f"{previous.edge:g} {unit} or more")
 
 
 def _lower(previous: Band) -> str:
@@ -129,7 +136,7 @@ class LabReading:
     def test(self) -> str:
         return self.result.test
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "test": self.result.test,
             "label": self.label,
@@ -185,7 +192,7 @@ def interpret_all(results: Iterable[LabResult], table: LabTable | None) -> tuple
 
 
 def _positive(value: Any, what: str, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    if not is_number(value) or value <= 0:
         raise ReferenceDataError(f"{where}: {what} must be a number above 0")
     return float(value)
 
@@ -193,7 +200,8 @@ def _positive(value: Any, what: str, where: str) -> float:
 def _band(raw: Mapping[str, Any], where: str) -> Band:
     status = raw.get("status")
     if status not in LAB_STATUSES:
-        raise ReferenceDataError(f"{where}: status {status!r} is not one of {', '.join(LAB_STATUSES)}")
+        raise ReferenceDataError(
+            f"{where}: status {status!r} is not one of {', '.join(LAB_STATUSES)}")
     if "below" in raw and "at_most" in raw:
         raise ReferenceDataError(f"{where}: give below or at_most, not both")
     below = _positive(raw["below"], "below", where) if "below" in raw else None
@@ -207,7 +215,7 @@ def _scheme(raw: Mapping[str, Any], where: str) -> Scheme:
         raise ReferenceDataError(
             f"{where}: needs at least two bands; every band but the last has an edge "
             "(below or at_most), the last has none")
-    edges = [b.edge for b in bands[:-1]]
+    edges = [b.edge for b in bands[:-1] if b.edge is not None]  # all of them (checked above)
     if edges != sorted(edges) or len(set(edges)) != len(edges):
         raise ReferenceDataError(f"{where}: band edges must rise from the first band to the last")
     return Scheme(_text(raw, "id", where), _text(raw, "name", where),
@@ -237,12 +245,16 @@ def parse_lab_table(raw: Mapping[str, Any], name: str = "labs.toml") -> LabTable
         }
         unit = _text(row, "unit", where)
         if unit not in units or parsed_units[unit].factor != 1.0:
-            raise ReferenceDataError(f"{where}: unit must be one of {', '.join(units)} with factor 1")
-        schemes = tuple(_scheme(s, f"{where} scheme {i}") for i, s in enumerate(row.get("scheme", []), 1))
+            raise ReferenceDataError(
+                f"{where}: unit must be one of {', '.join(units)} with factor 1")
+        schemes = tuple(_scheme(s, f"{where} scheme {i}")
+                        for i, s in enumerate(row.get("scheme", []), 1))
         if not schemes:
             raise ReferenceDataError(f"{where}: needs at least one threshold scheme")
-        tests[code] = LabTest(code, _text(row, "label", where), unit, decimals, parsed_units, schemes)
+        tests[code] = LabTest(code, _text(row, "label", where), unit, decimals, parsed_units,
+                              schemes)
     unknown = [c for c in raw_tests if c not in LAB_UNITS]
     if unknown:
-        raise ReferenceDataError(f"{name}: unknown test {', '.join(unknown)}; choose from {', '.join(LAB_UNITS)}")
+        raise ReferenceDataError(
+            f"{name}: unknown test {', '.join(unknown)}; choose from {', '.join(LAB_UNITS)}")
     return LabTable(tests=tests, note=_text(raw, "note", name))

@@ -8,6 +8,7 @@ the API) build these objects and the core never reads files or the clock.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 MEALS = ("breakfast", "lunch", "dinner", "snack")
 DIETS = ("vegan", "vegetarian", "pescatarian", "omnivore")
@@ -172,9 +173,10 @@ class Food:
         if self.evidence == "unreliable" and self.counts_as_source:
             object.__setattr__(self, "counts_as_source", False)
 
-    def sold_in(self, market: str) -> bool:
+    def sold_in(self, market: str | None) -> bool:
         """Whether a person shopping in ``market`` can buy this food as the row
-        describes it: rows marked ``any`` everywhere, others in their markets."""
+        describes it: rows marked ``any`` everywhere, others in their markets
+        (``None``, a market not known: only rows marked ``any``)."""
         return ANY_MARKET in self.markets or market in self.markets
 
     @property
@@ -182,7 +184,7 @@ class Food:
         """B12 in one serving [µg]."""
         return self.b12_ug_per_100g * self.serving_g / 100.0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "food_id": self.food_id,
             "name": self.name,
@@ -219,8 +221,15 @@ class Supplement:
     def is_injection(self) -> bool:
         return self.frequency == "injection"
 
-    def to_dict(self) -> dict:
-        out: dict = {"dose_ug": self.dose_ug, "frequency": self.frequency}
+    @property
+    def oral_dose_ug(self) -> float:
+        """``dose_ug`` of a daily or weekly supplement, where parse_profile requires it."""
+        if self.dose_ug is None:
+            raise ValueError(f"a {self.frequency} supplement needs dose_ug")
+        return self.dose_ug
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"dose_ug": self.dose_ug, "frequency": self.frequency}
         if self.is_injection:
             out["every_weeks"] = self.every_weeks
         return out
@@ -236,8 +245,8 @@ class LabResult:
     unit: str
     date: str | None = None
 
-    def to_dict(self) -> dict:
-        out: dict = {"test": self.test, "value": self.value, "unit": self.unit}
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"test": self.test, "value": self.value, "unit": self.unit}
         if self.date is not None:
             out["date"] = self.date
         return out
@@ -282,7 +291,7 @@ class Profile:
     def meal_names(self) -> tuple[str, ...]:
         return MEAL_NAMES[self.meals_per_day]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "age_years": self.age_years,
             "sex": self.sex,
@@ -319,7 +328,7 @@ class DishIngredient:
     grams: float
     note: str = ""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"food_id": self.food_id, "grams": self.grams}
 
 
@@ -349,7 +358,7 @@ class Dish:
         """The strictest diet the dish fits (``DIETS`` order), or "" if none."""
         return next((d for d in DIETS if d in self.diets), "")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.dish_id,
             "name": self.name,
@@ -364,9 +373,9 @@ class Dish:
         }
 
 
-def make_dish(dish_id: str, name: str, meals: frozenset[str], ingredients: tuple[DishIngredient, ...],
-              foods: dict[str, Food], cuisine: str = "", method: str = "", source: str = "",
-              notes: str = "") -> Dish:
+def make_dish(dish_id: str, name: str, meals: frozenset[str],
+              ingredients: tuple[DishIngredient, ...], foods: dict[str, Food],
+              cuisine: str = "", method: str = "", source: str = "", notes: str = "") -> Dish:
     """A dish whose diets and allergens follow from ``foods`` (by food id), which
     must hold every ingredient's food."""
     used = [foods[i.food_id] for i in ingredients]

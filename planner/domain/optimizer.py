@@ -100,6 +100,7 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
+from typing import TypeVar
 
 from planner.domain.absorption import AbsorptionParams
 from planner.domain.absorption import absorbed_ug
@@ -249,7 +250,8 @@ def make_problem(
     foods = tuple(foods)
     if factors is not None and len(factors) != len(foods):
         raise ValueError("factors must give one (fraction, scale) per food")
-    factor_of = ({f.food_id: (float(fs[0]), float(fs[1])) for f, fs in zip(foods, factors, strict=True)}
+    factor_of = ({f.food_id: (float(fs[0]), float(fs[1]))
+                  for f, fs in zip(foods, factors, strict=True)}
                  if factors is not None else {})
     foods, steps, limits = allowed_portions(
         foods, uses_limit(max_uses_per_week, days), food_limits or {}, max_item_g)
@@ -383,17 +385,7 @@ def violations(problem: Problem, solution: Solution) -> list[str]:
         if len(day) != len(problem.meals):
             out.append(f"day {d}: {len(day)} meals instead of {len(problem.meals)}")
         for meal_name, meal in zip(problem.meals, day, strict=False):
-            if len(meal) > problem.max_items_per_meal:
-                out.append(f"day {d} {meal_name}: {len(meal)} items")
-            ids = [f for f, _ in meal]
-            if len(set(ids)) != len(ids):
-                out.append(f"day {d} {meal_name}: a food twice in one meal")
-            for f, s in meal:
-                food = problem.foods[f]
-                if meal_kind(meal_name) not in food.meals:
-                    out.append(f"day {d} {meal_name}: {food.food_id} does not suit it")
-                if s not in problem.steps[f]:
-                    out.append(f"day {d} {meal_name}: {s} servings of {food.food_id}")
+            out += _meal_violations(problem, f"day {d} {meal_name}", meal_name, meal)
     for f, n in food_uses(solution).items():
         if n > problem.limit_of(f):
             out.append(
@@ -403,10 +395,31 @@ def violations(problem: Problem, solution: Solution) -> list[str]:
     return out
 
 
+def _meal_violations(problem: Problem, where: str, meal_name: str, meal: Meal) -> list[str]:
+    """Hard constraints one meal breaks (too many items, a food twice, a food that
+    does not suit the meal, a serving step the food does not have)."""
+    out = []
+    if len(meal) > problem.max_items_per_meal:
+        out.append(f"{where}: {len(meal)} items")
+    ids = [f for f, _ in meal]
+    if len(set(ids)) != len(ids):
+        out.append(f"{where}: a food twice in one meal")
+    for f, s in meal:
+        food = problem.foods[f]
+        if meal_kind(meal_name) not in food.meals:
+            out.append(f"{where}: {food.food_id} does not suit it")
+        if s not in problem.steps[f]:
+            out.append(f"{where}: {s} servings of {food.food_id}")
+    return out
+
+
 # --------------------------------------------------------------------------
 # The solver
 
 _INF = float("inf")
+
+Foods = tuple[int, ...]
+"""The food indices a meal or a part of a day uses, one per item."""
 
 
 class _Option:
@@ -422,6 +435,15 @@ class _Option:
         self.dose = dose
         self.eff = eff  # absorbed, capped at the target [µg]
         self.base = base  # item + intake + rotation cost
+
+
+_Single = tuple[float, float, _Option]
+"""One item at today's price: (useful absorbed [µg], cost, option)."""
+_Cand = tuple[float, float, Meal, Foods]
+"""One meal's candidate: (useful absorbed [µg], cost, items, foods)."""
+_State = tuple[float, float, Day, Foods]
+"""The first meals of a day: (useful absorbed [µg], cost, meals, foods)."""
+_Row = TypeVar("_Row", _Cand, _State)
 
 
 class _Solver:
@@ -524,12 +546,12 @@ class _Solver:
     # ---- day solver -----------------------------------------------------
 
     def _singles(self, kind: str, uses: list[int], used_foods: int,
-                 ub: float) -> list[tuple]:
+                 ub: float) -> list[_Single]:
         """Singles of a meal kind at today's prices, cheaper than ``ub``, minus those
         dominated by a bigger serving of the same food or by two other foods."""
         rep, limits = self.rep, self.limits
         rho, target = self.rho, self.target
-        out = []
+        out: list[_Single] = []
         c1 = c2 = _INF
         f1 = -1
         for o in self._candidates(kind, used_foods):
@@ -551,17 +573,17 @@ class _Solver:
                 c2 = c
         return out
 
-    def _meal_candidates(self, singles: list[tuple], ub: float,
-                         pairs: bool) -> list[tuple]:
+    def _meal_candidates(self, singles: list[_Single], ub: float,
+                         pairs: bool) -> list[_Cand]:
         """Meal candidates (eff, cost, items, foods): nothing, the singles and,
         with ``pairs``, two-item meals (see :meth:`_pairs`)."""
-        cands = [(0.0, 0.0, (), ())]
+        cands: list[_Cand] = [(0.0, 0.0, (), ())]
         cands.extend((e, c, (o.item,), (o.food,)) for e, c, o in singles)
         if pairs and self.pairs_allowed and len(singles) > 1:
             cands.extend(self._pairs(singles, ub))
         return cands
 
-    def _pairs(self, singles: list[tuple], ub: float) -> list[tuple]:
+    def _pairs(self, singles: list[_Single], ub: float) -> list[_Cand]:
         """Two-item meals worth a look: not beaten by a single of the same meal
         that costs no more, and not so dear that cost plus ``rho`` × the absorbed
         still missing reaches ``ub``."""
@@ -569,7 +591,7 @@ class _Solver:
         by_cost = sorted(singles, key=lambda s: s[1])
         costs = [s[1] for s in by_cost]
         reach = list(itertools.accumulate((s[0] for s in by_cost), max))
-        out = []
+        out: list[_Cand] = []
         for i, (ea, ca, oa) in enumerate(by_cost):
             if ca + ca >= ub:
                 break
@@ -626,7 +648,7 @@ class _Solver:
             return None, _INF
         return search.best, search.cost
 
-    def _conflict(self, foods: tuple, new: tuple, uses: list[int]) -> float | None:
+    def _conflict(self, foods: Foods, new: Foods, uses: list[int]) -> float | None:
         """Extra repeat cost of adding ``new`` foods to a day already using ``foods``;
         None when a food would pass its limit."""
         extra = 0.0
@@ -638,13 +660,13 @@ class _Solver:
                 extra += self.rep * n
         return extra
 
-    def _merge(self, states: list[tuple], front: list[tuple], uses: list[int],
-               ub: float, rho: float) -> list[tuple]:
+    def _merge(self, states: list[_State], front: list[_Cand], uses: list[int],
+               ub: float, rho: float) -> list[_State]:
         """All (state, candidate) pairs whose cost plus ``rho`` × missing absorbed
         stays under ``ub``; ``rho`` is the lowest cost per µg of any candidate."""
         target = self.target
         rep, limits = self.rep, self.limits
-        out = []
+        out: list[_State] = []
         for e, c, choice, foods in states:
             for e2, c2, items, foods2 in front:
                 total = c + c2
@@ -673,14 +695,14 @@ class _Solver:
         uses = [0] * len(p.foods)
         days: list[Day] = []
         for d in range(p.days):  # greedy, each day bounded by the day before
-            day, _cost = self.solve_day(uses, days[d - 1] if d else None)
+            day = self._solved_day(uses, days[d - 1] if d else None)
             days.append(day)
             _add(uses, day, +1)
         for _ in range(MAX_PASSES):  # re-solve each day with the others fixed
             improved = False
             for d in range(p.days):
                 _add(uses, days[d], -1)
-                day, _cost = self.solve_day(uses, days[d])
+                day = self._solved_day(uses, days[d])
                 if day != days[d]:
                     days[d] = day
                     improved = True
@@ -688,6 +710,14 @@ class _Solver:
             if not improved:
                 break
         return tuple(days)
+
+    def _solved_day(self, uses: list[int], incumbent: Day | None) -> Day:
+        """:meth:`solve_day`'s day; ``solve`` has foods, so there is always one
+        (at worst the closest the foods get, or a day without B12 items)."""
+        day, _cost = self.solve_day(uses, incumbent)
+        if day is None:
+            raise ValueError("optimizer: no day to plan, though the problem has foods")
+        return day
 
     def day_cost(self, day: Day, uses: list[int]) -> float | None:
         """Cost of one day given the other days' uses (the day's share of J), or
@@ -769,7 +799,7 @@ class _DaySearch:
     def all_meals(self, fronts: _DayFronts) -> None:
         """Merge the meals' frontiers left to right, then complete with the last."""
         s = self.solver
-        states = [(0.0, 0.0, (), ())]
+        states: list[_State] = [(0.0, 0.0, (), ())]
         for i in range(len(self.meals) - 1):
             states = _pareto_by_foods(
                 s._merge(states, fronts.rich(i), self.uses, self.cost, s.rho))
@@ -783,7 +813,7 @@ class _DaySearch:
     def closest(self, fronts: _DayFronts) -> None:
         """Food cannot cover this day: get as close to the target as it allows."""
         s, w = self.solver, self.solver.p.weights
-        states = [(0.0, 0.0, (), ())]
+        states: list[_State] = [(0.0, 0.0, (), ())]
         for front in fronts.fronts:
             states = _pareto(s._merge(states, front, self.uses, self.cost, 0.0))
         for e, c, choice, _foods in states:
@@ -796,22 +826,23 @@ class _DayFronts:
     given foods, so a meal can be completed without repeating a food when that
     is cheaper than the repeat."""
 
-    def __init__(self, solver: _Solver, raw: list[list[tuple]], uses: list[int]):
+    def __init__(self, solver: _Solver, raw: list[list[_Cand]], uses: list[int]):
         self.solver = solver
         self.uses = uses
         self.raw = raw
         self.need = solver.target - EPS_UG
-        fronts: dict[int, list[tuple]] = {}
-        self.fronts = []
+        fronts: dict[int, list[_Cand]] = {}
+        self.fronts: list[list[_Cand]] = []
         for cands in raw:  # meals of the same kind share one list
             key = id(cands)
             if key not in fronts:
                 fronts[key] = _pareto(list(cands))
             self.fronts.append(fronts[key])
         self.effs = [[c[0] for c in f] for f in self.fronts]
-        self._without: dict[tuple[int, frozenset | None], tuple[list, list]] = {}
+        self._without: dict[tuple[int, frozenset[int] | None],
+                            tuple[list[_Cand], list[float]]] = {}
 
-    def rich(self, j: int) -> list[tuple]:
+    def rich(self, j: int) -> list[_Cand]:
         """Meal ``j``'s candidates pruned by :func:`_pareto_by_foods`, cost
         ascending: what a merge over meals needs to price repeats right."""
         key = (id(self.raw[j]), None)
@@ -822,16 +853,16 @@ class _DayFronts:
             got = self._without[key] = (front, [])
         return got[0]
 
-    def without(self, j: int, foods: tuple) -> tuple[list[tuple], list[float]]:
-        key = (id(self.raw[j]), frozenset(foods))
+    def without(self, j: int, foods: Foods) -> tuple[list[_Cand], list[float]]:
+        banned = frozenset(foods)
+        key = (id(self.raw[j]), banned)
         got = self._without.get(key)
         if got is None:
-            banned = key[1]
             front = _pareto([c for c in self.raw[j] if banned.isdisjoint(c[3])])
             got = self._without[key] = (front, [c[0] for c in front])
         return got
 
-    def complete(self, j: int, e: float, c: float, foods: tuple,
+    def complete(self, j: int, e: float, c: float, foods: Foods,
                  bound: float) -> tuple[float, Meal] | None:
         """The cheapest choice for meal ``j`` that brings a day at useful absorbed
         ``e`` and cost ``c`` (using ``foods``) to the target, if under ``bound``;
@@ -845,7 +876,7 @@ class _DayFronts:
         if not foods or foods[0] not in first[3] and (
                 len(foods) == 1 or not set(foods).intersection(first[3])):
             return c + first[1], first[2]  # the cheapest, and no repeat
-        best = None
+        best: tuple[float, Meal] | None = None
         alt, effs = self.without(j, foods)
         k = bisect_left(effs, need)
         if k < len(alt) and c + alt[k][1] < bound:
@@ -869,11 +900,11 @@ def _add(uses: list[int], day: Day, sign: int) -> None:
             uses[f] += sign
 
 
-def _pareto(cands: list[tuple]) -> list[tuple]:
+def _pareto(cands: list[_Row]) -> list[_Row]:
     """Keep candidates no other beats on both useful absorbed (↑) and cost (↓);
     returned with absorbed and cost ascending."""
     cands.sort(key=lambda c: (-c[0], c[1]))
-    out = []
+    out: list[_Row] = []
     best = _INF
     for c in cands:
         if c[1] < best:
@@ -889,12 +920,12 @@ def _pareto(cands: list[tuple]) -> list[tuple]:
 MAX_FOOD_STATES = 24
 
 
-def _pareto_by_foods(states: list[tuple]) -> list[tuple]:
+def _pareto_by_foods(states: list[_Row]) -> list[_Row]:
     """Like :func:`_pareto`, but a state beaten only by states that use other
     foods is kept unless two of those share no food: a later meal may need one
     of its foods' rivals, and a repeat costs extra."""
     states.sort(key=lambda c: (-c[0], c[1]))
-    kept: list[tuple] = []
+    kept: list[_Row] = []
     cheapest = _INF
     for st in states:
         cost, foods = st[1], st[3]

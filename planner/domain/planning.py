@@ -354,8 +354,7 @@ def _serve(dish: Dish, allowed: dict[str, Food], own: frozenset[str],
     out = []
     for ing in dish.ingredients:
         food = allowed.get(ing.food_id)
-        wanted = food is not None and (not own or not is_source(food) or food.food_id in own)
-        if not wanted:
+        if food is None or (own and is_source(food) and food.food_id not in own):
             original = food or foods.get(ing.food_id)
             if original is None or not original.fortified:
                 return None
@@ -388,7 +387,8 @@ def supplement_covers_alone(profile: Profile, assessment: Assessment,
     target = assessment.target.absorbed_ug
     mode = assessment.intrinsic_factor
     own = _own_supplement(profile, reference, mode)
-    if own is not None and assessment.own_supplement_adequate and _share_ug(own) >= target - _EPS_UG:
+    if (own is not None and assessment.own_supplement_adequate
+            and _share_ug(own) >= target - _EPS_UG):
         return True
     if not food_can_cover(assessment):
         return True
@@ -401,8 +401,9 @@ def supplement_covers_alone(profile: Profile, assessment: Assessment,
 
 
 def _candidate(key: int, dish: Dish, got: tuple[Food, ...], factor: float,
-               max_g: float | None, safe: SafeFoods, factor_of: dict, food_key: dict,
-               cap_index: dict, weights: dish_plan.Weights, seed: bytes,
+               max_g: float | None, safe: SafeFoods,
+               factor_of: dict[str, tuple[float, float]], food_key: dict[str, int],
+               cap_index: dict[str, int], weights: dish_plan.Weights, seed: bytes,
                own: frozenset[str], liked: frozenset[str], params: AbsorptionParams
                ) -> dish_plan.Candidate:
     """One dish as served to this person at one meal: grams scaled, eggs whole
@@ -642,7 +643,7 @@ def _refusal_advice(assessment: Assessment) -> str:
 
 
 def _supplement_options(profile: Profile, assessment: Assessment, reference: Reference,
-                        reason: str) -> list:
+                        reason: str) -> list[tuple[float, str, str, str]]:
     """Dose options from the data, the recommended one first."""
     first = assessment.recommended_supplement or choose_supplement(
         profile, assessment, reference, reason
@@ -665,7 +666,7 @@ def _own_supplement(profile: Profile, reference: Reference,
     if profile.supplement is None or profile.supplement.is_injection:
         return None
     return _plan_supplement(
-        profile.supplement.dose_ug, profile.supplement.frequency,
+        profile.supplement.oral_dose_ug, profile.supplement.frequency,
         "You already take this supplement; the plan counts it.",
         "your profile", "own", reference, intrinsic_factor,
     )
@@ -704,7 +705,8 @@ def _choose_supplement(
         )
     if by_food < days:
         reason = _shortfall_reason(profile, assessment, food, by_food, n_sources)
-        reason += " A supplement covers the rest." if by_food else " A supplement covers the target."
+        reason += (" A supplement covers the rest." if by_food
+                   else " A supplement covers the target.")
         if recommended is not None and recommended.reason:
             reason += f" Also: {recommended.reason.rstrip('.')}."
     else:
@@ -739,9 +741,11 @@ def _own_shortfall(profile: Profile, assessment: Assessment, reference: Referenc
 def injection_note(profile: Profile, reference: Reference) -> str:
     """The injection schedule in words, for a person on B12 injections (issue 14)."""
     shot = profile.supplement
+    if shot is None or not shot.is_injection:
+        raise ValueError("injection_note: the profile's supplement is not injections")
     dose = f"{shot.dose_ug:g} µg " if shot.dose_ug is not None else ""
-    return (reference.texts or {}).get("injection_note", "{dose}every {every_weeks} weeks").format(
-        dose=dose, every_weeks=shot.every_weeks)
+    note: str = (reference.texts or {}).get("injection_note", "{dose}every {every_weeks} weeks")
+    return note.format(dose=dose, every_weeks=shot.every_weeks)
 
 
 def _pick_supplement(options: list[PlanSupplement], own: PlanSupplement | None,

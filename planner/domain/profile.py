@@ -160,9 +160,11 @@ def _supplement(field: str, value: Any) -> tuple[Any, list[_Problem]]:
     ``{"frequency": "injection", "every_weeks": 1..26, "dose_ug"?}`` (null handled by caller)."""
     keys = ("dose_ug", "frequency", "every_weeks")
     if not isinstance(value, dict):
-        return None, [_Problem(field, f"{field}: must be null or an object with dose_ug and frequency")]
+        return None, [_Problem(
+            field, f"{field}: must be null or an object with dose_ug and frequency")]
     problems = [
-        _Problem(f"{field}.{key}", f"{field}.{key}: not a supplement field; choose from {', '.join(keys)}")
+        _Problem(f"{field}.{key}",
+                 f"{field}.{key}: not a supplement field; choose from {', '.join(keys)}")
         for key in value
         if key not in keys
     ]
@@ -192,8 +194,8 @@ def _supplement(field: str, value: Any) -> tuple[Any, list[_Problem]]:
                 f"{frequency!r}")))
     if problems:
         return None, problems
-    return Supplement(dose_ug=float(dose) if dose is not None else None, frequency=frequency,
-                      every_weeks=every if injection else None), []
+    return Supplement(dose_ug=float(dose) if dose is not None else None,
+                      frequency=value["frequency"], every_weeks=every if injection else None), []
 
 
 def _lab(where: str, item: Any) -> tuple[LabResult | None, list[_Problem]]:
@@ -211,24 +213,32 @@ def _lab(where: str, item: Any) -> tuple[LabResult | None, list[_Problem]]:
     test, unit, value, day = item.get("test"), item.get("unit"), item.get("value"), item.get("date")
     if test is not None:
         problems += _word(tuple(LAB_UNITS), "a lab test")(f"{where} test", test)[1]
-    units = LAB_UNITS.get(test) if isinstance(test, str) else None
-    if units and unit is not None:
-        if not (isinstance(unit, str) and unit in units):
-            shown = repr(unit) if isinstance(unit, str) else "this value"
-            problems.append(_Problem(where, (
-                f"{where} unit: {shown} is not a unit of {test}; choose one of {', '.join(units)}")))
-    if units and value is not None and isinstance(unit, str) and unit in units:
+    problems += _lab_unit_and_value(where, test, unit, value)
+    if day is not None and not _is_date(day):
+        problems.append(_Problem(where, f"{where} date: must be a date written YYYY-MM-DD"))
+    if problems:
+        return None, [_Problem("labs", f"labs: {p.message}") for p in problems]
+    return LabResult(test=item["test"], value=float(item["value"]), unit=item["unit"],
+                     date=day), []
+
+
+def _lab_unit_and_value(where: str, test: Any, unit: Any, value: Any) -> list[_Problem]:
+    """The problems of a lab result's unit (one of its test's units) and value (a number
+    in that unit's plausible range); ``where`` names the item."""
+    units = LAB_UNITS.get(test, ()) if isinstance(test, str) else ()
+    problems = []
+    if units and unit is not None and not (isinstance(unit, str) and unit in units):
+        shown = repr(unit) if isinstance(unit, str) else "this value"
+        problems.append(_Problem(where, (
+            f"{where} unit: {shown} is not a unit of {test}; choose one of {', '.join(units)}")))
+    if isinstance(test, str) and isinstance(unit, str) and unit in units and value is not None:
         high = LAB_INPUT_MAX[(test, unit)]
         found = _number(0, high)(f"{where} value", value)[1]
         problems += [_Problem(where, f"{p.message} {unit}; a negative or larger value cannot "
                                      f"be a {test} result") for p in found]
     elif value is not None and not _is_number(value):
         problems.append(_Problem(where, f"{where} value: must be a number"))
-    if day is not None and not _is_date(day):
-        problems.append(_Problem(where, f"{where} date: must be a date written YYYY-MM-DD"))
-    if problems:
-        return None, [_Problem("labs", f"labs: {p.message}") for p in problems]
-    return LabResult(test=test, value=float(value), unit=unit, date=day), []
+    return problems
 
 
 def _is_date(value: Any) -> bool:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import TYPE_CHECKING
 from typing import Any
+from typing import TypeGuard
 
 from planner.domain.absorption import AbsorptionParams
 
@@ -41,6 +42,24 @@ def text_field(raw: Mapping[str, Any], key: str, where: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ReferenceDataError(f"{where}: {key} must be non-empty text")
     return value.strip()
+
+
+def is_number(value: Any) -> TypeGuard[float]:
+    """Whether a data-file value is a number: an int or a float, not a bool."""
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def choice_field(
+    raw: Mapping[str, Any], key: str, choices: tuple[str, ...], where: str,
+    default: str | None = None,
+) -> str:
+    """``raw[key]`` (``default`` when absent) if it is one of ``choices``, or
+    ReferenceDataError naming ``where``, ``key`` and the choices."""
+    value = raw.get(key, default)
+    if not isinstance(value, str) or value not in choices:
+        raise ReferenceDataError(
+            f"{where}: {key} {value!r} is not valid; choose one of {', '.join(choices)}")
+    return value
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from planner.domain.facts import parse_when
 from planner.domain.model import CONDITIONS
 from planner.domain.model import FREQUENCIES
 from planner.domain.reference import ReferenceDataError
+from planner.domain.reference import is_number
 from planner.domain.reference import text_field as _text
 from planner.domain.supplements import SupplementOption
 
@@ -91,7 +92,7 @@ class TreatmentOption:
     dose_ug: float | None = None
     frequency: str | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "dose_ug": self.dose_ug, "frequency": self.frequency,
                 "label": self.label, "status": self.status, "source": self.source}
 
@@ -134,7 +135,7 @@ class RuleVoice:
     reasons: tuple[str, ...]
     sources: tuple[str, ...]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "level": self.level, "specificity": self.specificity,
                 "title": self.title, "advice": self.advice, "reasons": list(self.reasons),
                 "sources": list(self.sources)}
@@ -162,7 +163,7 @@ class Flag:
         """The rules that fired besides the one that gives the title and advice."""
         return self.voices[1:]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "code": self.code,
             "level": self.level,
@@ -188,7 +189,9 @@ class Flag:
 # ---------------------------------------------------------------------------
 
 
-def _texts(raw: Mapping[str, Any], key: str, where: str, *, required: bool = True) -> tuple[str, ...]:
+def _texts(
+    raw: Mapping[str, Any], key: str, where: str, *, required: bool = True
+) -> tuple[str, ...]:
     value = raw.get(key, [])
     if isinstance(value, str):
         value = [value]
@@ -201,7 +204,7 @@ def _texts(raw: Mapping[str, Any], key: str, where: str, *, required: bool = Tru
 
 def _choice(value: Any, choices: Iterable[str], what: str, where: str) -> str:
     choices = tuple(choices)
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise ReferenceDataError(
             f"{where}: {value!r} is not a {what}; choose one of {', '.join(choices)}"
         )
@@ -236,7 +239,8 @@ def parse_policy(raw: Mapping[str, Any], name: str = "risk_rules.toml") -> RiskP
     for word in lost:
         _choice(word, CONDITIONS, "condition", where)
     tests = tuple(
-        LabTest(code, _text(t, "label", f"{name} [tests.{code}]"), _text(t, "source", f"{name} [tests.{code}]"))
+        LabTest(code, _text(t, "label", f"{name} [tests.{code}]"),
+                _text(t, "source", f"{name} [tests.{code}]"))
         for code, t in raw.get("tests", {}).items()
     )
     specificity = _texts(policy, "specificity", f"{name} [policy]")
@@ -258,11 +262,12 @@ def parse_policy(raw: Mapping[str, Any], name: str = "risk_rules.toml") -> RiskP
 
 def _treatment_option(raw: Any, where: str) -> TreatmentOption:
     if not isinstance(raw, Mapping):
-        raise ReferenceDataError(f"{where}: each option must be a table with id, label, status, source")
+        raise ReferenceDataError(
+            f"{where}: each option must be a table with id, label, status, source")
     dose, frequency = raw.get("dose_ug"), raw.get("frequency")
     if (dose is None) != (frequency is None):
         raise ReferenceDataError(f"{where}: give dose_ug and frequency together, or neither")
-    if dose is not None and (isinstance(dose, bool) or not isinstance(dose, int | float) or dose <= 0):
+    if dose is not None and (not is_number(dose) or dose <= 0):
         raise ReferenceDataError(f"{where}: dose_ug must be a number above 0")
     return TreatmentOption(
         id=_text(raw, "id", where),

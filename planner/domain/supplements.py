@@ -29,6 +29,8 @@ from planner.domain.model import FREQUENCIES
 from planner.domain.model import Profile
 from planner.domain.reference import Reference
 from planner.domain.reference import ReferenceDataError
+from planner.domain.reference import choice_field as _choice
+from planner.domain.reference import is_number
 from planner.domain.reference import text_field as _text
 
 if TYPE_CHECKING:
@@ -64,7 +66,7 @@ class SupplementOption:
     offer: bool = True
     dose_basis: str = "fixed"
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "dose_ug": self.dose_ug if self.dose_basis == "fixed" else None,
@@ -92,7 +94,7 @@ class RecommendedSupplement:
         """Average dose per day [µg]; a weekly dose counts through the 7-day average."""
         return self.dose_ug if self.frequency == "daily" else self.dose_ug / 7.0
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "dose_ug": self.dose_ug,
             "frequency": self.frequency,
@@ -108,18 +110,11 @@ class RecommendedSupplement:
 # ---------------------------------------------------------------------------
 
 
-def _choice(raw: Mapping[str, Any], key: str, choices: tuple[str, ...], where: str, default: str | None = None) -> str:
-    value = raw.get(key, default)
-    if value not in choices:
-        raise ReferenceDataError(f"{where}: {key} {value!r} is not valid; choose one of {', '.join(choices)}")
-    return value
-
-
 def parse_adequacy(raw: Mapping[str, Any], name: str = "supplements.toml") -> SupplementAdequacy:
     where = f"{name} [adequate]"
     table = raw.get("adequate", {})
     daily, weekly = table.get("daily_min_ug"), table.get("weekly_min_ug")
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in (daily, weekly)):
+    if not all(is_number(v) and v > 0 for v in (daily, weekly)):
         raise ReferenceDataError(f"{where}: daily_min_ug and weekly_min_ug must be numbers above 0")
     daily_only = parse_when(table.get("daily_only_when", {}), where)
     return SupplementAdequacy(
@@ -129,7 +124,9 @@ def parse_adequacy(raw: Mapping[str, Any], name: str = "supplements.toml") -> Su
     )
 
 
-def parse_groups(raw: Mapping[str, Any], name: str = "supplements.toml") -> tuple[SupplementGroup, ...]:
+def parse_groups(
+    raw: Mapping[str, Any], name: str = "supplements.toml"
+) -> tuple[SupplementGroup, ...]:
     groups = tuple(
         SupplementGroup(
             id=_text(g, "id", f"{name} group {i}"),
@@ -139,14 +136,15 @@ def parse_groups(raw: Mapping[str, Any], name: str = "supplements.toml") -> tupl
         for i, g in enumerate(raw.get("group", []), start=1)
     )
     if not groups or groups[-1].when:
-        raise ReferenceDataError(f"{name}: the last [[group]] must have an empty when, so everyone has a group")
+        raise ReferenceDataError(
+            f"{name}: the last [[group]] must have an empty when, so everyone has a group")
     return groups
 
 
 def _option(raw: Mapping[str, Any], group_ids: tuple[str, ...], where: str) -> SupplementOption:
     basis = _choice(raw, "dose_basis", DOSE_BASES, where, default="fixed")
     dose = raw.get("dose_ug", 0)
-    fixed_ok = isinstance(dose, int | float) and not isinstance(dose, bool) and math.isfinite(dose) and dose > 0
+    fixed_ok = is_number(dose) and math.isfinite(dose) and dose > 0
     if basis == "fixed" and not fixed_ok:
         raise ReferenceDataError(f"{where}: dose_ug must be a number above 0")
     return SupplementOption(
@@ -174,7 +172,8 @@ def parse_options(
     )
     for group in group_ids:
         if not any(o.group == group and o.offer and not o.when for o in options):
-            raise ReferenceDataError(f"{name}: group {group!r} needs an offered option without a when")
+            raise ReferenceDataError(
+                f"{name}: group {group!r} needs an offered option without a when")
     return options
 
 
@@ -244,7 +243,8 @@ def choose_supplement(
     )
     options = dose_options_for(facts, reference)
     if not options:
-        raise ReferenceDataError("supplements.toml offers no option for this profile; check [[group]]")
+        raise ReferenceDataError(
+            "supplements.toml offers no option for this profile; check [[group]]")
 
     option = pick_option(options, assessment.target.intake_ug, assessment.target.absorbed_ug,
                          reference.absorption, assessment.intrinsic_factor)
