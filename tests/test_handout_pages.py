@@ -8,6 +8,8 @@ WeasyPrint (``/plan/handout.pdf``, the PDF the app serves) and once by Debian's 
 (Playwright's ``page.pdf`` of the printable page ``/plan/handout``, as the browser's Print
 command makes it), and each PDF is read back page by page with poppler's ``pdftotext``.
 Each case is rendered once per engine (module fixtures); the tests only read the text.
+Two sections longer than a page (the flags of a profile with every medicine, condition and
+symptom; 199 lines of notes) show that running on loses no line.
 """
 
 from __future__ import annotations
@@ -88,11 +90,11 @@ def case_id(case) -> str:
     return f"{name}-{paper}-{'notes' if notes else 'no-notes'}"
 
 
-def query(name: str, paper: str, notes: bool) -> str:
-    """The handout's query string: the profile's fields as the form names them, then the
-    handout's own (lists as repeated keys, the supplement as two flat fields)."""
+def profile_pairs(profile: dict) -> list[tuple[str, str]]:
+    """A profile's fields as the form names them: lists as repeated keys, the supplement
+    as two flat fields."""
     pairs = []
-    for key, value in PROFILES[name].items():
+    for key, value in profile.items():
         if value is None:
             continue
         if key == "supplement":
@@ -101,8 +103,13 @@ def query(name: str, paper: str, notes: bool) -> str:
             pairs += [(key, str(v)) for v in value]
         else:
             pairs.append((key, str(value)))
-    pairs += [("week", WEEK), ("client_name", "Jane Example"), ("practitioner", "Sam Lee, RD"),
-              ("paper", paper)]
+    return pairs
+
+
+def query(name: str, paper: str, notes: bool) -> str:
+    """The handout's query string: the profile's fields, then the handout's own."""
+    pairs = [*profile_pairs(PROFILES[name]), ("week", WEEK), ("client_name", "Jane Example"),
+             ("practitioner", "Sam Lee, RD"), ("paper", paper)]
     if notes:
         pairs.append(("notes", notes_for(name, notes)))
     return urlencode(pairs)
@@ -292,3 +299,59 @@ def test_every_section_heading_of_the_long_handout_is_in_the_matrix(headings):
                   "The week’s meals", CHART_HEADING, "Good B12 sources", "Check the label",
                   "Pain and B12", "Sources"):
         assert any(t.startswith(start) for t in texts), (start, texts)
+
+
+# ---- sections longer than a page: they run on, and lose nothing -------------------------
+
+#: Every medicine, condition and symptom: "Read this first" alone is longer than a page.
+EVERYTHING = {
+    "age_years": 70, "sex": "female", "diet": "vegan", "meals_per_day": 5,
+    "medications": ["metformin", "ppi", "h2_blocker", "colchicine", "nitrous_oxide",
+                    "antiepileptic", "long_term_antibiotics"],
+    "conditions": ["pernicious_anemia", "atrophic_gastritis", "gastritis", "low_stomach_acid",
+                   "crohns_disease", "ileal_resection", "gastric_bypass", "gastrectomy",
+                   "celiac_disease", "h_pylori", "sleeve_gastrectomy",
+                   "pancreatic_insufficiency", "type1_diabetes", "autoimmune_thyroid"],
+    "symptoms": ["tingling", "numbness", "burning_pain", "fatigue", "weakness",
+                 "memory_problems", "confusion", "depression", "irritability", "sore_tongue",
+                 "balance_problems", "vision_problems", "joint_pain", "leg_pain", "pale_skin",
+                 "shortness_of_breath", "breathless_at_rest", "chest_pain",
+                 "pain_when_walking", "morning_stiffness", "joint_swelling",
+                 "saddle_numbness"],
+}
+
+
+def no_space(text: str) -> str:
+    """Text without whitespace: a PDF line may wrap anywhere, even after a hyphen."""
+    return re.sub(r"\s+", "", text)
+
+
+@pytest.mark.parametrize("paper", PAPERS)
+def test_flags_longer_than_a_page_run_on_without_losing_a_line(handout_app, tmp_path, paper):
+    client = handout_app.test_client()
+    profile = urlencode([*profile_pairs(EVERYTHING), ("week", WEEK)])
+    plan = client.get(f"/plan.json?{profile}").get_json()
+    response = client.get(f"/plan/handout.pdf?{profile}&paper={paper}")
+    assert response.status_code == 200
+    pdf = read_pages(response.data, tmp_path / "everything.pdf")
+    assert len(pdf["lines"]) >= 3
+    text = no_space(" ".join(pdf["text"]))
+    flags = plan["assessment"]["flags"]
+    assert any(f["code"] == "medical_check" for f in flags)
+    for flag in flags:
+        for line in (flag["title"], flag["advice"], *flag["reasons"]):
+            assert no_space(line) in text, (flag["code"], line)
+    check_the_chart_is_whole_on_one_page(pdf, 7, ("everything", paper, False))
+
+
+def test_notes_longer_than_a_page_start_page_two_and_keep_every_line(handout_app, tmp_path):
+    lines = [f"Line {n:03d}" for n in range(1, 200)]
+    notes = "\n".join(lines)
+    assert len(notes) <= 2000
+    response = handout_app.test_client().get("/plan/handout.pdf?" + urlencode({
+        "age_years": "30", "diet": "vegan", "week": WEEK, "paper": "letter", "notes": notes}))
+    assert response.status_code == 200
+    pdf = read_pages(response.data, tmp_path / "notes.pdf")
+    assert first_line(pdf["lines"][1]) == "Notes from your dietitian"
+    text = " ".join(pdf["text"])
+    assert all(line in text for line in lines)
