@@ -287,6 +287,13 @@ def test_chart_labels_are_at_least_12_px(sized):
     assert day.bounding_box()["height"] >= 12
     record(f"smallest_chart_label_{width}px", round(min(sizes), 1))
 
+    # the handout page on screen: its chart is drawn at least at its own size
+    page.goto(page.get_by_role("link", name="Printable handout").get_attribute("href"))
+    handout = page.evaluate(CHART_FONT_JS)
+    assert len(handout) >= 7 * 2 + 3 + 5 and min(handout) >= 12, sorted(handout)[:5]
+    assert page.evaluate(WIDTH_JS) <= width
+    record(f"smallest_handout_chart_label_{width}px", round(min(handout), 1))
+
 
 def show_email(page, html: str) -> int:
     page.set_content(html)
