@@ -68,8 +68,6 @@ class Bar:
     value_ug: float
     clipped: bool  # taller than the axis: drawn to the top, value written above
     label_y: float
-    label_x: float = 0.0  # where that value is written, and its text-anchor:
-    label_anchor: str = "start"  # bars in the right third end their label at their edge
     label: str = ""  # that text: "↑" and the value, or the arrow alone (Layout.clip_values)
 
 
@@ -161,11 +159,8 @@ def week_chart(plan: dict, layout: Layout = WIDE) -> WeekChart:
         for offset, kind, value in ((0.16, "intake", day["b12_ug"]),
                                     (0.52, "absorbed", day["counted_absorbed_ug"])):
             y = y_of(value)
-            x = round(x0 + offset * group, 2)
-            late = x > left + plot_w * 2 / 3
-            bars.append(Bar(kind, x, y, bar_w, round(base - y, 2), value, value > top_ug,
-                            top - 4, round(x + bar_w, 2) if late else x,
-                            "end" if late else "start",
+            bars.append(Bar(kind, round(x0 + offset * group, 2), y, bar_w,
+                            round(base - y, 2), value, value > top_ug, top - 4,
                             f"↑ {amount_ug(value)}" if layout.clip_values else "↑"))
         labels.append(DayLabel(round(x0 + group / 2, 2), base + 18, base + 36,
                                f"Day {day['day']}", bool(day["covered"]),
