@@ -22,6 +22,38 @@ from planner.labels import amount_ug
 
 WIDTH, HEIGHT = 640.0, 300.0
 LEFT, RIGHT, TOP, BOTTOM = 64.0, 16.0, 40.0, 44.0
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The drawing's box [SVG user units] and where its legend goes.
+
+    ``legend`` holds, per item (intake, absorbed, target), its offset from
+    ``left`` and its row (0 is the top row). The page scales the drawing to its
+    column; ``font`` is the text size in user units that the page's stylesheet
+    gives the chart of this layout, so a label's size on screen is ``font``
+    times the rendered width over ``width``.
+    """
+
+    width: float
+    height: float
+    left: float
+    right: float
+    top: float
+    bottom: float
+    legend: tuple[tuple[float, int], ...]
+    font: float
+    status: tuple[str, str] = ("✓ covered", "✗ short")  # under a covered, a short day
+    clip_values: bool = True  # write a cut bar's value above it (else only its arrow)
+
+
+#: The plan page's chart on wide screens and in print (the handout's too).
+WIDE = Layout(WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM, ((0, 0), (90, 0), (250, 0)), 13.0)
+#: The plan page's chart on phones: drawn about as wide as a phone's column
+#: (358 px at 390 px), so labels keep their size; the legend takes two rows.
+NARROW = Layout(360.0, 340.0, 68.0, 6.0, 58.0, 44.0, ((0, 0), (80, 0), (0, 1)), 13.0,
+                status=("✓", "✗"), clip_values=False)
+
 STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
 SCALE_LIMIT = 4.0  # the axis shows at most this many times the target
 
@@ -36,6 +68,7 @@ class Bar:
     value_ug: float
     clipped: bool  # taller than the axis: drawn to the top, value written above
     label_y: float
+    label: str = ""  # that text: "↑" and the value, or the arrow alone (Layout.clip_values)
 
 
 @dataclass(frozen=True)
@@ -62,6 +95,7 @@ class DayLabel:
     status_y: float
     text: str
     covered: bool
+    status: str = ""  # the layout's word for covered or short
 
 
 @dataclass(frozen=True)
@@ -102,16 +136,17 @@ def axis_max_ug(intakes: list[float], absorbed: list[float], absorbed_target_ug:
     return nice_ceiling(wanted)
 
 
-def week_chart(plan: dict) -> WeekChart:
-    """Chart geometry for ``plan`` (the dict of ``Plan.to_dict()``)."""
+def week_chart(plan: dict, layout: Layout = WIDE) -> WeekChart:
+    """Chart geometry for ``plan`` (the dict of ``Plan.to_dict()``), drawn in ``layout``."""
     target = plan["target"]
     days = plan["days"]
     intakes = [d["b12_ug"] for d in days]
     absorbed = [d["counted_absorbed_ug"] for d in days]
     top_ug = axis_max_ug(intakes, absorbed, target["absorbed_ug"], target["intake_ug"])
-    plot_w = WIDTH - LEFT - RIGHT
-    plot_h = HEIGHT - TOP - BOTTOM
-    base = TOP + plot_h
+    width, left, top = layout.width, layout.left, layout.top
+    plot_w = width - left - layout.right
+    plot_h = layout.height - top - layout.bottom
+    base = top + plot_h
 
     def y_of(value: float) -> float:
         return round(base - min(value, top_ug) / top_ug * plot_h, 2)
@@ -120,32 +155,35 @@ def week_chart(plan: dict) -> WeekChart:
     bar_w = round(group * 0.32, 2)
     bars, labels = [], []
     for i, day in enumerate(days):
-        x0 = LEFT + i * group
+        x0 = left + i * group
         for offset, kind, value in ((0.16, "intake", day["b12_ug"]),
                                     (0.52, "absorbed", day["counted_absorbed_ug"])):
             y = y_of(value)
             bars.append(Bar(kind, round(x0 + offset * group, 2), y, bar_w,
-                            round(base - y, 2), value, value > top_ug, TOP - 4))
+                            round(base - y, 2), value, value > top_ug, top - 4,
+                            f"↑ {amount_ug(value)}" if layout.clip_values else "↑"))
         labels.append(DayLabel(round(x0 + group / 2, 2), base + 18, base + 36,
-                               f"Day {day['day']}", bool(day["covered"])))
+                               f"Day {day['day']}", bool(day["covered"]),
+                               layout.status[0 if day["covered"] else 1]))
     ticks = tuple(Tick(y_of(top_ug * k / 4), top_ug * k / 4) for k in range(5))
     return WeekChart(
-        width=WIDTH, height=HEIGHT, left=LEFT, right=WIDTH - RIGHT, top=TOP,
+        width=width, height=layout.height, left=left, right=width - layout.right, top=top,
         bottom=base, bars=tuple(bars), ticks=ticks, days=tuple(labels),
         target_ug=target["absorbed_ug"], target_y=y_of(target["absorbed_ug"]),
-        axis_max_ug=top_ug, description=describe(plan), tick_x=LEFT - 6,
-        legend=legend(target["absorbed_ug"]),
+        axis_max_ug=top_ug, description=describe(plan), tick_x=left - 6,
+        legend=legend(target["absorbed_ug"], layout),
     )
 
 
-def legend(target_ug: float) -> tuple[LegendItem, ...]:
+def legend(target_ug: float, layout: Layout = WIDE) -> tuple[LegendItem, ...]:
     """Swatches along the top edge: intake, absorbed, and the target line."""
-    items = (("intake", "Intake", 0), ("absorbed", "Absorbed (counted)", 90),
-             ("target", f"Absorbed target {amount_ug(target_ug)}", 250))
-    row_y, size = 14.0, 12.0
+    items = (("intake", "Intake"), ("absorbed", "Absorbed (counted)"),
+             ("target", f"Absorbed target {amount_ug(target_ug)}"))
+    size, row_height = 12.0, 20.0
     out = []
-    for kind, text, dx in items:
-        x = LEFT + dx
+    for (kind, text), (dx, row) in zip(items, layout.legend, strict=True):
+        row_y = 14.0 + row * row_height
+        x = layout.left + dx
         x2 = x + (30 if kind == "target" else size)
         out.append(LegendItem(kind, x, x2, row_y, row_y - size / 2, x2 + 6, text))
     return tuple(out)

@@ -172,6 +172,7 @@ def show_plan(args: MultiDict):
     g.plan_args = privacy.open_pairs(token)  # the links below carry this week
     return render_template("plan/show.html", plan=plan, week=week, plan_token=token,
                            chart=charts.week_chart(plan), links=twin_links(week, token),
+                           chart_narrow=charts.week_chart(plan, charts.NARROW),
                            meal_names=model.MEAL_NAMES[plan["profile"]["meals_per_day"]],
                            edit_url=url_for("views.edit", sealed=token),
                            subscribe_url=url_for("subscribe.subscribe", plan=token))

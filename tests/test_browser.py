@@ -56,7 +56,7 @@ def test_vegan_picks_fortified_foods_and_sees_plan_flags_and_chart(page, app):
     assert page.locator("svg.week-chart title").first.text_content().startswith("B12 per day")
     assert page.locator("table.numbers tbody tr").count() == 7
     assert page.locator("table.numbers").is_visible()
-    meals_text = page.locator("table.meals").inner_text()
+    meals_text = page.locator("ol.meals").inner_text()
     foods = {f.food_id: f.name for f in app.extensions["planner.foods"]}
     used = {foods["soy_drink_fortified_unsweetened"], foods["total_whole_grain"]}
     assert any(name in meals_text for name in used)
@@ -74,7 +74,7 @@ def test_pescatarian_with_shellfish_allergy_gets_no_shellfish(page, app):
     page.wait_for_url("**/plan/t/**")
 
     assert query_of(page, app)["allergies"] == ["shellfish"]
-    meals_text = page.locator("table.meals").inner_text()
+    meals_text = page.locator("ol.meals").inner_text()
     shopping_text = page.locator("table.shopping").inner_text()
     table = app.extensions["planner.foods"]
     shellfish = [f.name for f in table if "shellfish" in f.allergens or f.group == "shellfish"]
@@ -193,7 +193,7 @@ def test_print_stylesheet_keeps_the_plan_and_drops_navigation(page):
     assert not page.locator(".formats").is_visible()
     assert page.locator(".flag-medical").is_visible()
     assert page.locator("svg.week-chart").is_visible()
-    assert page.locator("table.meals").is_visible()
+    assert page.locator("ol.meals").is_visible()
     assert page.locator("footer .disclaimer").is_visible()
 
 

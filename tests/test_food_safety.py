@@ -293,7 +293,7 @@ def test_the_page_and_api_show_the_milk_message_and_the_flags(client):
     html = client.get(f"/plan?age_years=0.25&diet=vegan&week={WEEK}").get_data(as_text=True)
     assert "No meals yet: milk feeds only" in html and "breast milk" in html
     assert "A reliable B12 source is needed" in html
-    assert '<table class="meals">' not in html
+    assert 'data-dish=' not in html and '<ol class="meals"' not in html
     body = client.post(f"/api/v1/plan?week={WEEK}",
                        json={"age_years": 0.25, "diet": "vegan"}).get_json()
     assert "breast milk" in body["no_food_plan"]

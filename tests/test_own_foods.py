@@ -492,4 +492,4 @@ def test_a_food_entered_in_the_browser_is_in_the_plan(page, app):
     page.get_by_role("button", name="Make my plan").click()
     page.wait_for_url("**/plan/t/**")
 
-    assert "Pea drink, fortified" in page.locator("table.meals").inner_text()
+    assert "Pea drink, fortified" in page.locator("ol.meals").inner_text()

@@ -201,11 +201,13 @@ def vegan_page(client):
     return response.get_data(as_text=True)
 
 
-def test_plan_page_shows_flags_first_then_target_supplement_chart_meals_and_shopping(
+def test_plan_page_shows_what_to_do_then_meals_and_shopping_then_flags_target_and_chart(
         client, vegan_page):
+    # issue 16, plan first: the box, the meals, then the details (flags first among them)
     plan = client.get(url("/plan.json", VEGAN)).get_json()
-    order = ["Read this first", "Your daily target", "Supplement", "Each day against the target",
-             "Meals", "Shopping list"]
+    order = ["What to do this week", "Meals", "Shopping list",
+             "Flags, with their reasons and sources", "Your daily target", "Supplement",
+             "Each day against the target"]
     positions = [vegan_page.index(f">{heading}</h2>") for heading in order]
 
     assert positions == sorted(positions)
