@@ -26,7 +26,9 @@ The model
 * Per dish ``k``: ``U_k = Σ x`` over every slot serving it;
   ``r_k ≥ U_k − 1``, ``r_k ≥ 0``: ``0.8 · r_k`` (variety);
   ``h_k ≥ U_k − max_uses``: ``5000 · h_k`` (no dish more than twice a week).
-* ``q ≥ Σ_k r_k − allowed_repeats``: ``5000 · q`` (at least 60 % distinct dishes).
+* per week ``w``: ``q_w ≥ Σ_k r_kw − allowed_repeats(w)``, ``r_kw ≥ U_kw − 1``
+  (uses within the week; for a plan of one week ``r_kw`` is ``r_k``):
+  ``5000 · q_w`` (at least 60 % distinct dishes a week).
 * ``t[d,m,k] ≥ x[d−1,m,k] + x[d,m,k] − 1``: ``5000 · t`` (same dish at the
   same meal on consecutive days).
 * Per capped food ``i``: ``o_i ≥ Σ x(capped i) − limit_i``: ``10⁶ · o_i``.
@@ -223,7 +225,6 @@ class DishModel:
     def _variety(self) -> None:
         """Uses per dish, repeats, and the hard variety rules."""
         p, m, w = self.p, self.m, self.p.weights
-        n_meals = len(p.meals)
         uses: dict[int, list[int]] = {}
         for (_d, mi, ci), v in self.x.items():
             uses.setdefault(p.candidates[mi][ci].key, []).append(v)
@@ -237,14 +238,38 @@ class DishModel:
             else:
                 h = self.over_uses[k] = m.var(cost=w.hard)
                 m.row(-p.max_uses, math.inf, [h] + vs, [1.0] + [-1.0] * len(vs))
-        allowed = dish_plan.allowed_repeats(p)
-        reps = list(self.repeat.values())
-        self.too_few = None
-        if self.hard_rows:
-            m.row(-math.inf, allowed, reps, [1.0] * len(reps))
-        else:
-            q = self.too_few = m.var(cost=w.hard)
-            m.row(-allowed, math.inf, [q] + reps, [1.0] + [-1.0] * len(reps))
+        self._distinct_weeks()
+        self._consecutive()
+
+    def _distinct_weeks(self) -> None:
+        """At least 60 % distinct dishes in each week (one week: the plan's repeats)."""
+        p, m, w = self.p, self.m, self.p.weights
+        self.week_repeat: dict[tuple[int, int], int] = {}
+        self.too_few: dict[int, int] = {}
+        for wk in range(dish_plan.weeks(p)):
+            if dish_plan.weeks(p) == 1:
+                reps = list(self.repeat.values())
+            else:
+                in_week: dict[int, list[int]] = {}
+                for (d, mi, ci), v in self.x.items():
+                    if d // dish_plan.WEEK_DAYS == wk:
+                        in_week.setdefault(p.candidates[mi][ci].key, []).append(v)
+                reps = []
+                for k, vs in in_week.items():
+                    r = self.week_repeat[wk, k] = m.var()
+                    m.row(-1.0, math.inf, [r] + vs, [1.0] + [-1.0] * len(vs))
+                    reps.append(r)
+            allowed = dish_plan.allowed_repeats(p, wk)
+            if self.hard_rows:
+                m.row(-math.inf, allowed, reps, [1.0] * len(reps))
+            else:
+                q = self.too_few[wk] = m.var(cost=w.hard)
+                m.row(-allowed, math.inf, [q] + reps, [1.0] + [-1.0] * len(reps))
+
+    def _consecutive(self) -> None:
+        """Never the same dish at the same meal on consecutive days."""
+        p, m, w = self.p, self.m, self.p.weights
+        n_meals = len(p.meals)
         self.same: dict[tuple[int, int, int], int] = {}
         for d in range(1, p.days):
             for mi in range(n_meals):
@@ -326,18 +351,28 @@ class DishModel:
                     food_uses[i] = food_uses.get(i, 0) + 1
                 for f in c.food_keys:
                     x[self.ingredient[f]] = 1.0
-        repeats = 0
         for k, r in self.repeat.items():
             x[r] = max(0, uses.get(k, 0) - 1)
-            repeats += x[r]
         for k, h in self.over_uses.items():
             x[h] = max(0, uses.get(k, 0) - p.max_uses)
-        if self.too_few is not None:
-            x[self.too_few] = max(0.0, repeats - dish_plan.allowed_repeats(p))
         for (d, mi, ci), t in self.same.items():
             x[t] = 1.0 if sol[d - 1][mi] == ci and sol[d][mi] == ci else 0.0
         for i, o in self.over_cap.items():
             x[o] = max(0, food_uses.get(i, 0) - p.food_limits[i])
+        self._start_weeks(x, chosen)
+
+    def _start_weeks(self, x: np.ndarray, chosen: list) -> None:
+        p = self.p
+        week_uses: list[dict[int, int]] = [{} for _ in range(dish_plan.weeks(p))]
+        for d, day in enumerate(chosen):
+            wu = week_uses[d // dish_plan.WEEK_DAYS]
+            for c in day:
+                wu[c.key] = wu.get(c.key, 0) + 1
+        for (wk, k), r in self.week_repeat.items():
+            x[r] = max(0, week_uses[wk].get(k, 0) - 1)
+        for wk, q in self.too_few.items():
+            repeats = sum(max(0, n - 1) for n in week_uses[wk].values())
+            x[q] = max(0, repeats - dish_plan.allowed_repeats(p, wk))
 
     def objective(self, values: np.ndarray) -> float:
         """The MILP's objective at column values ``values``."""
@@ -382,8 +417,14 @@ def penalties(p: DishProblem, sol: Solution) -> tuple[int, int, int]:
             if d > 0 and sol[d - 1][mi] == ci:
                 hard += 1
     hard += sum(max(0, n - p.max_uses) for n in uses.values())
-    repeats = sum(max(0, n - 1) for n in uses.values())
-    hard += max(0, repeats - dish_plan.allowed_repeats(p))
+    for wk in range(dish_plan.weeks(p)):
+        week: dict[int, int] = {}
+        for day in sol[wk * dish_plan.WEEK_DAYS:(wk + 1) * dish_plan.WEEK_DAYS]:
+            for mi, ci in enumerate(day):
+                key = p.candidates[mi][ci].key
+                week[key] = week.get(key, 0) + 1
+        repeats = sum(max(0, n - 1) for n in week.values())
+        hard += max(0, repeats - dish_plan.allowed_repeats(p, wk))
     safety = sum(max(0, n - lim) for n, lim in zip(food_uses, p.food_limits, strict=True))
     return uncovered, hard, safety
 

@@ -28,7 +28,7 @@ The objective (minimised)
        +  0.8 × Σ_dishes (uses − 1)⁺               (variety: distinct dishes)
        + 5000 × Σ_dishes (uses − max_uses)⁺       (no dish more than twice a week)
        + 5000 × same dish at the same meal on consecutive days
-       + 5000 × (repeats − allowed)⁺               (≥ 60 % distinct dishes)
+       + 5000 × Σ_weeks (repeats − allowed)⁺       (≥ 60 % distinct dishes a week)
        +  10⁶ × Σ_foods (uses − food-safety limit)⁺ (weekly caps: liver, oily fish)
        + 0.02 × distinct ingredients               (fewer things to buy)
 
@@ -60,9 +60,10 @@ Why these weights:
   meals), so plans are usually far more varied than the rules ask.
 * **5000** makes the rules hard: at most twice a week (pro rata over longer
   plans), never the same dish at the same meal on consecutive days, at least
-  60 % distinct dishes over the plan's meals (``repeats`` = Σ (uses − 1)⁺ may
-  not pass 40 % of the meals). **10⁶** puts the food-safety caps (liver for
-  babies, oily fish in pregnancy) above everything. 5000 is above the cost of
+  60 % distinct dishes across each week's meals (days 1–7, 8–14, …: a
+  week's ``repeats`` = Σ (uses in the week − 1)⁺ may not pass 40 % of its
+  meals). **10⁶** puts the food-safety caps (liver for babies, oily fish in
+  pregnancy) above everything. 5000 is above the cost of
   an uncovered day on purpose: eating kippers every morning is not a plan a
   dietitian would give; a day the varied dishes cannot cover is covered by the
   supplement instead (or, when it is refused, the plan says food cannot cover).
@@ -87,6 +88,7 @@ and the only randomness is the hash-based taste.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import math
 from collections.abc import Sequence
@@ -167,10 +169,19 @@ def max_uses(days: int) -> int:
     return MAX_USES_PER_WEEK * max(1, math.ceil(days / 7))
 
 
-def allowed_repeats(p: DishProblem) -> int:
-    """Repeats (meals beyond a dish's first) the plan may hold and still have at
-    least :data:`MIN_DISTINCT_SHARE` distinct dishes."""
-    meals = p.days * len(p.meals)
+WEEK_DAYS = 7  # the 60 % rule holds for each week of the plan (days 1-7, 8-14, ...)
+
+
+def weeks(p: DishProblem) -> int:
+    """The number of (started) weeks in the plan."""
+    return max(1, math.ceil(p.days / WEEK_DAYS))
+
+
+def allowed_repeats(p: DishProblem, week: int = 0) -> int:
+    """Repeats (meals beyond a dish's first) week ``week`` of the plan may hold and
+    still have at least :data:`MIN_DISTINCT_SHARE` distinct dishes."""
+    days = min(WEEK_DAYS, p.days - WEEK_DAYS * week)
+    meals = days * len(p.meals)
     return meals - math.ceil(MIN_DISTINCT_SHARE * meals - 1e-9)
 
 
@@ -201,6 +212,7 @@ def evaluate(p: DishProblem, solution: Solution) -> float:
     w = p.weights
     total = 0.0
     uses: dict[int, int] = {}
+    week_uses: list[dict[int, int]] = [{} for _ in range(weeks(p))]
     food_uses = [0] * len(p.food_limits)
     ingredients: set[int] = set()
     for d, day in enumerate(solution):
@@ -209,16 +221,18 @@ def evaluate(p: DishProblem, solution: Solution) -> float:
         for m, c in enumerate(chosen):
             total += c.cost
             uses[c.key] = uses.get(c.key, 0) + 1
+            wu = week_uses[d // WEEK_DAYS]
+            wu[c.key] = wu.get(c.key, 0) + 1
             for i in c.capped:
                 food_uses[i] += 1
             ingredients.update(c.food_keys)
             if d > 0 and p.candidates[m][solution[d - 1][m]].key == c.key:
                 total += w.hard
-    repeats = 0
     for n in uses.values():
         total += w.repeat * max(0, n - 1) + w.hard * max(0, n - p.max_uses)
-        repeats += max(0, n - 1)
-    total += w.hard * max(0, repeats - allowed_repeats(p))
+    for k, wu in enumerate(week_uses):
+        repeats = sum(max(0, n - 1) for n in wu.values())
+        total += w.hard * max(0, repeats - allowed_repeats(p, k))
     for n, limit in zip(food_uses, p.food_limits, strict=True):
         total += w.safety * max(0, n - limit)
     return total + w.ingredient * len(ingredients)
@@ -259,8 +273,9 @@ class _State:
         self.uses: dict[int, int] = {}
         self.food_uses = [0] * len(p.food_limits)
         self.ingredient_uses: dict[int, int] = {}
-        self.repeats = 0
-        self.allowed_repeats = allowed_repeats(p)
+        self.week_uses: list[dict[int, int]] = [{} for _ in range(weeks(p))]
+        self.repeats = [0] * weeks(p)  # per week
+        self.allowed_repeats = [allowed_repeats(p, k) for k in range(weeks(p))]
         # While filling greedily, an empty slot counts as its meal's best B12, so
         # the first meal of a day does not try to cover the day alone.
         self.optimistic = False
@@ -289,7 +304,8 @@ class _State:
         cost = c.cost + (self.day_cost(d, m, c) if day is None else day)
         n = self.uses.get(c.key, 0)  # other slots already using this dish
         cost += w.repeat * (1 if n >= 1 else 0) + w.hard * (1 if n >= p.max_uses else 0)
-        if n >= 1 and self.repeats >= self.allowed_repeats:
+        wk = d // WEEK_DAYS
+        if self.week_uses[wk].get(c.key, 0) >= 1 and self.repeats[wk] >= self.allowed_repeats[wk]:
             cost += w.hard
         for k in (d - 1, d + 1):
             if 0 <= k < p.days:
@@ -306,9 +322,11 @@ class _State:
 
     def put(self, d: int, m: int, idx: int | None) -> None:
         old = self.cand(d, m)
+        wu = self.week_uses[d // WEEK_DAYS]
         if old is not None:
-            if self.uses[old.key] >= 2:
-                self.repeats -= 1
+            if wu[old.key] >= 2:
+                self.repeats[d // WEEK_DAYS] -= 1
+            wu[old.key] -= 1
             self.uses[old.key] -= 1
             for i in old.capped:
                 self.food_uses[i] -= 1
@@ -317,8 +335,9 @@ class _State:
         self.slots[d][m] = idx
         new = self.cand(d, m)
         if new is not None:
-            if self.uses.get(new.key, 0) >= 1:
-                self.repeats += 1
+            if wu.get(new.key, 0) >= 1:
+                self.repeats[d // WEEK_DAYS] += 1
+            wu[new.key] = wu.get(new.key, 0) + 1
             self.uses[new.key] = self.uses.get(new.key, 0) + 1
             for i in new.capped:
                 self.food_uses[i] += 1
@@ -406,8 +425,243 @@ def _slot_cost(s: _State, d: int, m: int) -> float:
     return cost
 
 
+def _current(s: _State) -> Solution:
+    return tuple(tuple(int(c) for c in day) for day in s.slots)  # type: ignore[arg-type]
+
+
+def _eject(s: _State, index: list[dict[int, int]]) -> bool:
+    """Ejection chains: a slot takes the dish of a slot of another meal that
+    suits it, that slot takes one from a third meal, and so on (a breadth-first
+    search over the meals), and the last slot of the chain is re-chosen. Tried
+    from slots whose dish is repeated, and from slots where an unused dish at
+    the chain's end costs less than the slot's dish (a dish that suits only
+    breakfast can replace a dearer lunch this way). Each chain is scored by the
+    exact J and the best improving one per slot is kept."""
+    p = s.p
+    n_meals = len(p.meals)
+    improved = False
+    cheap = _cheapest_unused(s)
+    for d in range(p.days):
+        for m in range(n_meals):
+            x = s.cand(d, m)
+            if x is None:
+                continue
+            repeated = s.uses.get(x.key, 0) >= 2
+            chains = [c for c in _chains(s, index, d, m, x.key)
+                      if repeated or cheap[c[-1][1]] < x.cost - 1e-9]
+            if not chains:
+                continue
+            base = evaluate(p, _current(s))
+            best: tuple[float, list[tuple[int, int, int]]] | None = None
+            for chain in chains:
+                value, moves = _try_chain(s, chain)
+                if value < base - 1e-7 and (best is None or value < best[0] - 1e-9):
+                    best = (value, moves)
+            if best is not None:
+                for d1, m1, _ in best[1]:
+                    s.put(d1, m1, None)
+                for d1, m1, i in best[1]:
+                    s.put(d1, m1, i)
+                improved = True
+                cheap = _cheapest_unused(s)
+    return improved
+
+
+def _try_chain(s: _State, chain: list[tuple[int, int, int]]
+               ) -> tuple[float, list[tuple[int, int, int]]]:
+    """J after the chain (its last slot re-chosen) and the chain's moves; the
+    state is left as it was."""
+    saved = [(d1, m1, s.slots[d1][m1]) for d1, m1, _ in chain]
+    for d1, m1, _ in chain:
+        s.put(d1, m1, None)
+    for d1, m1, i in chain[:-1]:
+        s.put(d1, m1, i)
+    d_end, m_end, _ = chain[-1]
+    s.put(d_end, m_end, s.best(d_end, m_end))
+    value = evaluate(s.p, _current(s))
+    moves = [(d1, m1, int(s.slots[d1][m1])) for d1, m1, _ in chain]  # type: ignore[arg-type]
+    for d1, m1, _ in chain:
+        s.put(d1, m1, None)
+    for d1, m1, i in saved:
+        s.put(d1, m1, i)
+    return value, moves
+
+
+def _cheapest_unused(s: _State) -> list[float]:
+    """Per meal, the least own cost of a candidate whose dish the plan does not use."""
+    uses = s.uses
+    return [min((c.cost for c in cands if not uses.get(c.key)), default=math.inf)
+            for cands in s.p.candidates]
+
+
+def _chains(s: _State, index: list[dict[int, int]], d: int, m: int, key: int
+            ) -> list[list[tuple[int, int, int]]]:
+    """Chains from slot (d, m): ``[(day, meal, new candidate), ...]``; each slot
+    takes the dish of the next one (which must suit its meal), and the last
+    slot's entry is a placeholder (it is re-chosen)."""
+    p = s.p
+    holes = {m: (d, m)}
+    parent: dict[int, int] = {}
+    frontier = [m]
+    while frontier:
+        nxt = []
+        for ma in frontier:
+            da, _ = holes[ma]
+            for mb in range(len(p.meals)):
+                if mb in holes:
+                    continue
+                for d2 in range(p.days):
+                    y = s.cand(d2, mb)
+                    if y is None or y.key == key or y.key not in index[ma]:
+                        continue
+                    if any(0 <= k < p.days and k != d2 and (o := s.cand(k, ma)) is not None
+                           and o.key == y.key for k in (da - 1, da + 1)):
+                        continue
+                    holes[mb] = (d2, mb)
+                    parent[mb] = ma
+                    nxt.append(mb)
+                    break
+        frontier = nxt
+    chains = []
+    for end in holes:
+        if end == m:
+            continue
+        path = [end]
+        while path[-1] != m:
+            path.append(parent[path[-1]])
+        path.reverse()  # m, ..., end
+        chain = []
+        for ma, mb in zip(path, path[1:], strict=False):
+            da, _ = holes[ma]
+            db, _ = holes[mb]
+            chain.append((da, ma, index[ma][s.cand(db, mb).key]))
+        db, _ = holes[end]
+        chain.append((db, end, -1))
+        chains.append(chain)
+    return chains
+
+
+def _screen(s: _State, d: int, m: int) -> list[float]:
+    """A fast estimate of each candidate's cost at (d, m) apart from the day's
+    coverage: its own cost, its intake, repeats and the hard rules (the slot must
+    be empty). Used to shortlist pair moves, which are then scored exactly."""
+    p, w = s.p, s.p.weights
+    k = w.intake_per_target / max(p.intake_target_ug, EPS)
+    uses = s.uses
+    wk = d // WEEK_DAYS
+    week_uses = s.week_uses[wk]
+    full = s.repeats[wk] >= s.allowed_repeats[wk]
+    neighbours = {o.key for o in (s.cand(d - 1, m) if d > 0 else None,
+                                  s.cand(d + 1, m) if d + 1 < p.days else None)
+                  if o is not None}
+    out = []
+    for c in p.candidates[m]:
+        n = uses.get(c.key, 0)
+        cost = c.cost + k * c.b12_ug
+        if n:
+            cost += w.repeat + (w.hard if n >= p.max_uses else 0.0)
+            if full and week_uses.get(c.key):
+                cost += w.hard
+        if c.key in neighbours:
+            cost += w.hard
+        out.append(cost)
+    return out
+
+
+def _pair_moves(s: _State, order: list[list[int]]) -> bool:
+    """Within one day, re-choose two meals together (a lighter B12 meal and a
+    heavier one can cover the day more cheaply than either change alone). For
+    each candidate of the first meal the cheapest candidate of the second that
+    still covers the day (and keeps two B12 meals when ``spread``) is found from
+    suffix minima over the second meal's candidates sorted by absorbed B12; the
+    best pair is applied if the exact J falls."""
+    p = s.p
+    target = max(p.target_absorbed_ug, EPS)
+    bar = SPREAD_SHARE * target - EPS
+    n_meals = len(p.meals)
+    improved = False
+    for d in range(p.days):
+        for m1 in range(n_meals):
+            for m2 in range(m1 + 1, n_meals):
+                cur1, cur2 = s.slots[d][m1], s.slots[d][m2]
+                rest = [s.cand(d, k) for k in range(n_meals) if k not in (m1, m2)]
+                rest_abs = sum(c.absorbed_ug for c in rest)
+                rest_flags = sum(c.absorbed_ug >= bar for c in rest)
+                s.put(d, m1, None)
+                s.put(d, m2, None)
+                e1 = _screen(s, d, m1)
+                e2 = _screen(s, d, m2)
+                s.put(d, m1, cur1)
+                s.put(d, m2, cur2)
+                cands2 = p.candidates[m2]
+                srt = order[m2]  # indices by absorbed, ascending
+                absorbed2 = [cands2[i].absorbed_ug for i in srt]
+                suffix: list[tuple[float, int]] = [(math.inf, -1)] * (len(srt) + 1)
+                for r in range(len(srt) - 1, -1, -1):
+                    i = srt[r]
+                    suffix[r] = min(suffix[r + 1], (e2[i], i))
+                best = _best_pair(s, m1, e1, (e1[cur1] + e2[cur2] - 1e-7, cur1, cur2),
+                                  rest_abs, rest_flags, absorbed2, suffix)
+                if (best[1], best[2]) == (cur1, cur2):
+                    continue
+                before = evaluate(p, _current(s))
+                s.put(d, m1, best[1])
+                s.put(d, m2, best[2])
+                if evaluate(p, _current(s)) < before - 1e-7:
+                    improved = True
+                else:
+                    s.put(d, m1, cur1)
+                    s.put(d, m2, cur2)
+    return improved
+
+
+def _best_pair(s: _State, m1: int, e1: list[float], best: tuple[float, int, int],
+               rest_abs: float, rest_flags: int, absorbed2: list[float],
+               suffix: list[tuple[float, int]]) -> tuple[float, int, int]:
+    """The pair of least estimated cost: each candidate of the first meal with
+    the cheapest second-meal candidate that covers the day (and keeps two B12
+    meals when the plan spreads B12; or pays for not doing so)."""
+    p = s.p
+    bar = SPREAD_SHARE * max(p.target_absorbed_ug, EPS) - EPS
+    for i1, c1 in enumerate(p.candidates[m1]):
+        if e1[i1] >= best[0]:
+            continue
+        need = p.target_absorbed_ug - EPS - rest_abs - c1.absorbed_ug
+        flags = rest_flags + (c1.absorbed_ug >= bar)
+        options = [(need, 0.0)]
+        if p.spread and flags == 1:
+            options = [(max(need, bar), 0.0), (need, p.weights.single_b12_meal_day)]
+        elif p.spread and flags == 0:
+            options = [(need, p.weights.single_b12_meal_day)]
+        for threshold, extra in options:
+            value, i2 = suffix[bisect.bisect_left(absorbed2, threshold)]
+            value += e1[i1] + extra
+            if i2 >= 0 and value < best[0]:
+                best = (value, i1, i2)
+    return best
+
+
+def _one_opt(s: _State) -> bool:
+    """Each slot in turn re-chosen as the candidate of least local cost."""
+    p = s.p
+    changed = False
+    for d in range(p.days):
+        for m in range(len(p.meals)):
+            current = s.slots[d][m]
+            old = p.candidates[m][current]
+            s.put(d, m, None)
+            old_cost = s.local_cost(d, m, old)
+            idx = s.best(d, m)
+            if idx != current and s.local_cost(d, m, p.candidates[m][idx]) < old_cost - 1e-7:
+                s.put(d, m, idx)
+                changed = True
+            else:
+                s.put(d, m, current)
+    return changed
+
+
 def solve(p: DishProblem) -> Solution:
-    """A plan of least J found by greedy filling and slot-by-slot improvement."""
+    """A plan of least J found by greedy filling and local improvement."""
     if any(not cands for cands in p.candidates):
         raise ValueError("a meal has no candidate dish")
     s = _State(p)
@@ -416,20 +670,17 @@ def solve(p: DishProblem) -> Solution:
         for m in range(len(p.meals)):
             s.put(d, m, s.best(d, m))
     s.optimistic = False
+    index = [{c.key: i for i, c in enumerate(cands)} for cands in p.candidates]
+    order = [sorted(range(len(cands)), key=lambda i, cands=cands: cands[i].absorbed_ug)
+             for cands in p.candidates]
     for _ in range(MAX_PASSES):
-        changed = False
-        for d in range(p.days):
-            for m in range(len(p.meals)):
-                current = s.slots[d][m]
-                old = p.candidates[m][current]
-                s.put(d, m, None)
-                old_cost = s.local_cost(d, m, old)
-                idx = s.best(d, m)
-                if idx != current and s.local_cost(d, m, p.candidates[m][idx]) < old_cost - 1e-7:
-                    s.put(d, m, idx)
-                    changed = True
-                else:
-                    s.put(d, m, current)
-        if not changed and not _repair(s):
+        if _one_opt(s):
+            continue
+        if _repair(s):
+            continue
+        moved = _eject(s, index)
+        if p.chase and len(p.meals) > 1:
+            moved = _pair_moves(s, order) or moved
+        if not moved:
             break
-    return tuple(tuple(int(c) for c in day) for day in s.slots)  # type: ignore[arg-type]
+    return _current(s)
