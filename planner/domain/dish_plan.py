@@ -77,10 +77,25 @@ Why these weights:
 The solver
 ----------
 1. **Greedy.** Slots are filled day by day, meal by meal, each with the
-   candidate of least added J given the slots already filled.
-2. **Local improvement.** Each slot in turn is re-chosen as the candidate that
-   lowers J most with every other slot fixed, until a pass changes nothing (at
-   most :data:`MAX_PASSES`). Every move is scored by the exact change of J.
+   candidate of least added J given the slots already filled (an empty slot
+   of the day counts as its meal's best B12, so the first meal does not try to
+   cover the day alone).
+2. **Local improvement**, in rounds until one changes nothing (at most
+   :data:`MAX_PASSES`): each slot re-chosen as the candidate that lowers J most
+   with every other slot fixed; pair moves for slots that break a hard rule;
+   **ejection chains** (a slot whose dish is repeated, or dearer than an unused
+   dish of some meal, takes the dish of a slot of another meal it suits, that
+   slot one from a third meal, …, and the last slot is re-chosen: how a dish
+   that suits only breakfast replaces a dearer lunch); and, while the plan
+   chases B12, **pair moves within a day** (two meals re-chosen together, found
+   from suffix minima over candidates sorted by absorbed B12, so a lighter and
+   a heavier meal can cover the day with less intake). Every move is scored by
+   the exact change of J (:meth:`_State.marginal` summed over its puts).
+3. While the plan chases B12 a **second start** fills each day's meals in
+   reverse order and is improved the same way; the better plan is kept.
+
+``benchmarks/milp_reference.py`` solves the same problem exactly (HiGHS) for
+the benchmark profiles; ``make bench`` reports the gap (README, Benchmark).
 
 Deterministic: candidates come in library order, ties keep the earlier one,
 and the only randomness is the hash-based taste.
@@ -320,6 +335,28 @@ class _State:
                 cost += w.ingredient
         return cost
 
+    def marginal(self, d: int, m: int, c: Candidate) -> float:
+        """The exact change of J from putting ``c`` into the empty slot (d, m)
+        (the day's cost counts as its change): summed over a sequence of puts
+        and removals, it is the change of J."""
+        return self.local_cost(d, m, c) - self.day_cost(d, m, None)
+
+    def remove(self, slots: Sequence[tuple[int, int]]) -> float:
+        """Empty ``slots``; returns the change of J."""
+        delta = 0.0
+        for d, m in slots:
+            old = self.cand(d, m)
+            if old is not None:
+                self.put(d, m, None)
+                delta -= self.marginal(d, m, old)
+        return delta
+
+    def place(self, d: int, m: int, idx: int) -> float:
+        """Fill the empty slot (d, m) with candidate ``idx``; returns the change of J."""
+        delta = self.marginal(d, m, self.p.candidates[m][idx])
+        self.put(d, m, idx)
+        return delta
+
     def put(self, d: int, m: int, idx: int | None) -> None:
         old = self.cand(d, m)
         wu = self.week_uses[d // WEEK_DAYS]
@@ -344,28 +381,74 @@ class _State:
             for f in new.food_keys:
                 self.ingredient_uses[f] = self.ingredient_uses.get(f, 0) + 1
 
-    def best(self, d: int, m: int) -> int:
-        """The candidate of least local cost at (d, m); the slot must be empty.
-        Ties keep the current choice, then the earlier candidate."""
-        p = self.p
+    def _neighbours(self, d: int, m: int) -> dict[int, int]:
+        """Dish keys at meal ``m`` on the days before and after ``d``, counted."""
+        out: dict[int, int] = {}
+        for k in (d - 1, d + 1):
+            other = self.cand(k, m) if 0 <= k < self.p.days else None
+            if other is not None:
+                out[other.key] = out.get(other.key, 0) + 1
+        return out
+
+    def _others(self, d: int, m: int) -> tuple[list[float], float]:
+        """Absorbed B12 of the day's other meals (an empty one counting as its
+        meal's best while filling greedily) and their intake."""
         absorbed, intake = [], 0.0
-        for k in range(len(p.meals)):
+        for k in range(len(self.p.meals)):
             x = None if k == m else self.cand(d, k)
             if x is not None:
                 absorbed.append(x.absorbed_ug)
                 intake += x.b12_ug
             elif k != m and self.optimistic:
                 absorbed.append(self.best_absorbed[k])
-        days: dict[tuple[float, float], float] = {}  # many dishes share a B12 figure
+        return absorbed, intake
+
+    def best(self, d: int, m: int) -> int:
+        """The candidate of least local cost at (d, m); the slot must be empty.
+        Ties keep the current choice, then the earlier candidate."""
+        p = self.p
+        absorbed, intake = self._others(d, m)
         best_i, best_cost = 0, float("inf")
+        # _day_cost inlined (the same expressions, so the same figures)
+        w = p.weights
+        chase, spread = p.chase, p.spread
+        target = max(p.target_absorbed_ug, EPS)
+        short_of = p.target_absorbed_ug - EPS
+        intake_target = max(p.intake_target_ug, EPS)
+        bar = SPREAD_SHARE * target - EPS
+        base = sum(absorbed)
+        flags = sum(1 for a in absorbed if a >= bar)
+        uses, max_uses = self.uses, p.max_uses
+        wk = d // WEEK_DAYS
+        week_uses = self.week_uses[wk]
+        week_full = self.repeats[wk] >= self.allowed_repeats[wk]
+        neighbours = self._neighbours(d, m)
+        food_uses, limits = self.food_uses, p.food_limits
+        ingredient_uses = self.ingredient_uses
         for i, c in enumerate(p.candidates[m]):
-            key = (c.absorbed_ug, c.b12_ug)
-            day = days.get(key)
-            if day is None:
-                day = days[key] = _day_cost(p, [*absorbed, c.absorbed_ug], intake + c.b12_ug)
-            if c.cost + day >= best_cost - EPS:
+            day = 0.0
+            if chase:
+                day = w.intake_per_target * (intake + c.b12_ug) / intake_target
+                total = base + c.absorbed_ug
+                if total < short_of:
+                    day += w.uncovered_day + w.shortfall_per_target * (target - total) / target
+                if spread and flags + (1 if c.absorbed_ug >= bar else 0) < 2:
+                    day += w.single_b12_meal_day
+            cost = c.cost + day
+            if cost >= best_cost - EPS:
                 continue  # the rest of the local cost is never negative
-            cost = self.local_cost(d, m, c, day)
+            # local_cost inlined (the same terms in the same order)
+            n = uses.get(c.key, 0)
+            cost += w.repeat * (1 if n >= 1 else 0) + w.hard * (1 if n >= max_uses else 0)
+            if week_full and week_uses.get(c.key, 0) >= 1:
+                cost += w.hard
+            cost += w.hard * neighbours.get(c.key, 0)
+            for f in c.capped:
+                if food_uses[f] >= limits[f]:
+                    cost += w.safety
+            for f in c.food_keys:
+                if not ingredient_uses.get(f):
+                    cost += w.ingredient
             if cost < best_cost - EPS:
                 best_i, best_cost = i, cost
         return best_i
@@ -451,15 +534,13 @@ def _eject(s: _State, index: list[dict[int, int]]) -> bool:
                       if repeated or cheap[c[-1][1]] < x.cost - 1e-9]
             if not chains:
                 continue
-            base = evaluate(p, _current(s))
             best: tuple[float, list[tuple[int, int, int]]] | None = None
             for chain in chains:
                 value, moves = _try_chain(s, chain)
-                if value < base - 1e-7 and (best is None or value < best[0] - 1e-9):
+                if value < -1e-7 and (best is None or value < best[0] - 1e-9):
                     best = (value, moves)
             if best is not None:
-                for d1, m1, _ in best[1]:
-                    s.put(d1, m1, None)
+                s.remove([(d1, m1) for d1, m1, _ in best[1]])
                 for d1, m1, i in best[1]:
                     s.put(d1, m1, i)
                 improved = True
@@ -469,22 +550,19 @@ def _eject(s: _State, index: list[dict[int, int]]) -> bool:
 
 def _try_chain(s: _State, chain: list[tuple[int, int, int]]
                ) -> tuple[float, list[tuple[int, int, int]]]:
-    """J after the chain (its last slot re-chosen) and the chain's moves; the
-    state is left as it was."""
+    """The change of J by the chain (its last slot re-chosen) and the chain's
+    moves; the state is left as it was."""
     saved = [(d1, m1, s.slots[d1][m1]) for d1, m1, _ in chain]
-    for d1, m1, _ in chain:
-        s.put(d1, m1, None)
+    delta = s.remove([(d1, m1) for d1, m1, _ in chain])
     for d1, m1, i in chain[:-1]:
-        s.put(d1, m1, i)
+        delta += s.place(d1, m1, i)
     d_end, m_end, _ = chain[-1]
-    s.put(d_end, m_end, s.best(d_end, m_end))
-    value = evaluate(s.p, _current(s))
+    delta += s.place(d_end, m_end, s.best(d_end, m_end))
     moves = [(d1, m1, int(s.slots[d1][m1])) for d1, m1, _ in chain]  # type: ignore[arg-type]
-    for d1, m1, _ in chain:
-        s.put(d1, m1, None)
+    s.remove([(d1, m1) for d1, m1, _ in chain])
     for d1, m1, i in saved:
         s.put(d1, m1, i)
-    return value, moves
+    return delta, moves
 
 
 def _cheapest_unused(s: _State) -> list[float]:
@@ -581,18 +659,19 @@ def _pair_moves(s: _State, order: list[list[int]]) -> bool:
     n_meals = len(p.meals)
     improved = False
     for d in range(p.days):
+        e = []
+        for m in range(n_meals):
+            cur = s.slots[d][m]
+            s.put(d, m, None)
+            e.append(_screen(s, d, m))
+            s.put(d, m, cur)
         for m1 in range(n_meals):
             for m2 in range(m1 + 1, n_meals):
                 cur1, cur2 = s.slots[d][m1], s.slots[d][m2]
                 rest = [s.cand(d, k) for k in range(n_meals) if k not in (m1, m2)]
                 rest_abs = sum(c.absorbed_ug for c in rest)
                 rest_flags = sum(c.absorbed_ug >= bar for c in rest)
-                s.put(d, m1, None)
-                s.put(d, m2, None)
-                e1 = _screen(s, d, m1)
-                e2 = _screen(s, d, m2)
-                s.put(d, m1, cur1)
-                s.put(d, m2, cur2)
+                e1, e2 = e[m1], e[m2]
                 cands2 = p.candidates[m2]
                 srt = order[m2]  # indices by absorbed, ascending
                 absorbed2 = [cands2[i].absorbed_ug for i in srt]
@@ -604,12 +683,17 @@ def _pair_moves(s: _State, order: list[list[int]]) -> bool:
                                   rest_abs, rest_flags, absorbed2, suffix)
                 if (best[1], best[2]) == (cur1, cur2):
                     continue
-                before = evaluate(p, _current(s))
-                s.put(d, m1, best[1])
-                s.put(d, m2, best[2])
-                if evaluate(p, _current(s)) < before - 1e-7:
+                delta = s.remove([(d, m1), (d, m2)])
+                delta += s.place(d, m1, best[1]) + s.place(d, m2, best[2])
+                if delta < -1e-7:
                     improved = True
+                    for m in (m1, m2):  # the day's other estimates are stale now
+                        cur = s.slots[d][m]
+                        s.put(d, m, None)
+                        e[m] = _screen(s, d, m)
+                        s.put(d, m, cur)
                 else:
+                    s.remove([(d, m1), (d, m2)])
                     s.put(d, m1, cur1)
                     s.put(d, m2, cur2)
     return improved
@@ -660,22 +744,26 @@ def _one_opt(s: _State) -> bool:
     return changed
 
 
-def solve(p: DishProblem) -> Solution:
-    """A plan of least J found by greedy filling and local improvement."""
-    if any(not cands for cands in p.candidates):
-        raise ValueError("a meal has no candidate dish")
+def _greedy(p: DishProblem, meal_order: Sequence[int]) -> _State:
+    """Slots filled day by day, the meals of a day in ``meal_order``, each with
+    the candidate of least added J (an empty slot counting as its meal's best B12)."""
     s = _State(p)
     s.optimistic = True
     for d in range(p.days):
-        for m in range(len(p.meals)):
+        for m in meal_order:
             s.put(d, m, s.best(d, m))
     s.optimistic = False
-    index = [{c.key: i for i, c in enumerate(cands)} for cands in p.candidates]
-    order = [sorted(range(len(cands)), key=lambda i, cands=cands: cands[i].absorbed_ug)
-             for cands in p.candidates]
+    return s
+
+
+def _improve(s: _State, index: list[dict[int, int]], order: list[list[int]]) -> None:
+    """Rounds of slot-by-slot descent, repair, ejection chains and pair moves
+    until a round changes nothing (at most :data:`MAX_PASSES` rounds)."""
+    p = s.p
     for _ in range(MAX_PASSES):
-        if _one_opt(s):
-            continue
+        for _ in range(MAX_PASSES):
+            if not _one_opt(s):
+                break
         if _repair(s):
             continue
         moved = _eject(s, index)
@@ -683,4 +771,27 @@ def solve(p: DishProblem) -> Solution:
             moved = _pair_moves(s, order) or moved
         if not moved:
             break
-    return _current(s)
+
+
+def solve(p: DishProblem) -> Solution:
+    """A plan of least J found by greedy filling and local improvement; while
+    the plan chases B12 a second start fills each day's meals in reverse
+    order, and the better plan is kept (the earlier one on a tie)."""
+    if any(not cands for cands in p.candidates):
+        raise ValueError("a meal has no candidate dish")
+    index = [{c.key: i for i, c in enumerate(cands)} for cands in p.candidates]
+    order = [sorted(range(len(cands)), key=lambda i, cands=cands: cands[i].absorbed_ug)
+             for cands in p.candidates]
+    starts = [list(range(len(p.meals)))]
+    if p.chase and len(p.meals) > 1:
+        starts.append(starts[0][::-1])
+    best: tuple[float, Solution] | None = None
+    for meal_order in starts:
+        s = _greedy(p, meal_order)
+        _improve(s, index, order)
+        plan = _current(s)
+        value = evaluate(p, plan)
+        if best is None or value < best[0] - 1e-9:
+            best = (value, plan)
+    assert best is not None
+    return best[1]
