@@ -118,6 +118,7 @@ MAX_USES_PER_WEEK = 2  # no dish more than twice a week (pro rata: 4 in a 14-day
 MIN_DISTINCT_SHARE = 0.6  # at least 60 % distinct dishes over the plan's meals
 SPREAD_SHARE = 0.25  # a meal counts as a B12 meal when it absorbs this share of the target
 EPS = 1e-9
+SCREEN_MARGIN = 0.01  # an ejection chain is tried when an unused dish is this much cheaper
 
 
 @dataclass(frozen=True)
@@ -531,7 +532,7 @@ def _eject(s: _State, index: list[dict[int, int]]) -> bool:
                 continue
             repeated = s.uses.get(x.key, 0) >= 2
             chains = [c for c in _chains(s, index, d, m, x.key)
-                      if repeated or cheap[c[-1][1]] < x.cost - 1e-9]
+                      if repeated or cheap[c[-1][1]] < x.cost - SCREEN_MARGIN]
             if not chains:
                 continue
             best: tuple[float, list[tuple[int, int, int]]] | None = None
