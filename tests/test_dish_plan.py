@@ -83,7 +83,14 @@ def check_dishes(data: dict, plan, variety: bool = True) -> None:
         assert len(day.meals) == prof.meals_per_day
         for meal in day.meals:
             # every meal has a dish of the library, with its ingredients
-            assert meal.dish_id in DISHES and meal.dish_name == DISHES[meal.dish_id].name
+            assert meal.dish_id in DISHES
+            # the library's name, and what it is made with instead when the plan
+            # swapped a fortified ingredient (issue 13: an honest name)
+            library = DISHES[meal.dish_id]
+            if [i.food_id for i in meal.items] == [g.food_id for g in library.ingredients]:
+                assert meal.dish_name == library.name
+            else:
+                assert meal.dish_name.startswith(library.name)
             assert meal.dish_id not in prof.exclude_dishes
             assert len(meal.items) == len(DISHES[meal.dish_id].ingredients)
             assert meal.b12_ug == pytest.approx(sum(i.b12_ug for i in meal.items))
@@ -322,3 +329,32 @@ def test_the_page_names_every_dish_and_groups_the_shopping_list_by_aisle(client)
     assert positions == sorted(positions) and len(aisles) > 2
     for item in plan["shopping_list"]:
         assert item["household"] in html
+
+
+def test_a_dish_served_with_another_fortified_food_says_what_it_is_made_with():
+    """An oat latte made with the rice drink the person buys is not called an oat
+    latte with nothing more: the name says "made with rice drink instead of oat
+    drink", from the food table's names; dishes cooked as written keep theirs."""
+    plan = plan_of({"age_years": 30, "diet": "vegan",
+                    "include_foods": ["rice_drink_unsweetened_fortified",
+                                      "nutritional_yeast_fortified_generic"]})
+    swapped = kept = 0
+    for day in plan.days:
+        for meal in day.meals:
+            library = DISHES[meal.dish_id]
+            written = {g.food_id for g in library.ingredients}
+            served = {i.food_id for i in meal.items}
+            if "rice_drink_unsweetened_fortified" in served - written:
+                swapped += 1
+                original = next(BY_ID[f] for f in written - served
+                                if BY_ID[f].group == "plant_drink")
+                kind = original.name.split(",")[0].strip()
+                assert meal.dish_name == (f"{library.name}, made with rice drink instead of "
+                                          f"{kind[0].lower()}{kind[1:]}"), meal.dish_name
+            elif served == written:
+                kept += 1
+                assert meal.dish_name == library.name
+    assert swapped and kept
+    # the JSON contract carries the same name
+    names = {m["dish"]["name"] for d in plan.to_dict()["days"] for m in d["meals"]}
+    assert any("made with rice drink instead of" in n for n in names)

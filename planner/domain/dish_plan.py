@@ -157,6 +157,7 @@ class Candidate:
     key: int  # the dish's index in the library: uses are counted per dish
     food_keys: tuple[int, ...]  # distinct ingredient indices (shopping list)
     capped: tuple[int, ...] = ()  # indices into DishProblem.food_limits
+    name: str = ""  # the dish's name as served (dish_names.served_name); "" = dish.name
 
 
 @dataclass(frozen=True)
