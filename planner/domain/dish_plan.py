@@ -2,8 +2,8 @@
 
 This is the optimiser :func:`planner.domain.planning.make_plan` uses. (The
 item-based optimiser in :mod:`planner.domain.optimizer` is kept for its
-exhaustive-search tests and for ``benchmarks/milp_reference.py``; plans no
-longer use it.)
+exhaustive-search tests; plans no longer use it, and since issue 13's MILP
+comparison ``benchmarks/milp_reference.py`` models this module's objective.)
 
 The problem
 -----------
@@ -94,8 +94,8 @@ The solver
 3. While the plan chases B12 **two more starts** fill each day's meals in
    reverse order and from the second meal on (lunch, dinner, …, breakfast)
    and are improved the same way; the best plan is kept. (Against the MILP,
-   one start left chase plans up to 4 % above the optimum, two up to 4 %,
-   three under 2 % on the profiles measured while writing this.)
+   one start left chase plans up to 4 % above the optimum on the benchmark
+   profiles, three under 2 %.)
 4. Otherwise, on the best plan, **shared-ingredient pairs**: two slots both
    take cheaper unused dishes that share an ingredient neither could pay for
    alone (two noodle dishes instead of a curry and a trout), then step 2 again.
@@ -103,8 +103,9 @@ The solver
 ``benchmarks/milp_reference.py`` solves the same problem exactly (HiGHS) for
 the benchmark profiles; ``make bench`` reports the gap (README, Benchmark).
 
-Deterministic: candidates come in library order, ties keep the earlier one,
-and the only randomness is the hash-based taste.
+Deterministic: candidates are visited in a fixed order, ties (within 1e-9)
+keep the one earlier in the library, and the only randomness is the
+hash-based taste.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ from planner.domain.model import Food
 
 MAX_PASSES = 6
 MAX_USES_PER_WEEK = 2  # no dish more than twice a week (pro rata: 4 in a 14-day plan)
-MIN_DISTINCT_SHARE = 0.6  # at least 60 % distinct dishes over the plan's meals
+MIN_DISTINCT_SHARE = 0.6  # at least 60 % distinct dishes over each week's meals
 SPREAD_SHARE = 0.25  # a meal counts as a B12 meal when it absorbs this share of the target
 EPS = 1e-9
 SCREEN_MARGIN = 0.01  # an ejection chain is tried when an unused dish is this much cheaper
