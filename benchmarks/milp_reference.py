@@ -1,58 +1,70 @@
-"""NOTE (issue 13): plans are now weeks of dishes (``planner.domain.dish_plan``);
-this MILP still builds and solves the OLD item-based problem
-(``planning.build_problem`` / ``optimizer``), which ``make_plan`` no longer uses.
-It runs, but its figures do not describe today's plans; a MILP of the dish
-objective is still to be written.
+"""The MILP reference for the dish planner, and the script that (re)builds its cache.
 
-The MILP reference for the plan optimiser, and the script that (re)builds its cache.
+It solves the *same* :class:`planner.domain.dish_plan.DishProblem` that
+``make_plan`` solves (``planning.build_dish_problem``), with HiGHS (highspy),
+minimising the same objective J (:func:`planner.domain.dish_plan.evaluate`;
+terms and weights in the dish_plan module docstring, weights read from
+``problem.weights``). A meal is one dish, and each candidate already carries
+its absorbed B12 for that meal (``Candidate.absorbed_ug``, the absorption model
+applied once per meal as one dose), so every term of J is linear or a convex
+piecewise-linear function of binary choices, and the model is **exact**: no
+tangent cuts are needed (the item MILP this file replaced needed them because a
+meal held several items whose doses added up before the concave curve).
 
-It solves the *same* :class:`planner.domain.optimizer.Problem` that
-``make_plan`` solves, with HiGHS (highspy), minimising the same objective J
-(:func:`planner.domain.optimizer.evaluate`; weights in the optimizer module
-docstring). The model:
+The model
+---------
+* ``x[d,m,c]`` binary: candidate ``c`` of meal ``m`` is served on day ``d``;
+  ``Σ_c x[d,m,c] = 1`` for every slot. Cost: the dish's own cost ``c.cost``
+  (tier, liked, own B12 food, week's taste).
+* Only while the plan chases B12 (``problem.chase``), per day:
+  ``A_d = Σ absorbed_c · x`` and intake ``I_d = Σ b12_c · x``;
+  ``0.25 · I_d / intake_target``;
+  ``A_d + s_d ≥ target − ε``, ``s_d ≤ target · u_d + ε``, ``u_d`` binary:
+  ``1000 · u_d + 10 · s_d / target`` (uncovered day and its shortfall);
+  with ``problem.spread``: ``Σ b12meal_c · x + 2 v_d ≥ 2``, ``v_d`` binary,
+  ``4 · v_d`` (a B12 meal absorbs at least ``SPREAD_SHARE`` of the target).
+* Per dish ``k``: ``U_k = Σ x`` over every slot serving it;
+  ``r_k ≥ U_k − 1``, ``r_k ≥ 0``: ``0.8 · r_k`` (variety);
+  ``h_k ≥ U_k − max_uses``: ``5000 · h_k`` (no dish more than twice a week).
+* per week ``w``: ``q_w ≥ Σ_k r_kw − allowed_repeats(w)``, ``r_kw ≥ U_kw − 1``
+  (uses within the week; for a plan of one week ``r_kw`` is ``r_k``):
+  ``5000 · q_w`` (at least 60 % distinct dishes a week).
+* ``t[d,m,k] ≥ x[d−1,m,k] + x[d,m,k] − 1``: ``5000 · t`` (same dish at the
+  same meal on consecutive days).
+* Per capped food ``i``: ``o_i ≥ Σ x(capped i) − limit_i``: ``10⁶ · o_i``.
+* Per ingredient ``f``: ``w_f ≥ Σ_{c ∋ f} x[d,m,c]`` for every slot (at most one
+  candidate per slot, so this is as tight as one row per candidate): ``0.02 · w_f``.
 
-* ``y[d,m,o]`` binary: option ``o`` (one food at one serving step) is an item of
-  meal ``m`` on day ``d``; only options whose food suits the meal kind exist.
-  At most one step per food per meal, at most ``max_items_per_meal`` items.
-* ``D[d,m] = Σ dose_o · y[d,m,o]`` the meal's dose [µg]; ``a[d,m]`` its useful
-  absorbed B12 [µg] with ``a ≤ g(D)`` and ``a ≤ target`` (more at one meal
-  never helps), and ``a ≤ Σ min(g(dose_o), target) · y`` (g is subadditive),
-  which is exact for one item and tightens the LP. ``g`` (Model S) is concave, so ``a ≤ g(D)`` is the
-  intersection of its tangents. The solver starts with tangents at every
-  single-item dose and a geometric grid, and after each solve adds the
-  tangent at every meal dose where ``a`` exceeds ``g(D)`` (cutting planes),
-  until no meal is over by more than 1e-9 µg. The final model is exact on the
-  solution; its dual bound is a valid lower bound for J.
-* ``Σ_m a[d,m] + s[d] ≥ target``, ``0 ≤ s[d] ≤ target · u[d]``, ``u[d]`` binary:
-  ``u`` counts uncovered days (weight 1000), ``s`` the shortfall (weight
-  10 per target).
-* ``U_f = Σ y`` over the plan ≤ the use limit; the repeat cost
-  ``0.2 · U(U−1)/2`` is ``r_f ≥ 0.2 · (j·U_f − j(j+1)/2)`` for j = 1..limit−1
-  (exact at integers); rotation and item costs are linear in ``y``, intake is
-  linear in ``D``.
-* Days are interchangeable, so a symmetry-breaking chain orders them by their
-  item-and-intake cost (any plan can be re-ordered to satisfy it).
+All penalty variables are continuous; at an integer ``x`` the minimum sets each
+to its term's value, so the MILP's objective at a plan is J of that plan (up to
+``ε`` = 1e-9 µg in the shortfall; ``tests/test_milp_model.py`` checks this
+against ``dish_plan.evaluate`` so the model cannot drift from the objective).
 
-The optimiser's own solution is given as the starting incumbent; options whose
-own cost exceeds that whole plan's J are left out (they cannot be in a better
-plan, since every term of J is non-negative).
+**Tightening with the incumbent.** The heuristic's plan (``dish_plan.solve``)
+is given to HiGHS as the starting incumbent, with J₀ its objective. A term that
+alone costs more than J₀ cannot be paid by a better plan (every other term
+except the small liked/own-food bonuses is ≥ 0, and those are bounded by
+``MAX_BONUS``), so when J₀ + the bonus bound is below a term's weight the term
+becomes a constraint instead of a penalty: no uncovered day (1000), the variety
+rules (5000), the food-safety caps (10⁶). This only removes plans worse than
+J₀, so the optimum and the proof are unchanged.
 
-Food-bound B12 (``Problem.factors``, see :mod:`planner.domain.bioavailability`)
-is not modelled yet: for a problem with factors the rows ``a ≤ g(D)`` and the
-subadditivity row (Model S of each single item) are a
-relaxation, so the MILP optimum is a lower bound there, not the optimum.
+The result is ``min(J₀, J(MILP's plan))`` (both by ``evaluate``), HiGHS's
+status ("Optimal": proven within ``mip_rel_gap`` = 1e-6) and its dual bound.
 
 Run ``python benchmarks/milp_reference.py`` to rebuild ``milp_cache.json``
-for the profiles in ``benchmarks/profiles.py`` (60 s per profile at most).
-Entries are keyed by a hash of the profile, the week, the food table content
-and the problem itself, so ``plan_bench.py`` detects a stale cache.
+for the profiles in ``benchmarks/profiles.py`` (60 s per profile at most,
+single-threaded). Entries are keyed by a hash of the profile, the week, the food
+table, the dish library (ids, meals, ingredients and grams: what plans depend
+on; names and methods are left out) and the problem itself (every candidate's
+figures, the targets, the weights and the rules), so ``plan_bench.py`` reports
+a stale cache instead of silently using it.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-import itertools
 import json
 import math
 import sys
@@ -68,47 +80,30 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from planner.domain.model import meal_kind  # noqa: E402
-from planner.domain.optimizer import Day  # noqa: E402
-from planner.domain.optimizer import Item  # noqa: E402
-from planner.domain.optimizer import Problem  # noqa: E402
-from planner.domain.optimizer import Solution  # noqa: E402
-from planner.domain.optimizer import evaluate  # noqa: E402
-from planner.domain.optimizer import solve  # noqa: E402
-from planner.domain.optimizer import violations  # noqa: E402
+from planner.domain import dish_plan  # noqa: E402
+from planner.domain.dish_plan import DishProblem  # noqa: E402
+from planner.domain.dish_plan import Solution  # noqa: E402
 
 CACHE = Path(__file__).resolve().parent / "milp_cache.json"
 TIME_LIMIT_S = 60.0
-COVER_MARGIN_UG = 1e-7
-CUT_TOL_UG = 1e-9
-CACHE_VERSION = 1
-
-
-def _g(problem: Problem, dose: float) -> float:
-    return problem.absorbed_ug(dose)
-
-
-def _g_slope(problem: Problem, dose: float) -> float:
-    p = problem.params
-    if not problem.intrinsic_factor:
-        return p.no_if_fraction
-    return p.if_initial_fraction * math.exp(-p.if_initial_fraction * dose / p.if_max_ug) + (
-        p.passive_fraction
-    )
+MIP_REL_GAP = 1e-6
+EPS = dish_plan.EPS
+CACHE_VERSION = 2  # 1: the old item-based problem
 
 
 @dataclass(frozen=True)
 class MilpResult:
-    """The best plan HiGHS found, its J (by ``evaluate``) and the proven bound."""
+    """The best plan known after the solve (by ``evaluate``), HiGHS's proven
+    lower bound and status, and the MILP's own objective at its plan."""
 
     objective: float
-    cost: float
+    cost: float  # J without the 1000-per-uncovered-day term
     uncovered_days: int
     bound: float
     status: str
     seconds: float
-    rounds: int
     solution: Solution
+    improved: bool  # the MILP found a plan better than the start
 
 
 class _Model:
@@ -123,7 +118,6 @@ class _Model:
 
     def var(self, cost: float = 0.0, lb: float = 0.0, ub: float = math.inf,
             integer: bool = False) -> int:
-        """A new column; returns its index."""
         self.cost.append(cost)
         self.lb.append(lb)
         self.ub.append(ub)
@@ -145,252 +139,358 @@ class _Model:
             h.changeColsIntegrality(
                 len(ints), ints, np.array([highspy.HighsVarType.kInteger] * len(ints))
             )
+        starts, index, value, lower, upper = [], [], [], [], []
         for lo, hi, idx, val in self.rows:
-            h.addRow(
-                -inf if math.isinf(lo) else lo,
-                inf if math.isinf(hi) else hi,
-                len(idx),
-                np.array(idx, dtype=np.int32),
-                np.array(val, dtype=float),
-            )
+            starts.append(len(index))
+            index += idx
+            value += val
+            lower.append(-inf if math.isinf(lo) else lo)
+            upper.append(inf if math.isinf(hi) else hi)
+        h.addRows(len(self.rows), np.array(lower), np.array(upper), len(index),
+                  np.array(starts, dtype=np.int32), np.array(index, dtype=np.int32),
+                  np.array(value, dtype=float))
 
 
-class _PlanModel:
-    """The MILP of one problem: variables, rows, and the maps back to a plan."""
+def max_bonus(p: DishProblem) -> float:
+    """How much the negative dish costs (liked dishes, own B12 foods) can lower J
+    at most: the most negative candidate cost per slot, summed."""
+    per_slot = sum(min(0.0, min(c.cost for c in cands)) for cands in p.candidates)
+    return -per_slot * p.days
 
-    def __init__(self, problem: Problem, upper: float):
-        self.p = problem
-        self.w = problem.weights
-        self.target = problem.target_absorbed_ug
-        self.cap = self.target + COVER_MARGIN_UG  # more absorbed at one meal is no use
-        self.k = problem.cost_per_intake_ug
-        self.options = self._options(upper)
+
+class DishModel:
+    """The MILP of one dish problem; ``upper``: a known plan's J (or None)."""
+
+    def __init__(self, p: DishProblem, upper: float | None = None) -> None:
+        self.p = p
+        w = p.weights
         self.m = _Model()
-        self.y: dict[tuple[int, int, int], int] = {}
-        self.dose_var: dict[tuple[int, int], int] = {}
-        self.absorbed_var: dict[tuple[int, int], int] = {}
-        self.uses: dict[int, list[int]] = {}
-        self.repeat_var: dict[int, int] = {}
-        self.short_vars: list[int] = []
-        self.uncovered_vars: list[int] = []
-        self.cuts: set[float] = set()
-        day_terms = [self._day(d) for d in range(problem.days)]
-        self._symmetry(day_terms)
-        self._repeats()
-        # tangents of g at every single-item dose and on a geometric grid
-        for x in sorted({round(o[2], 9) for o in self.options}
-                        | set(np.geomspace(0.01, 400, 60))):
-            for lo, hi, idx, val in self.tangent_rows(float(x)):
-                self.m.row(lo, hi, idx, val)
+        # a term whose weight exceeds every plan better than ``upper`` is a rule
+        room = math.inf if upper is None else upper + max_bonus(p) + 1e-6
+        self.hard_rows = room < w.hard
+        self.cover_rows = room < w.uncovered_day
+        self.safety_rows = room < w.safety
+        target = max(p.target_absorbed_ug, EPS)
+        self.target = target
+        self.x: dict[tuple[int, int, int], int] = {}
+        self._slots()
+        self._days()
+        self._variety()
+        self._caps()
+        self._ingredients()
 
-    def _options(self, upper: float) -> list[tuple[int, float, float]]:
-        """(food, step, dose) of every item that can be in a plan better than
-        ``upper``; a bigger serving of a food that covers the day alone is left
-        out too (it only costs more)."""
-        p, w = self.p, self.w
-        options = []
-        for f in range(len(p.foods)):
-            for s in p.steps[f]:
-                dose = p.dose_ug((f, s))
-                if w.item + self.k * dose + p.rotation[f] <= upper + 1e-9:
-                    options.append((f, s, dose))
-                if _g(p, dose) >= self.target + COVER_MARGIN_UG:
-                    break
-        return options
+    def _slots(self) -> None:
+        """One dish per slot."""
+        p, m = self.p, self.m
+        for d in range(p.days):
+            for mi in range(len(p.meals)):
+                vs = []
+                for ci, c in enumerate(p.candidates[mi]):
+                    v = self.x[d, mi, ci] = m.var(cost=c.cost, ub=1.0, integer=True)
+                    vs.append(v)
+                m.row(1.0, 1.0, vs, [1.0] * len(vs))
 
-    def _meal(self, d: int, mi: int) -> list[int]:
-        p, w, m = self.p, self.w, self.m
-        kind = meal_kind(p.meals[mi])
-        dv = self.dose_var[d, mi] = m.var(cost=self.k)
-        av = self.absorbed_var[d, mi] = m.var(ub=self.cap)
-        items, doses, per_food = [], [], {}
-        for oi, (f, _s, dose) in enumerate(self.options):
-            if kind in p.foods[f].meals:
-                v = self.y[d, mi, oi] = m.var(cost=w.item + p.rotation[f], ub=1,
-                                              integer=True)
-                items.append(v)
-                doses.append(dose)
-                per_food.setdefault(f, []).append(v)
-                self.uses.setdefault(f, []).append(v)
-        m.row(0.0, 0.0, [dv] + items, [-1.0] + doses)  # D = Σ dose · y
-        # g is concave with g(0) = 0, so min(g(D), target) ≤ Σ min(g(dose_o),
-        # target) · y_o; more than the target at one meal never helps, so a ≤ that
-        # sum is valid, exact for one item, and keeps the LP from absorbing a lot
-        # from a fraction of an item
-        m.row(-math.inf, 0.0, [av] + items,
-              [1.0] + [-min(_g(p, x), self.cap) for x in doses])
-        if items:
-            m.row(-math.inf, p.max_items_per_meal, items, [1.0] * len(items))
-        for vs in per_food.values():
-            if len(vs) > 1:
-                m.row(-math.inf, 1.0, vs, [1.0] * len(vs))
-        return items
+    def _days(self) -> None:
+        """The day's B12 terms, while the plan chases B12."""
+        p, m, w, target = self.p, self.m, self.p.weights, self.target
+        n_meals = len(p.meals)
+        self.short: dict[int, int] = {}
+        self.uncovered: dict[int, int] = {}
+        self.single: dict[int, int] = {}
+        if p.chase:
+            per_intake = w.intake_per_target / max(p.intake_target_ug, EPS)
+            for (_d, mi, ci), v in self.x.items():
+                m.cost[v] += per_intake * p.candidates[mi][ci].b12_ug
+            for d in range(p.days):
+                slot = [(self.x[d, mi, ci], c) for mi in range(n_meals)
+                        for ci, c in enumerate(p.candidates[mi])]
+                idx = [v for v, _ in slot]
+                absorbed = [c.absorbed_ug for _, c in slot]
+                if self.cover_rows:
+                    m.row(p.target_absorbed_ug - EPS, math.inf, idx, absorbed)
+                else:
+                    s = self.short[d] = m.var(cost=w.shortfall_per_target / target)
+                    u = self.uncovered[d] = m.var(cost=w.uncovered_day, ub=1.0,
+                                                  integer=True)
+                    m.row(p.target_absorbed_ug - EPS, math.inf, idx + [s], absorbed + [1.0])
+                    m.row(-math.inf, EPS, [s, u], [1.0, -target])
+                if p.spread:
+                    flags = [(v, 1.0) for v, c in slot
+                             if c.absorbed_ug >= dish_plan.SPREAD_SHARE * target - EPS]
+                    sv = self.single[d] = m.var(cost=w.single_b12_meal_day, ub=1.0,
+                                                integer=True)
+                    m.row(2.0, math.inf, [v for v, _ in flags] + [sv],
+                          [1.0] * len(flags) + [2.0])
 
-    def _day(self, d: int) -> list[tuple[int, float]]:
-        """Variables and rows of day ``d``; returns its item-and-intake cost terms."""
-        m, w, target = self.m, self.w, self.target
-        terms: list[tuple[int, float]] = []
-        for mi in range(len(self.p.meals)):
-            terms += [(v, w.item) for v in self._meal(d, mi)]
-            terms.append((self.dose_var[d, mi], self.k))
-        meal_abs = [self.absorbed_var[d, mi] for mi in range(len(self.p.meals))]
-        s_var = m.var(cost=w.shortfall_per_target / target)
-        u_var = m.var(cost=w.uncovered_day, ub=1, integer=True)
-        m.row(target + COVER_MARGIN_UG, math.inf, meal_abs + [s_var],
-              [1.0] * (len(meal_abs) + 1))
-        m.row(-math.inf, 0.0, [s_var, u_var], [1.0, -target])
-        self.short_vars.append(s_var)
-        self.uncovered_vars.append(u_var)
-        return terms
+    def _variety(self) -> None:
+        """Uses per dish, repeats, and the hard variety rules."""
+        p, m, w = self.p, self.m, self.p.weights
+        uses: dict[int, list[int]] = {}
+        for (_d, mi, ci), v in self.x.items():
+            uses.setdefault(p.candidates[mi][ci].key, []).append(v)
+        self.repeat: dict[int, int] = {}
+        self.over_uses: dict[int, int] = {}
+        for k, vs in uses.items():
+            r = self.repeat[k] = m.var(cost=w.repeat)
+            m.row(-1.0, math.inf, [r] + vs, [1.0] + [-1.0] * len(vs))
+            if self.hard_rows:
+                m.row(-math.inf, p.max_uses, vs, [1.0] * len(vs))
+            else:
+                h = self.over_uses[k] = m.var(cost=w.hard)
+                m.row(-p.max_uses, math.inf, [h] + vs, [1.0] + [-1.0] * len(vs))
+        self._distinct_weeks()
+        self._consecutive()
 
-    def _symmetry(self, day_terms: list[list[tuple[int, float]]]) -> None:
-        """Days are interchangeable: order them by item-and-intake cost."""
-        for a, b in itertools.pairwise(day_terms):
-            self.m.row(0.0, math.inf, [v for v, _ in a] + [v for v, _ in b],
-                       [c for _, c in a] + [-c for _, c in b])
+    def _distinct_weeks(self) -> None:
+        """At least 60 % distinct dishes in each week (one week: the plan's repeats)."""
+        p, m, w = self.p, self.m, self.p.weights
+        self.week_repeat: dict[tuple[int, int], int] = {}
+        self.too_few: dict[int, int] = {}
+        for wk in range(dish_plan.weeks(p)):
+            if dish_plan.weeks(p) == 1:
+                reps = list(self.repeat.values())
+            else:
+                in_week: dict[int, list[int]] = {}
+                for (d, mi, ci), v in self.x.items():
+                    if d // dish_plan.WEEK_DAYS == wk:
+                        in_week.setdefault(p.candidates[mi][ci].key, []).append(v)
+                reps = []
+                for k, vs in in_week.items():
+                    r = self.week_repeat[wk, k] = m.var()
+                    m.row(-1.0, math.inf, [r] + vs, [1.0] + [-1.0] * len(vs))
+                    reps.append(r)
+            allowed = dish_plan.allowed_repeats(p, wk)
+            if self.hard_rows:
+                m.row(-math.inf, allowed, reps, [1.0] * len(reps))
+            else:
+                q = self.too_few[wk] = m.var(cost=w.hard)
+                m.row(-allowed, math.inf, [q] + reps, [1.0] + [-1.0] * len(reps))
 
-    def _repeats(self) -> None:
-        """U_f ≤ limit, and r_f ≥ repeat · (j·U_f − j(j+1)/2) for j = 1..limit−1."""
-        rep = self.w.repeat
-        for f, vs in self.uses.items():
-            limit = self.p.limit_of(f)
-            self.m.row(-math.inf, limit, vs, [1.0] * len(vs))
-            if limit > 1 and rep > 0:
-                r = self.repeat_var[f] = self.m.var(cost=1.0)
-                for j in range(1, limit):
-                    self.m.row(-rep * j * (j + 1) / 2, math.inf, [r] + vs,
-                               [1.0] + [-rep * j] * len(vs))
+    def _consecutive(self) -> None:
+        """Never the same dish at the same meal on consecutive days."""
+        p, m, w = self.p, self.m, self.p.weights
+        n_meals = len(p.meals)
+        self.same: dict[tuple[int, int, int], int] = {}
+        for d in range(1, p.days):
+            for mi in range(n_meals):
+                for ci in range(len(p.candidates[mi])):
+                    a, b = self.x[d - 1, mi, ci], self.x[d, mi, ci]
+                    if self.hard_rows:
+                        m.row(-math.inf, 1.0, [a, b], [1.0, 1.0])
+                    else:
+                        t = self.same[d, mi, ci] = m.var(cost=w.hard)
+                        m.row(-1.0, math.inf, [t, a, b], [1.0, -1.0, -1.0])
 
-    def tangent_rows(self, x: float) -> list[tuple[float, float, list[int], list[float]]]:
-        """``a ≤ g(x) + g'(x) (D − x)`` for every meal, once per point ``x``."""
-        if x in self.cuts:
-            return []
-        self.cuts.add(x)
-        slope = _g_slope(self.p, x)
-        rhs = _g(self.p, x) - slope * x
-        return [(-math.inf, rhs, [av, self.dose_var[key]], [1.0, -slope])
-                for key, av in self.absorbed_var.items()]
+    def _caps(self) -> None:
+        """Food-safety caps (weekly limits of capped foods)."""
+        p, m, w = self.p, self.m, self.p.weights
+        capped: dict[int, list[int]] = {}
+        for (_d, mi, ci), v in self.x.items():
+            for i in p.candidates[mi][ci].capped:
+                capped.setdefault(i, []).append(v)
+        self.over_cap: dict[int, int] = {}
+        for i, vs in capped.items():
+            limit = p.food_limits[i]
+            if self.safety_rows:
+                m.row(-math.inf, limit, vs, [1.0] * len(vs))
+            else:
+                o = self.over_cap[i] = m.var(cost=w.safety)
+                m.row(-limit, math.inf, [o] + vs, [1.0] + [-1.0] * len(vs))
+
+    def _ingredients(self) -> None:
+        """Distinct ingredients: w_f is 1 when any slot serves a dish with f."""
+        p, m, w = self.p, self.m, self.p.weights
+        n_meals = len(p.meals)
+        self.ingredient: dict[int, int] = {}
+        for d in range(p.days):
+            for mi in range(n_meals):
+                having: dict[int, list[int]] = {}
+                for ci, c in enumerate(p.candidates[mi]):
+                    for f in c.food_keys:
+                        having.setdefault(f, []).append(self.x[d, mi, ci])
+                for f, vs in having.items():
+                    if f not in self.ingredient:
+                        self.ingredient[f] = m.var(cost=w.ingredient, ub=1.0)
+                    m.row(0.0, math.inf, [self.ingredient[f]] + vs,
+                          [1.0] + [-1.0] * len(vs))
 
     def start_vector(self, sol: Solution) -> np.ndarray:
-        """Column values of a plan (empty when the plan uses a left-out option)."""
-        p, w = self.p, self.w
-
-        def order_cost(day: Day) -> float:
-            return sum(w.item + self.k * p.dose_ug(it) for meal in day for it in meal)
-
-        sol = tuple(sorted(sol, key=order_cost, reverse=True))  # the symmetry chain
+        """Every column's value at plan ``sol``, penalty columns at their least
+        feasible value (which is their term of J)."""
+        p = self.p
         x = np.zeros(len(self.m.cost))
-        index = {(f, s): oi for oi, (f, s, _d) in enumerate(self.options)}
-        counts: dict[int, int] = {}
+        chosen = [[p.candidates[mi][ci] for mi, ci in enumerate(day)] for day in sol]
         for d, day in enumerate(sol):
-            total = 0.0
-            for mi, meal in enumerate(day):
-                dose = 0.0
-                for f, s in meal:
-                    v = self.y.get((d, mi, index.get((f, s), -1)))
-                    if v is None:
-                        return np.array([])
-                    x[v] = 1.0
-                    dose += p.dose_ug((f, s))
-                    counts[f] = counts.get(f, 0) + 1
-                x[self.dose_var[d, mi]] = dose
-                x[self.absorbed_var[d, mi]] = min(_g(p, dose), self.cap)
-                total += min(_g(p, dose), self.cap)
-            if total < self.target + COVER_MARGIN_UG:
-                x[self.uncovered_vars[d]] = 1.0
-                x[self.short_vars[d]] = self.target + COVER_MARGIN_UG - total
-        for f, r in self.repeat_var.items():
-            n = counts.get(f, 0)
-            x[r] = w.repeat * n * (n - 1) / 2
+            for mi, ci in enumerate(day):
+                x[self.x[d, mi, ci]] = 1.0
+        self._start_days(x, chosen)
+        self._start_variety(x, sol, chosen)
         return x
 
-    def read(self, values: np.ndarray) -> tuple[Solution, list[float]]:
-        """The plan in ``values`` and the meal doses where ``a`` is above ``g(D)``."""
-        picked: dict[tuple[int, int], list[Item]] = {}
-        for (d, mi, oi), v in self.y.items():
-            if values[v] > 0.5:
-                f, s, _dose = self.options[oi]
-                picked.setdefault((d, mi), []).append((f, s))
-        plan = tuple(
-            tuple(tuple(picked.get((d, mi), ())) for mi in range(len(self.p.meals)))
-            for d in range(self.p.days)
-        )
-        over = []
-        for (d, mi), av in self.absorbed_var.items():
-            dose = sum(self.p.dose_ug(it) for it in picked.get((d, mi), ()))
-            if values[av] > min(_g(self.p, dose), self.cap) + CUT_TOL_UG:
-                over.append(round(dose, 12))
-        return plan, over
+    def _start_days(self, x: np.ndarray, chosen: list) -> None:
+        p = self.p
+        if p.chase:
+            for d, day in enumerate(chosen):
+                total = sum(c.absorbed_ug for c in day)
+                if d in self.short and total < p.target_absorbed_ug - EPS:
+                    x[self.uncovered[d]] = 1.0
+                    x[self.short[d]] = p.target_absorbed_ug - EPS - total
+                if d in self.single:
+                    n = sum(c.absorbed_ug >= dish_plan.SPREAD_SHARE * self.target - EPS
+                            for c in day)
+                    x[self.single[d]] = 1.0 if n < 2 else 0.0
+
+    def _start_variety(self, x: np.ndarray, sol: Solution, chosen: list) -> None:
+        p = self.p
+        uses: dict[int, int] = {}
+        food_uses: dict[int, int] = {}
+        for day in chosen:
+            for c in day:
+                uses[c.key] = uses.get(c.key, 0) + 1
+                for i in c.capped:
+                    food_uses[i] = food_uses.get(i, 0) + 1
+                for f in c.food_keys:
+                    x[self.ingredient[f]] = 1.0
+        for k, r in self.repeat.items():
+            x[r] = max(0, uses.get(k, 0) - 1)
+        for k, h in self.over_uses.items():
+            x[h] = max(0, uses.get(k, 0) - p.max_uses)
+        for (d, mi, ci), t in self.same.items():
+            x[t] = 1.0 if sol[d - 1][mi] == ci and sol[d][mi] == ci else 0.0
+        for i, o in self.over_cap.items():
+            x[o] = max(0, food_uses.get(i, 0) - p.food_limits[i])
+        self._start_weeks(x, chosen)
+
+    def _start_weeks(self, x: np.ndarray, chosen: list) -> None:
+        p = self.p
+        week_uses: list[dict[int, int]] = [{} for _ in range(dish_plan.weeks(p))]
+        for d, day in enumerate(chosen):
+            wu = week_uses[d // dish_plan.WEEK_DAYS]
+            for c in day:
+                wu[c.key] = wu.get(c.key, 0) + 1
+        for (wk, k), r in self.week_repeat.items():
+            x[r] = max(0, week_uses[wk].get(k, 0) - 1)
+        for wk, q in self.too_few.items():
+            repeats = sum(max(0, n - 1) for n in week_uses[wk].values())
+            x[q] = max(0, repeats - dish_plan.allowed_repeats(p, wk))
+
+    def objective(self, values: np.ndarray) -> float:
+        """The MILP's objective at column values ``values``."""
+        return float(np.dot(np.array(self.m.cost), values))
+
+    def violation(self, values: np.ndarray) -> float:
+        """The largest amount by which ``values`` breaks a row or a bound."""
+        worst = 0.0
+        for lo, hi, idx, val in self.m.rows:
+            act = sum(values[i] * a for i, a in zip(idx, val, strict=True))
+            worst = max(worst, lo - act, act - hi)
+        lb, ub = np.array(self.m.lb), np.array(self.m.ub)
+        return max(worst, float(np.max(lb - values)), float(np.max(values - ub)))
+
+    def read(self, values: np.ndarray) -> Solution:
+        """The plan in ``values``."""
+        p = self.p
+        plan = []
+        for d in range(p.days):
+            day = []
+            for mi in range(len(p.meals)):
+                best = max(range(len(p.candidates[mi])),
+                           key=lambda ci, d=d, mi=mi: values[self.x[d, mi, ci]])
+                day.append(best)
+            plan.append(tuple(day))
+        return tuple(plan)
 
 
-def _run(h: highspy.Highs, start_x: np.ndarray,
-         time_limit_s: float) -> tuple[str, float, np.ndarray]:
-    """One HiGHS solve from a starting plan; returns (status, dual bound, values)."""
-    h.setOptionValue("time_limit", time_limit_s)
-    if start_x.size:
-        given = highspy.HighsSolution()
-        given.col_value = list(start_x)
-        given.value_valid = True
-        h.setSolution(given)
-    h.run()
-    status = h.modelStatusToString(h.getModelStatus())
-    return status, h.getInfo().mip_dual_bound, np.array(h.getSolution().col_value)
+def penalties(p: DishProblem, sol: Solution) -> tuple[int, int, int]:
+    """Whole units of J's big terms at plan ``sol``: uncovered days (1000 each),
+    hard variety-rule breaks (5000 each) and food-safety cap breaks (10⁶ each)."""
+    uncovered = dish_plan.score(p, sol).uncovered_days if p.chase else 0
+    uses: dict[int, int] = {}
+    food_uses = [0] * len(p.food_limits)
+    hard = 0
+    for d, day in enumerate(sol):
+        for mi, ci in enumerate(day):
+            c = p.candidates[mi][ci]
+            uses[c.key] = uses.get(c.key, 0) + 1
+            for i in c.capped:
+                food_uses[i] += 1
+            if d > 0 and sol[d - 1][mi] == ci:
+                hard += 1
+    hard += sum(max(0, n - p.max_uses) for n in uses.values())
+    for wk in range(dish_plan.weeks(p)):
+        week: dict[int, int] = {}
+        for day in sol[wk * dish_plan.WEEK_DAYS:(wk + 1) * dish_plan.WEEK_DAYS]:
+            for mi, ci in enumerate(day):
+                key = p.candidates[mi][ci].key
+                week[key] = week.get(key, 0) + 1
+        repeats = sum(max(0, n - 1) for n in week.values())
+        hard += max(0, repeats - dish_plan.allowed_repeats(p, wk))
+    safety = sum(max(0, n - lim) for n, lim in zip(food_uses, p.food_limits, strict=True))
+    return uncovered, hard, safety
 
 
-def solve_milp(problem: Problem, time_limit_s: float = TIME_LIMIT_S,
+def soft_part(p: DishProblem, sol: Solution) -> float:
+    """J without its big terms (:func:`penalties`): what the gap is measured on."""
+    w = p.weights
+    u, hard, safety = penalties(p, sol)
+    return (dish_plan.evaluate(p, sol) - w.uncovered_day * u - w.hard * hard
+            - w.safety * safety)
+
+
+def model_objective(p: DishProblem, sol: Solution) -> float:
+    """The MILP's objective at plan ``sol`` (the model built without tightening)."""
+    model = DishModel(p, None)
+    return model.objective(model.start_vector(sol))
+
+
+def solve_milp(p: DishProblem, time_limit_s: float = TIME_LIMIT_S,
                start: Solution | None = None, verbose: bool = False) -> MilpResult:
-    """Minimise J over all plans of ``problem`` with HiGHS (see the module docstring).
+    """Minimise J over all plans of ``p`` with HiGHS (module docstring).
 
-    ``start`` (default: the optimiser's plan) is the first incumbent; the
-    result is never worse than it.
+    ``start`` (default: the heuristic's plan) is the first incumbent; the result
+    is never worse than it.
     """
     t0 = time.perf_counter()
     if start is None:
-        start = solve(problem)
-    model = _PlanModel(problem, evaluate(problem, start).total)
+        start = dish_plan.solve(p)
+    j0 = dish_plan.evaluate(p, start)
+    model = DishModel(p, j0)
     h = highspy.Highs()
-    # HiGHS's own symmetry detection is off: the model breaks the day symmetry
-    # itself, and with both plus a starting plan HiGHS 1.x proved a wrong
-    # optimum (a bound above a feasible plan) on one benchmark profile
+    # HiGHS's own symmetry detection is off: with a starting plan HiGHS 1.x once
+    # proved a wrong optimum on the item MILP; the check below guards it too
     for name, value in (("output_flag", verbose), ("threads", 1),
-                        ("mip_rel_gap", 1e-6), ("random_seed", 0),
-                        ("mip_detect_symmetry", False)):
+                        ("mip_rel_gap", MIP_REL_GAP), ("random_seed", 0),
+                        ("mip_detect_symmetry", False),
+                        ("time_limit", max(1.0, time_limit_s - (time.perf_counter() - t0)))):
         h.setOptionValue(name, value)
     model.m.to_highs(h)
-    rounds, best, status, bound = 0, None, "not solved", -math.inf
-    while True:
-        remaining = time_limit_s - (time.perf_counter() - t0)
-        if remaining <= 0.5:
-            status = "time limit"
-            break
-        rounds += 1
-        status, bound, values = _run(h, model.start_vector(start), remaining)
-        if verbose:
-            print(f"  round {rounds}: {status}, bound {bound:.4f}, "
-                  f"{time.perf_counter() - t0:.1f}s", file=sys.stderr)
-        if values.size < len(model.m.cost):
-            break
-        best, over = model.read(values)
-        if not over:
-            break
-        for x in set(over):  # cutting planes where the tangents were too loose
-            for lo, hi, idx, val in model.tangent_rows(x):
-                h.addRow(lo, hi, len(idx), np.array(idx, dtype=np.int32),
-                         np.array(val, dtype=float))
-    score = evaluate(problem, start)
-    if best is not None and not violations(problem, best):
-        mine = evaluate(problem, best)
-        if mine.total < score.total:
-            start, score = best, mine
+    x0 = model.start_vector(start)
+    given = highspy.HighsSolution()
+    given.col_value = list(x0)
+    given.value_valid = True
+    h.setSolution(given)
+    h.run()
+    status = h.modelStatusToString(h.getModelStatus())
+    bound = h.getInfo().mip_dual_bound
+    best, score = start, dish_plan.score(p, start)
+    improved = False
+    values = np.array(h.getSolution().col_value)
+    if values.size == len(model.m.cost):
+        found = model.read(values)
+        mine = dish_plan.score(p, found)
+        if mine.total < score.total - 1e-9:
+            best, score, improved = found, mine, True
+    if bound > score.total + 1e-6 * max(1.0, abs(score.total)):
+        status = "bound above a known plan"  # never counted as proved optimal
     return MilpResult(
         objective=score.total,
-        cost=score.cost,
+        cost=score.total - p.weights.uncovered_day * score.uncovered_days,
         uncovered_days=score.uncovered_days,
         bound=bound,
         status=status,
         seconds=time.perf_counter() - t0,
-        rounds=rounds,
-        solution=start,
+        solution=best,
+        improved=improved,
     )
 
 
@@ -401,37 +501,44 @@ def solve_milp(problem: Problem, time_limit_s: float = TIME_LIMIT_S,
 def table_digest(foods) -> str:
     """SHA-256 of the food table's content (every field of every row)."""
     rows = [f.to_dict() for f in foods]
-    return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(rows, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def problem_digest(problem: Problem) -> str:
-    """SHA-256 of everything in a problem that changes its optimum."""
+def library_digest(dishes) -> str:
+    """SHA-256 of what plans depend on in the dish library: ids, meals and
+    ingredients (food and grams), in library order."""
+    rows = [(d.dish_id, sorted(d.meals), [(i.food_id, i.grams) for i in d.ingredients])
+            for d in dishes]
+    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
+
+
+def problem_digest(p: DishProblem) -> str:
+    """SHA-256 of everything in a dish problem that changes its optimum."""
     data = {
-        "foods": [(f.food_id, f.b12_ug_per_100g, f.serving_g, sorted(f.meals))
-                  for f in problem.foods],
-        "steps": problem.steps,
-        "meals": problem.meals,
-        "days": problem.days,
-        "target": problem.target_absorbed_ug,
-        "intake": problem.intake_target_ug,
-        "params": asdict(problem.params),
-        "if": problem.intrinsic_factor,
-        "uses": problem.max_uses_per_food,
-        "items": problem.max_items_per_meal,
-        "rotation": problem.rotation,
-        "weights": asdict(problem.weights),
+        "days": p.days,
+        "meals": p.meals,
+        "candidates": [[(c.key, c.dish.dish_id, repr(c.absorbed_ug), repr(c.b12_ug),
+                         repr(c.cost), c.food_keys, c.capped) for c in cands]
+                       for cands in p.candidates],
+        "target": repr(p.target_absorbed_ug),
+        "intake": repr(p.intake_target_ug),
+        "chase": p.chase,
+        "spread": p.spread,
+        "limits": p.food_limits,
+        "weights": asdict(p.weights),
+        "max_uses": p.max_uses,
+        "rules": [dish_plan.MIN_DISTINCT_SHARE, dish_plan.SPREAD_SHARE, dish_plan.EPS],
     }
-    if problem.factors:  # food-bound items (bioavailability, food-bound half)
-        data["factors"] = problem.factors
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def cache_key(profile_text: str, week: str, table: str, problem: Problem) -> str:
+def cache_key(profile_text: str, week: str, table: str, library: str,
+              problem: DishProblem) -> str:
     """Key of a cache entry: profile JSON (``planning.profile_json``) + week +
-    table content + the problem."""
+    food table + dish library + the problem."""
     text = json.dumps({"profile": json.loads(profile_text), "week": week, "table": table,
-                       "problem": problem_digest(problem), "v": CACHE_VERSION},
-                      sort_keys=True)
+                       "library": library, "problem": problem_digest(problem),
+                       "v": CACHE_VERSION}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -441,28 +548,43 @@ def load_cache(path: Path = CACHE) -> dict:
     return json.loads(path.read_text())
 
 
-def main(argv: list[str] | None = None) -> int:
+def bench_problems():
+    """``(case, problem, key)`` for every benchmark profile, as ``make_plan``
+    builds the problem."""
     from benchmarks.profiles import bench_cases
     from foods.loader import load_foods
-    from planner.domain.planning import build_problem
+    from planner.domain.planning import build_dish_problem
     from planner.domain.planning import profile_json
     from planner.reference import load_reference
 
+    foods = load_foods()
+    reference = load_reference()
+    table = table_digest(foods)
+    library = library_digest(reference.dishes)
+    out = []
+    for case in bench_cases():
+        problem = build_dish_problem(case.profile, foods, week=case.week, reference=reference)
+        key = cache_key(profile_json(case.profile), case.week, table, library, problem)
+        out.append((case, problem, key))
+    return out
+
+
+def _write(entries: dict) -> None:
+    CACHE.write_text(json.dumps({"version": CACHE_VERSION, "entries": entries}, indent=1,
+                                sort_keys=True) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="(Re)build benchmarks/milp_cache.json")
     ap.add_argument("--time-limit", type=float, default=TIME_LIMIT_S)
     ap.add_argument("--only", help="substring of profile names to solve")
     ap.add_argument("--force", action="store_true", help="re-solve cached entries")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args(argv)
-    foods = load_foods()
-    reference = load_reference()
-    table = table_digest(foods)
     cache = load_cache()
     entries = cache.get("entries", {}) if cache.get("version") == CACHE_VERSION else {}
     fresh = {}
-    for case in bench_cases():
-        problem = build_problem(case.profile, foods, week=case.week, reference=reference)
-        key = cache_key(profile_json(case.profile), case.week, table, problem)
+    for case, problem, key in bench_problems():
         if args.only and args.only not in case.name:
             if key in entries:
                 fresh[key] = entries[key]
@@ -470,9 +592,9 @@ def main(argv: list[str] | None = None) -> int:
         if key in entries and not args.force:
             fresh[key] = entries[key]
             continue
-        start = solve(problem)
+        start = dish_plan.solve(problem)
+        heur = dish_plan.evaluate(problem, start)
         result = solve_milp(problem, args.time_limit, start=start, verbose=args.verbose)
-        heur = evaluate(problem, start)
         fresh[key] = {
             "name": case.name,
             "week": case.week,
@@ -482,16 +604,19 @@ def main(argv: list[str] | None = None) -> int:
             "bound": result.bound,
             "status": result.status,
             "seconds": round(result.seconds, 2),
-            "rounds": result.rounds,
+            "start_objective": heur,
+                "improved": result.improved,
+            "penalties": list(penalties(problem, result.solution)),
+            "soft": soft_part(problem, result.solution),
+            "plan": [[problem.candidates[mi][ci].dish.dish_id for mi, ci in enumerate(day)]
+                     for day in result.solution],
         }
-        print(f"{case.name:42} heur {heur.total:9.4f}  milp {result.objective:9.4f}  "
-              f"bound {result.bound:9.4f}  {result.status} {result.seconds:5.1f}s "
-              f"rounds {result.rounds}", flush=True)
-        CACHE.write_text(json.dumps({"version": CACHE_VERSION, "table": table,
-                                     "entries": {**entries, **fresh}}, indent=1,
-                                    sort_keys=True) + "\n")
-    CACHE.write_text(json.dumps({"version": CACHE_VERSION, "table": table,
-                                 "entries": fresh}, indent=1, sort_keys=True) + "\n")
+        print(f"{case.name:42} heur {heur:9.4f}  milp {result.objective:9.4f}  "
+              f"bound {result.bound:9.4f}  {result.status} {result.seconds:5.1f}s",
+              flush=True)
+        _write({**entries, **fresh})
+    if not args.only:
+        _write(fresh)  # drop entries of profiles no longer benchmarked
     return 0
 
 

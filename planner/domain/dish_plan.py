@@ -2,8 +2,8 @@
 
 This is the optimiser :func:`planner.domain.planning.make_plan` uses. (The
 item-based optimiser in :mod:`planner.domain.optimizer` is kept for its
-exhaustive-search tests and for ``benchmarks/milp_reference.py``; plans no
-longer use it.)
+exhaustive-search tests; plans no longer use it, and since issue 13's MILP
+comparison ``benchmarks/milp_reference.py`` models this module's objective.)
 
 The problem
 -----------
@@ -28,7 +28,7 @@ The objective (minimised)
        +  0.8 × Σ_dishes (uses − 1)⁺               (variety: distinct dishes)
        + 5000 × Σ_dishes (uses − max_uses)⁺       (no dish more than twice a week)
        + 5000 × same dish at the same meal on consecutive days
-       + 5000 × (repeats − allowed)⁺               (≥ 60 % distinct dishes)
+       + 5000 × Σ_weeks (repeats − allowed)⁺       (≥ 60 % distinct dishes a week)
        +  10⁶ × Σ_foods (uses − food-safety limit)⁺ (weekly caps: liver, oily fish)
        + 0.02 × distinct ingredients               (fewer things to buy)
 
@@ -60,9 +60,10 @@ Why these weights:
   meals), so plans are usually far more varied than the rules ask.
 * **5000** makes the rules hard: at most twice a week (pro rata over longer
   plans), never the same dish at the same meal on consecutive days, at least
-  60 % distinct dishes over the plan's meals (``repeats`` = Σ (uses − 1)⁺ may
-  not pass 40 % of the meals). **10⁶** puts the food-safety caps (liver for
-  babies, oily fish in pregnancy) above everything. 5000 is above the cost of
+  60 % distinct dishes across each week's meals (days 1–7, 8–14, …: a
+  week's ``repeats`` = Σ (uses in the week − 1)⁺ may not pass 40 % of its
+  meals). **10⁶** puts the food-safety caps (liver for babies, oily fish in
+  pregnancy) above everything. 5000 is above the cost of
   an uncovered day on purpose: eating kippers every morning is not a plan a
   dietitian would give; a day the varied dishes cannot cover is covered by the
   supplement instead (or, when it is refused, the plan says food cannot cover).
@@ -76,17 +77,40 @@ Why these weights:
 The solver
 ----------
 1. **Greedy.** Slots are filled day by day, meal by meal, each with the
-   candidate of least added J given the slots already filled.
-2. **Local improvement.** Each slot in turn is re-chosen as the candidate that
-   lowers J most with every other slot fixed, until a pass changes nothing (at
-   most :data:`MAX_PASSES`). Every move is scored by the exact change of J.
+   candidate of least added J given the slots already filled (an empty slot
+   of the day counts as its meal's best B12, so the first meal does not try to
+   cover the day alone).
+2. **Local improvement**, in rounds until one changes nothing (at most
+   :data:`MAX_PASSES`): each slot re-chosen as the candidate that lowers J most
+   with every other slot fixed; pair moves for slots that break a hard rule;
+   **ejection chains** (a slot whose dish is repeated, or dearer than an unused
+   dish of some meal, takes the dish of a slot of another meal it suits, that
+   slot one from a third meal, …, and the last slot is re-chosen: how a dish
+   that suits only breakfast replaces a dearer lunch); and, while the plan
+   chases B12, **pair moves within a day** (two meals re-chosen together, found
+   from suffix minima over candidates sorted by absorbed B12, so a lighter and
+   a heavier meal can cover the day with less intake). Every move is scored by
+   the exact change of J (:meth:`_State.marginal` summed over its puts).
+3. While the plan chases B12 **two more starts** fill each day's meals in
+   reverse order and from the second meal on (lunch, dinner, …, breakfast)
+   and are improved the same way; the best plan is kept. (Against the MILP,
+   one start left chase plans up to 4 % above the optimum on the benchmark
+   profiles, three under 2 %.)
+4. Otherwise, on the best plan, **shared-ingredient pairs**: two slots both
+   take cheaper unused dishes that share an ingredient neither could pay for
+   alone (two noodle dishes instead of a curry and a trout), then step 2 again.
 
-Deterministic: candidates come in library order, ties keep the earlier one,
-and the only randomness is the hash-based taste.
+``benchmarks/milp_reference.py`` solves the same problem exactly (HiGHS) for
+the benchmark profiles; ``make bench`` reports the gap (README, Benchmark).
+
+Deterministic: candidates are visited in a fixed order, ties (within 1e-9)
+keep the one earlier in the library, and the only randomness is the
+hash-based taste.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import math
 from collections.abc import Sequence
@@ -98,9 +122,10 @@ from planner.domain.model import Food
 
 MAX_PASSES = 6
 MAX_USES_PER_WEEK = 2  # no dish more than twice a week (pro rata: 4 in a 14-day plan)
-MIN_DISTINCT_SHARE = 0.6  # at least 60 % distinct dishes over the plan's meals
+MIN_DISTINCT_SHARE = 0.6  # at least 60 % distinct dishes over each week's meals
 SPREAD_SHARE = 0.25  # a meal counts as a B12 meal when it absorbs this share of the target
 EPS = 1e-9
+SCREEN_MARGIN = 0.01  # an ejection chain is tried when an unused dish is this much cheaper
 
 
 @dataclass(frozen=True)
@@ -139,6 +164,7 @@ class Candidate:
     key: int  # the dish's index in the library: uses are counted per dish
     food_keys: tuple[int, ...]  # distinct ingredient indices (shopping list)
     capped: tuple[int, ...] = ()  # indices into DishProblem.food_limits
+    name: str = ""  # the dish's name as served (dish_names.served_name); "" = dish.name
 
 
 @dataclass(frozen=True)
@@ -167,10 +193,19 @@ def max_uses(days: int) -> int:
     return MAX_USES_PER_WEEK * max(1, math.ceil(days / 7))
 
 
-def allowed_repeats(p: DishProblem) -> int:
-    """Repeats (meals beyond a dish's first) the plan may hold and still have at
-    least :data:`MIN_DISTINCT_SHARE` distinct dishes."""
-    meals = p.days * len(p.meals)
+WEEK_DAYS = 7  # the 60 % rule holds for each week of the plan (days 1-7, 8-14, ...)
+
+
+def weeks(p: DishProblem) -> int:
+    """The number of (started) weeks in the plan."""
+    return max(1, math.ceil(p.days / WEEK_DAYS))
+
+
+def allowed_repeats(p: DishProblem, week: int = 0) -> int:
+    """Repeats (meals beyond a dish's first) week ``week`` of the plan may hold and
+    still have at least :data:`MIN_DISTINCT_SHARE` distinct dishes."""
+    days = min(WEEK_DAYS, p.days - WEEK_DAYS * week)
+    meals = days * len(p.meals)
     return meals - math.ceil(MIN_DISTINCT_SHARE * meals - 1e-9)
 
 
@@ -201,6 +236,7 @@ def evaluate(p: DishProblem, solution: Solution) -> float:
     w = p.weights
     total = 0.0
     uses: dict[int, int] = {}
+    week_uses: list[dict[int, int]] = [{} for _ in range(weeks(p))]
     food_uses = [0] * len(p.food_limits)
     ingredients: set[int] = set()
     for d, day in enumerate(solution):
@@ -209,16 +245,18 @@ def evaluate(p: DishProblem, solution: Solution) -> float:
         for m, c in enumerate(chosen):
             total += c.cost
             uses[c.key] = uses.get(c.key, 0) + 1
+            wu = week_uses[d // WEEK_DAYS]
+            wu[c.key] = wu.get(c.key, 0) + 1
             for i in c.capped:
                 food_uses[i] += 1
             ingredients.update(c.food_keys)
             if d > 0 and p.candidates[m][solution[d - 1][m]].key == c.key:
                 total += w.hard
-    repeats = 0
     for n in uses.values():
         total += w.repeat * max(0, n - 1) + w.hard * max(0, n - p.max_uses)
-        repeats += max(0, n - 1)
-    total += w.hard * max(0, repeats - allowed_repeats(p))
+    for k, wu in enumerate(week_uses):
+        repeats = sum(max(0, n - 1) for n in wu.values())
+        total += w.hard * max(0, repeats - allowed_repeats(p, k))
     for n, limit in zip(food_uses, p.food_limits, strict=True):
         total += w.safety * max(0, n - limit)
     return total + w.ingredient * len(ingredients)
@@ -259,12 +297,20 @@ class _State:
         self.uses: dict[int, int] = {}
         self.food_uses = [0] * len(p.food_limits)
         self.ingredient_uses: dict[int, int] = {}
-        self.repeats = 0
-        self.allowed_repeats = allowed_repeats(p)
+        self.week_uses: list[dict[int, int]] = [{} for _ in range(weeks(p))]
+        self.repeats = [0] * weeks(p)  # per week
+        self.allowed_repeats = [allowed_repeats(p, k) for k in range(weeks(p))]
         # While filling greedily, an empty slot counts as its meal's best B12, so
         # the first meal of a day does not try to cover the day alone.
         self.optimistic = False
         self.best_absorbed = [max(c.absorbed_ug for c in cands) for cands in p.candidates]
+        # candidates by a lower bound of their local cost (own cost and intake):
+        # best() stops once the bound passes the best cost found
+        per_ug = p.weights.intake_per_target / max(p.intake_target_ug, EPS) if p.chase else 0.0
+        self.by_bound = [sorted((c.cost + per_ug * c.b12_ug, i) for i, c in enumerate(cands))
+                         for cands in p.candidates]
+        self.per_ug = per_ug
+        self.day_version = [0] * p.days  # bumped whenever a slot of the day changes
 
     def cand(self, d: int, m: int) -> Candidate | None:
         c = self.slots[d][m]
@@ -289,7 +335,8 @@ class _State:
         cost = c.cost + (self.day_cost(d, m, c) if day is None else day)
         n = self.uses.get(c.key, 0)  # other slots already using this dish
         cost += w.repeat * (1 if n >= 1 else 0) + w.hard * (1 if n >= p.max_uses else 0)
-        if n >= 1 and self.repeats >= self.allowed_repeats:
+        wk = d // WEEK_DAYS
+        if self.week_uses[wk].get(c.key, 0) >= 1 and self.repeats[wk] >= self.allowed_repeats[wk]:
             cost += w.hard
         for k in (d - 1, d + 1):
             if 0 <= k < p.days:
@@ -311,11 +358,36 @@ class _State:
             raise ValueError(f"dish plan: slot ({d}, {m}) is empty")
         return idx
 
+    def marginal(self, d: int, m: int, c: Candidate) -> float:
+        """The exact change of J from putting ``c`` into the empty slot (d, m)
+        (the day's cost counts as its change): summed over a sequence of puts
+        and removals, it is the change of J."""
+        return self.local_cost(d, m, c) - self.day_cost(d, m, None)
+
+    def remove(self, slots: Sequence[tuple[int, int]]) -> float:
+        """Empty ``slots``; returns the change of J."""
+        delta = 0.0
+        for d, m in slots:
+            old = self.cand(d, m)
+            if old is not None:
+                self.put(d, m, None)
+                delta -= self.marginal(d, m, old)
+        return delta
+
+    def place(self, d: int, m: int, idx: int) -> float:
+        """Fill the empty slot (d, m) with candidate ``idx``; returns the change of J."""
+        delta = self.marginal(d, m, self.p.candidates[m][idx])
+        self.put(d, m, idx)
+        return delta
+
     def put(self, d: int, m: int, idx: int | None) -> None:
         old = self.cand(d, m)
+        self.day_version[d] += 1
+        wu = self.week_uses[d // WEEK_DAYS]
         if old is not None:
-            if self.uses[old.key] >= 2:
-                self.repeats -= 1
+            if wu[old.key] >= 2:
+                self.repeats[d // WEEK_DAYS] -= 1
+            wu[old.key] -= 1
             self.uses[old.key] -= 1
             for i in old.capped:
                 self.food_uses[i] -= 1
@@ -324,37 +396,91 @@ class _State:
         self.slots[d][m] = idx
         new = self.cand(d, m)
         if new is not None:
-            if self.uses.get(new.key, 0) >= 1:
-                self.repeats += 1
+            if wu.get(new.key, 0) >= 1:
+                self.repeats[d // WEEK_DAYS] += 1
+            wu[new.key] = wu.get(new.key, 0) + 1
             self.uses[new.key] = self.uses.get(new.key, 0) + 1
             for i in new.capped:
                 self.food_uses[i] += 1
             for f in new.food_keys:
                 self.ingredient_uses[f] = self.ingredient_uses.get(f, 0) + 1
 
-    def best(self, d: int, m: int) -> int:
-        """The candidate of least local cost at (d, m); the slot must be empty.
-        Ties keep the current choice, then the earlier candidate."""
-        p = self.p
+    def _neighbours(self, d: int, m: int) -> dict[int, int]:
+        """Dish keys at meal ``m`` on the days before and after ``d``, counted."""
+        out: dict[int, int] = {}
+        for k in (d - 1, d + 1):
+            other = self.cand(k, m) if 0 <= k < self.p.days else None
+            if other is not None:
+                out[other.key] = out.get(other.key, 0) + 1
+        return out
+
+    def _others(self, d: int, m: int) -> tuple[list[float], float]:
+        """Absorbed B12 of the day's other meals (an empty one counting as its
+        meal's best while filling greedily) and their intake."""
         absorbed, intake = [], 0.0
-        for k in range(len(p.meals)):
+        for k in range(len(self.p.meals)):
             x = None if k == m else self.cand(d, k)
             if x is not None:
                 absorbed.append(x.absorbed_ug)
                 intake += x.b12_ug
             elif k != m and self.optimistic:
                 absorbed.append(self.best_absorbed[k])
-        days: dict[tuple[float, float], float] = {}  # many dishes share a B12 figure
+        return absorbed, intake
+
+    def best(self, d: int, m: int) -> int:  # noqa: C901 (hot loop, kept inline)
+        """The candidate of least local cost at (d, m); the slot must be empty.
+        Candidates are visited by a lower bound of their cost (their own cost and
+        intake) until it passes the best found; of costs within 1e-9 the one
+        earlier in the library is kept."""
+        p = self.p
+        absorbed, intake = self._others(d, m)
         best_i, best_cost = 0, float("inf")
-        for i, c in enumerate(p.candidates[m]):
-            key = (c.absorbed_ug, c.b12_ug)
-            day = days.get(key)
-            if day is None:
-                day = days[key] = _day_cost(p, [*absorbed, c.absorbed_ug], intake + c.b12_ug)
-            if c.cost + day >= best_cost - EPS:
+        # _day_cost inlined (the same expressions, so the same figures)
+        w = p.weights
+        chase, spread = p.chase, p.spread
+        target = max(p.target_absorbed_ug, EPS)
+        short_of = p.target_absorbed_ug - EPS
+        intake_target = max(p.intake_target_ug, EPS)
+        bar = SPREAD_SHARE * target - EPS
+        base = sum(absorbed)
+        flags = sum(1 for a in absorbed if a >= bar)
+        uses, max_uses = self.uses, p.max_uses
+        wk = d // WEEK_DAYS
+        week_uses = self.week_uses[wk]
+        week_full = self.repeats[wk] >= self.allowed_repeats[wk]
+        neighbours = self._neighbours(d, m)
+        food_uses, limits = self.food_uses, p.food_limits
+        ingredient_uses = self.ingredient_uses
+        cands = p.candidates[m]
+        shift = self.per_ug * intake - EPS
+        for bound, i in self.by_bound[m]:
+            if bound + shift >= best_cost + EPS:
+                break  # every later candidate costs at least its bound
+            c = cands[i]
+            day = 0.0
+            if chase:
+                day = w.intake_per_target * (intake + c.b12_ug) / intake_target
+                total = base + c.absorbed_ug
+                if total < short_of:
+                    day += w.uncovered_day + w.shortfall_per_target * (target - total) / target
+                if spread and flags + (c.absorbed_ug >= bar) < 2:
+                    day += w.single_b12_meal_day
+            cost = c.cost + day
+            if cost >= best_cost + EPS:
                 continue  # the rest of the local cost is never negative
-            cost = self.local_cost(d, m, c, day)
-            if cost < best_cost - EPS:
+            # local_cost inlined (the same terms in the same order)
+            n = uses.get(c.key, 0)
+            cost += w.repeat * (n >= 1) + w.hard * (n >= max_uses)
+            if week_full and week_uses.get(c.key, 0) >= 1:
+                cost += w.hard
+            cost += w.hard * neighbours.get(c.key, 0)
+            for f in c.capped:
+                if food_uses[f] >= limits[f]:
+                    cost += w.safety
+            for f in c.food_keys:
+                if not ingredient_uses.get(f):
+                    cost += w.ingredient
+            if cost < best_cost - EPS or (cost < best_cost + EPS and i < best_i):
                 best_i, best_cost = i, cost
         return best_i
 
@@ -413,30 +539,361 @@ def _slot_cost(s: _State, d: int, m: int) -> float:
     return cost
 
 
-def solve(p: DishProblem) -> Solution:
-    """A plan of least J found by greedy filling and slot-by-slot improvement."""
-    if any(not cands for cands in p.candidates):
-        raise ValueError("a meal has no candidate dish")
+def _current(s: _State) -> Solution:
+    return tuple(tuple(int(c) for c in day) for day in s.slots)  # type: ignore[arg-type]
+
+
+def _eject(s: _State, index: list[dict[int, int]]) -> bool:
+    """Ejection chains: a slot takes the dish of a slot of another meal that
+    suits it, that slot takes one from a third meal, and so on (a breadth-first
+    search over the meals), and the last slot of the chain is re-chosen. Tried
+    from slots whose dish is repeated, and from slots where an unused dish at
+    the chain's end costs less than the slot's dish (a dish that suits only
+    breakfast can replace a dearer lunch this way). Each chain is scored by the
+    exact J and the best improving one per slot is kept."""
+    p = s.p
+    n_meals = len(p.meals)
+    improved = False
+    cheap = _cheapest_unused(s)
+    for d in range(p.days):
+        for m in range(n_meals):
+            x = s.cand(d, m)
+            if x is None:
+                continue
+            repeated = s.uses.get(x.key, 0) >= 2
+            chains = [c for c in _chains(s, index, d, m, x.key)
+                      if repeated or cheap[c[-1][1]] < x.cost - SCREEN_MARGIN]
+            if not chains:
+                continue
+            best: tuple[float, list[tuple[int, int, int]]] | None = None
+            for chain in chains:
+                value, moves = _try_chain(s, chain)
+                if value < -1e-7 and (best is None or value < best[0] - 1e-9):
+                    best = (value, moves)
+            if best is not None:
+                s.remove([(d1, m1) for d1, m1, _ in best[1]])
+                for d1, m1, i in best[1]:
+                    s.put(d1, m1, i)
+                improved = True
+                cheap = _cheapest_unused(s)
+    return improved
+
+
+def _try_chain(s: _State, chain: list[tuple[int, int, int]]
+               ) -> tuple[float, list[tuple[int, int, int]]]:
+    """The change of J by the chain (its last slot re-chosen) and the chain's
+    moves; the state is left as it was."""
+    saved = [(d1, m1, s.slots[d1][m1]) for d1, m1, _ in chain]
+    delta = s.remove([(d1, m1) for d1, m1, _ in chain])
+    for d1, m1, i in chain[:-1]:
+        delta += s.place(d1, m1, i)
+    d_end, m_end, _ = chain[-1]
+    delta += s.place(d_end, m_end, s.best(d_end, m_end))
+    moves = [(d1, m1, int(s.slots[d1][m1])) for d1, m1, _ in chain]  # type: ignore[arg-type]
+    s.remove([(d1, m1) for d1, m1, _ in chain])
+    for d1, m1, i in saved:
+        s.put(d1, m1, i)
+    return delta, moves
+
+
+def _cheapest_unused(s: _State) -> list[float]:
+    """Per meal, the least own cost of a candidate whose dish the plan does not use."""
+    uses = s.uses
+    return [min((c.cost for c in cands if not uses.get(c.key)), default=math.inf)
+            for cands in s.p.candidates]
+
+
+def _chains(s: _State, index: list[dict[int, int]], d: int, m: int, key: int
+            ) -> list[list[tuple[int, int, int]]]:
+    """Chains from slot (d, m): ``[(day, meal, new candidate), ...]``; each slot
+    takes the dish of the next one (which must suit its meal), and the last
+    slot's entry is a placeholder (it is re-chosen)."""
+    p = s.p
+    holes = {m: (d, m)}
+    parent: dict[int, int] = {}
+    frontier = [m]
+    while frontier:
+        nxt = []
+        for ma in frontier:
+            da, _ = holes[ma]
+            for mb in range(len(p.meals)):
+                if mb in holes:
+                    continue
+                for d2 in range(p.days):
+                    y = s.cand(d2, mb)
+                    if y is None or y.key == key or y.key not in index[ma]:
+                        continue
+                    if any(0 <= k < p.days and k != d2 and (o := s.cand(k, ma)) is not None
+                           and o.key == y.key for k in (da - 1, da + 1)):
+                        continue
+                    holes[mb] = (d2, mb)
+                    parent[mb] = ma
+                    nxt.append(mb)
+                    break
+        frontier = nxt
+    chains = []
+    for end in holes:
+        if end == m:
+            continue
+        path = [end]
+        while path[-1] != m:
+            path.append(parent[path[-1]])
+        path.reverse()  # m, ..., end
+        chain = []
+        for ma, mb in zip(path, path[1:], strict=False):
+            da, _ = holes[ma]
+            db, _ = holes[mb]
+            chain.append((da, ma, index[ma][s.cand(db, mb).key]))
+        db, _ = holes[end]
+        chain.append((db, end, -1))
+        chains.append(chain)
+    return chains
+
+
+def _screen(s: _State, d: int, m: int) -> list[float]:
+    """A fast estimate of each candidate's cost at (d, m) apart from the day's
+    coverage: its own cost, its intake, repeats and the hard rules (the slot must
+    be empty). Used to shortlist pair moves, which are then scored exactly."""
+    p, w = s.p, s.p.weights
+    k = w.intake_per_target / max(p.intake_target_ug, EPS)
+    uses = s.uses
+    wk = d // WEEK_DAYS
+    week_uses = s.week_uses[wk]
+    full = s.repeats[wk] >= s.allowed_repeats[wk]
+    neighbours = {o.key for o in (s.cand(d - 1, m) if d > 0 else None,
+                                  s.cand(d + 1, m) if d + 1 < p.days else None)
+                  if o is not None}
+    out = []
+    for c in p.candidates[m]:
+        n = uses.get(c.key, 0)
+        cost = c.cost + k * c.b12_ug
+        if n:
+            cost += w.repeat + (w.hard if n >= p.max_uses else 0.0)
+            if full and week_uses.get(c.key):
+                cost += w.hard
+        if c.key in neighbours:
+            cost += w.hard
+        out.append(cost)
+    return out
+
+
+def _pair_moves(s: _State, order: list[list[int]], seen: dict[int, int]) -> bool:
+    """Within one day, re-choose two meals together (a lighter B12 meal and a
+    heavier one can cover the day more cheaply than either change alone). For
+    each candidate of the first meal the cheapest candidate of the second that
+    still covers the day (and keeps two B12 meals when ``spread``) is found from
+    suffix minima over the second meal's candidates sorted by absorbed B12; the
+    best pair is applied if the exact J falls. A day unchanged since its last
+    scan (``seen``: day → its version then) is not scanned again."""
+    p = s.p
+    target = max(p.target_absorbed_ug, EPS)
+    bar = SPREAD_SHARE * target - EPS
+    n_meals = len(p.meals)
+    improved = False
+    for d in range(p.days):
+        if seen.get(d) == s.day_version[d]:
+            continue
+        e = []
+        for m in range(n_meals):
+            cur = s.slots[d][m]
+            s.put(d, m, None)
+            e.append(_screen(s, d, m))
+            s.put(d, m, cur)
+        for m1 in range(n_meals):
+            for m2 in range(m1 + 1, n_meals):
+                cur1, cur2 = s.slots[d][m1], s.slots[d][m2]
+                rest = [s.cand(d, k) for k in range(n_meals) if k not in (m1, m2)]
+                rest_abs = sum(c.absorbed_ug for c in rest)
+                rest_flags = sum(c.absorbed_ug >= bar for c in rest)
+                e1, e2 = e[m1], e[m2]
+                cands2 = p.candidates[m2]
+                srt = order[m2]  # indices by absorbed, ascending
+                absorbed2 = [cands2[i].absorbed_ug for i in srt]
+                suffix: list[tuple[float, int]] = [(math.inf, -1)] * (len(srt) + 1)
+                for r in range(len(srt) - 1, -1, -1):
+                    i = srt[r]
+                    suffix[r] = min(suffix[r + 1], (e2[i], i))
+                best = _best_pair(s, m1, e1, (e1[cur1] + e2[cur2] - 1e-7, cur1, cur2),
+                                  rest_abs, rest_flags, absorbed2, suffix)
+                if (best[1], best[2]) == (cur1, cur2):
+                    continue
+                delta = s.remove([(d, m1), (d, m2)])
+                delta += s.place(d, m1, best[1]) + s.place(d, m2, best[2])
+                if delta < -1e-7:
+                    improved = True
+                    for m in (m1, m2):  # the day's other estimates are stale now
+                        cur = s.slots[d][m]
+                        s.put(d, m, None)
+                        e[m] = _screen(s, d, m)
+                        s.put(d, m, cur)
+                else:
+                    s.remove([(d, m1), (d, m2)])
+                    s.put(d, m1, cur1)
+                    s.put(d, m2, cur2)
+        seen[d] = s.day_version[d]
+    return improved
+
+
+def _best_pair(s: _State, m1: int, e1: list[float], best: tuple[float, int, int],
+               rest_abs: float, rest_flags: int, absorbed2: list[float],
+               suffix: list[tuple[float, int]]) -> tuple[float, int, int]:
+    """The pair of least estimated cost: each candidate of the first meal with
+    the cheapest second-meal candidate that covers the day (and keeps two B12
+    meals when the plan spreads B12; or pays for not doing so)."""
+    p = s.p
+    bar = SPREAD_SHARE * max(p.target_absorbed_ug, EPS) - EPS
+    for i1, c1 in enumerate(p.candidates[m1]):
+        if e1[i1] >= best[0]:
+            continue
+        need = p.target_absorbed_ug - EPS - rest_abs - c1.absorbed_ug
+        flags = rest_flags + (c1.absorbed_ug >= bar)
+        options = [(need, 0.0)]
+        if p.spread and flags == 1:
+            options = [(max(need, bar), 0.0), (need, p.weights.single_b12_meal_day)]
+        elif p.spread and flags == 0:
+            options = [(need, p.weights.single_b12_meal_day)]
+        for threshold, extra in options:
+            value, i2 = suffix[bisect.bisect_left(absorbed2, threshold)]
+            value += e1[i1] + extra
+            if i2 >= 0 and value < best[0]:
+                best = (value, i1, i2)
+    return best
+
+
+def _shared_pairs(s: _State) -> bool:
+    """Two meals changed together for shared ingredients: a slot takes an
+    unused dish that costs less than its own but was held back by the new
+    ingredients it needs, and another slot takes an unused dish, also cheaper
+    than its own, with one of those ingredients (two noodle dishes instead of a
+    curry and a trout). The best improving pair per slot, by the exact change
+    of J."""
+    p = s.p
+    improved = False
+    with_food: list[dict[int, list[int]]] = []
+    for cands in p.candidates:
+        index: dict[int, list[int]] = {}
+        for i, c in enumerate(cands):
+            for f in c.food_keys:
+                index.setdefault(f, []).append(i)
+        with_food.append(index)
+    for d in range(p.days):
+        for m in range(len(p.meals)):
+            best = _shared_pair_at(s, d, m, with_food)
+            if best is not None:
+                _, i, d2, m2, j = best
+                s.remove([(d, m), (d2, m2)])
+                s.put(d, m, i)
+                s.put(d2, m2, j)
+                improved = True
+    return improved
+
+
+def _shared_pair_at(s: _State, d: int, m: int, with_food: list[dict[int, list[int]]]
+                    ) -> tuple[float, int, int, int, int] | None:
+    p = s.p
+    cur = s.slots[d][m]
+    x = p.candidates[m][cur]
+    best: tuple[float, int, int, int, int] | None = None
+    for i, c in enumerate(p.candidates[m]):
+        if c.cost >= x.cost - EPS or s.uses.get(c.key):
+            continue
+        new = [f for f in c.food_keys if not s.ingredient_uses.get(f)]
+        if not new:
+            continue
+        delta = s.remove([(d, m)]) + s.place(d, m, i)
+        for d2 in range(p.days):
+            for m2 in range(len(p.meals)):
+                if (d2, m2) == (d, m):
+                    continue
+                old = s.slots[d2][m2]
+                y = p.candidates[m2][old]
+                options = {j for f in new for j in with_food[m2].get(f, ())
+                           if p.candidates[m2][j].cost < y.cost - EPS
+                           and not s.uses.get(p.candidates[m2][j].key)}
+                for j in sorted(options):
+                    step = s.remove([(d2, m2)]) + s.place(d2, m2, j)
+                    if delta + step < -1e-7 and (best is None or delta + step < best[0] - 1e-9):
+                        best = (delta + step, i, d2, m2, j)
+                    s.remove([(d2, m2)])
+                    s.put(d2, m2, old)
+        s.remove([(d, m)])
+        s.put(d, m, cur)
+    return best
+
+
+def _one_opt(s: _State) -> bool:
+    """Each slot in turn re-chosen as the candidate of least local cost."""
+    p = s.p
+    changed = False
+    for d in range(p.days):
+        for m in range(len(p.meals)):
+            current = s.slots[d][m]
+            old = p.candidates[m][current]
+            s.put(d, m, None)
+            old_cost = s.local_cost(d, m, old)
+            idx = s.best(d, m)
+            if idx != current and s.local_cost(d, m, p.candidates[m][idx]) < old_cost - 1e-7:
+                s.put(d, m, idx)
+                changed = True
+            else:
+                s.put(d, m, current)
+    return changed
+
+
+def _greedy(p: DishProblem, meal_order: Sequence[int]) -> _State:
+    """Slots filled day by day, the meals of a day in ``meal_order``, each with
+    the candidate of least added J (an empty slot counting as its meal's best B12)."""
     s = _State(p)
     s.optimistic = True
     for d in range(p.days):
-        for m in range(len(p.meals)):
+        for m in meal_order:
             s.put(d, m, s.best(d, m))
     s.optimistic = False
+    return s
+
+
+def _improve(s: _State, index: list[dict[int, int]], order: list[list[int]]) -> None:
+    """Rounds of slot-by-slot descent, repair, ejection chains and pair moves
+    until a round changes nothing (at most :data:`MAX_PASSES` rounds)."""
+    p = s.p
+    seen: dict[int, int] = {}
     for _ in range(MAX_PASSES):
-        changed = False
-        for d in range(p.days):
-            for m in range(len(p.meals)):
-                current = s.filled(d, m)
-                old = p.candidates[m][current]
-                s.put(d, m, None)
-                old_cost = s.local_cost(d, m, old)
-                idx = s.best(d, m)
-                if idx != current and s.local_cost(d, m, p.candidates[m][idx]) < old_cost - 1e-7:
-                    s.put(d, m, idx)
-                    changed = True
-                else:
-                    s.put(d, m, current)
-        if not changed and not _repair(s):
+        for _ in range(MAX_PASSES):
+            if not _one_opt(s):
+                break
+        if _repair(s):
+            continue
+        moved = _eject(s, index)
+        if p.chase and len(p.meals) > 1:
+            moved = _pair_moves(s, order, seen) or moved
+        if not moved:
             break
-    return tuple(tuple(s.filled(d, m) for m in range(len(p.meals))) for d in range(p.days))
+
+
+def solve(p: DishProblem) -> Solution:
+    """A plan of least J found by greedy filling and local improvement; while
+    the plan chases B12 two more starts fill each day's meals in reverse order
+    and from the second meal on, and the best plan is kept (the earliest on a
+    tie)."""
+    if any(not cands for cands in p.candidates):
+        raise ValueError("a meal has no candidate dish")
+    index = [{c.key: i for i, c in enumerate(cands)} for cands in p.candidates]
+    order = [sorted(range(len(cands)), key=lambda i, cands=cands: cands[i].absorbed_ug)
+             for cands in p.candidates]
+    starts = [list(range(len(p.meals)))]
+    if p.chase and len(p.meals) > 1:
+        starts += [starts[0][::-1], starts[0][1:] + starts[0][:1]]
+    best: tuple[float, _State] | None = None
+    for meal_order in starts:
+        s = _greedy(p, meal_order)
+        _improve(s, index, order)
+        value = evaluate(p, _current(s))
+        if best is None or value < best[0] - 1e-9:
+            best = (value, s)
+    assert best is not None
+    s = best[1]
+    for _ in range(0 if p.chase else 2):  # then shared ingredients, on the best plan
+        if not _shared_pairs(s):
+            break
+        _improve(s, index, order)
+    return _current(s)

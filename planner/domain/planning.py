@@ -85,6 +85,7 @@ from planner.domain.assessment import Assessment
 from planner.domain.assessment import assess
 from planner.domain.assessment import fortified_ids
 from planner.domain.bioavailability import item_factors
+from planner.domain.dish_names import served_name
 from planner.domain.facts import holds
 from planner.domain.facts import profile_facts
 from planner.domain.food_safety import LifeStage
@@ -404,8 +405,8 @@ def _candidate(key: int, dish: Dish, got: tuple[Food, ...], factor: float,
                max_g: float | None, safe: SafeFoods,
                factor_of: dict[str, tuple[float, float]], food_key: dict[str, int],
                cap_index: dict[str, int], weights: dish_plan.Weights, seed: bytes,
-               own: frozenset[str], liked: frozenset[str], params: AbsorptionParams
-               ) -> dish_plan.Candidate:
+               own: frozenset[str], liked: frozenset[str], params: AbsorptionParams,
+               name: str = "") -> dish_plan.Candidate:
     """One dish as served to this person at one meal: grams scaled, eggs whole
     (halves for children), a child's cap on the whole meal, its B12 and absorbed
     B12 (planning mode), and its own cost (tier, liked, own B12 foods, taste)."""
@@ -442,6 +443,7 @@ def _candidate(key: int, dish: Dish, got: tuple[Food, ...], factor: float,
         key=key,
         food_keys=tuple(sorted({food_key[f.food_id] for f in got})),
         capped=tuple(sorted({cap_index[f.food_id] for f in got if f.food_id in cap_index})),
+        name=name,
     )
 
 
@@ -474,12 +476,14 @@ def build_dish_problem(
     cap_index = {fid: i for i, fid in enumerate(capped_ids)}
     weights = dish_plan.Weights()
     served: list[tuple[int, Dish, tuple[Food, ...]]] = []
+    names: dict[int, str] = {}
     for key, dish in enumerate(dishes):
         if dish.dish_id in disliked:
             continue
         got = _serve(dish, allowed, own, by_id)
         if got is not None:
             served.append((key, dish, got))
+            names[key] = served_name(dish, got, by_id)
     used = list({f.food_id: f for _, _, fs in served for f in fs}.values())
     factor_of = dict(zip((f.food_id for f in used),
                          absorption_factors(profile, used, reference), strict=True))
@@ -494,7 +498,7 @@ def build_dish_problem(
         for key, dish, got in fits:
             cands.append(_candidate(key, dish, got, factor, max_g, safe, factor_of, food_key,
                                     cap_index, weights, seed, own, liked,
-                                    reference.absorption))
+                                    reference.absorption, names[key]))
         if not cands:
             raise InfeasiblePlan(
                 f"No dish of the library fits {meal.replace('_', ' ')} under this "
@@ -560,7 +564,7 @@ def _food_days(
                     absorbed_ug=meal_absorbed_ug(doses, reference.absorption,
                                                  intrinsic_factor),
                     dish_id=cand.dish.dish_id,
-                    dish_name=cand.dish.name,
+                    dish_name=cand.name or cand.dish.name,
                     method=cand.dish.method,
                 )
             )
