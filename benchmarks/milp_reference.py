@@ -444,9 +444,9 @@ def load_cache(path: Path = CACHE) -> dict:
 def main(argv: list[str] | None = None) -> int:
     from benchmarks.profiles import bench_cases
     from foods.loader import load_foods
+    from planner.data.loader import load_reference
     from planner.domain.planning import build_problem
     from planner.domain.planning import profile_json
-    from planner.reference import load_reference
 
     ap = argparse.ArgumentParser(description="(Re)build benchmarks/milp_cache.json")
     ap.add_argument("--time-limit", type=float, default=TIME_LIMIT_S)

@@ -56,7 +56,7 @@ def register_foods(app: Flask) -> None:
 def register_subscriptions(app: Flask) -> None:
     """The subscription store, the weekly-email pages and app-wide CSRF (after the
     other blueprints, so the JSON API's can be exempted)."""
-    from planner import subscribe
+    from planner.mail import views as subscribe
 
     subscribe.register(app)
 
@@ -69,10 +69,10 @@ def register_rate_limits(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from planner import api
-    from planner import handouts
-    from planner import own_foods
-    from planner import views
+    from planner.api import views as api
+    from planner.handouts import views as handouts
+    from planner.own_foods import views as own_foods
+    from planner.pages import views
 
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)

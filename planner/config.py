@@ -25,11 +25,11 @@ DEFAULTS: dict = {
     "USER_FOODS_CSV": None,  # optional table layered over it (same columns)
     "MAX_CONTENT_LENGTH": 1024 * 1024,  # request bodies over 1 MB get 413
     "MAX_LIST_VALUES": 200,  # most values accepted in one list field of a profile
-    "PLAN_CACHE_SIZE": 256,  # built plans kept per worker (planner.plan_cache); 0: off
+    "PLAN_CACHE_SIZE": 256,  # built plans kept per worker (planner.cache); 0: off
     # Handout branding (B12_PRACTICE_NAME, B12_PRACTICE_LOGO, B12_ACCENT_COLOR).
     "PRACTICE_NAME": "",
     "PRACTICE_LOGO": None,  # path to a PNG/JPEG/SVG file
-    "ACCENT_COLOR": None,  # #rgb or #rrggbb; None: planner.branding.DEFAULT_ACCENT
+    "ACCENT_COLOR": None,  # #rgb or #rrggbb; None: planner.handouts.branding.DEFAULT_ACCENT
     "HANDOUT_BATCH_MAX_ROWS": 30,  # clients per web upload (each PDF takes ~0.5 s)
     # People's own foods (/foods/mine) belong to the browser through the session cookie.
     "OWN_FOODS_MAX": 50,  # foods one browser may keep

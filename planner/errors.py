@@ -140,7 +140,7 @@ def error_response(status: int, error: str, errors: Iterable[dict] = (),
         answers = g.get("plan_args") or (request.path.startswith("/plan") and request.args)
         if answers:  # back to the filled-in form, through a sealed link
             from planner import privacy
-            from planner.views import LINK_FIELDS
+            from planner.pages.views import LINK_FIELDS
 
             back = url_for("views.edit", sealed=privacy.seal_pairs(
                 (k, v) for k, v in answers.items(multi=True) if k in LINK_FIELDS))

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from planner import schemas
+from planner.api import schemas
 from planner.domain import model
 
 WEEK = "2025-W07"
@@ -67,9 +67,9 @@ def test_same_profile_and_week_give_the_same_plan(client):
 def test_plan_without_week_uses_the_current_week(client, monkeypatch):
     from datetime import date
 
-    from planner import web
+    from planner import services
 
-    monkeypatch.setattr(web, "today", lambda: date(2026, 1, 1))  # ISO week 2026-W01
+    monkeypatch.setattr(services, "today", lambda: date(2026, 1, 1))  # ISO week 2026-W01
 
     body = post(client, "/api/v1/plan", VEGAN).get_json()
 

@@ -20,8 +20,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from foods.loader import load_foods
-from planner import references
 from planner.commands.plan import plan as plan_command
+from planner.data.loader import food_group_keys
+from planner.data.loader import load_reference
+from planner.data.loader import read_toml
 from planner.domain.absorption import absorbed_ug
 from planner.domain.absorption import meal_absorbed_ug
 from planner.domain.assessment import assess
@@ -35,9 +37,7 @@ from planner.domain.planning import build_problem
 from planner.domain.planning import make_plan
 from planner.domain.profile import parse_profile
 from planner.domain.reference import ReferenceDataError
-from planner.reference import food_group_keys
-from planner.reference import load_reference
-from planner.reference import read_toml
+from planner.pages import references
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = load_reference()

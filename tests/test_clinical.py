@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from mail_support import subscribe_and_confirm
 
 from foods.loader import load_foods
-from planner import schemas
-from planner import subscribe as subscribe_pages
+from planner.api import schemas
 from planner.commands.assess import assess as assess_cli
 from planner.commands.plan import plan as plan_cli
+from planner.data.loader import load_reference
 from planner.domain.assessment import assess
 from planner.domain.model import LAB_UNITS
 from planner.domain.model import SYMPTOMS
@@ -29,8 +29,8 @@ from planner.domain.model import Profile
 from planner.domain.planning import make_plan
 from planner.domain.profile import ProfileError
 from planner.domain.profile import parse_profile
-from planner.forms import profile_from_args
-from planner.reference import load_reference
+from planner.mail import views as subscribe_pages
+from planner.pages.forms import profile_from_args
 
 pytest_plugins = ["mail_fixtures"]
 

@@ -28,9 +28,9 @@ from foods.loader import load_foods
 from foods.loader import load_groups
 from foods.loader import load_table
 from foods.loader import load_tiers
-from planner import catalog
 from planner.commands.dishes import dishes as dishes_cli
 from planner.commands.foods import foods as foods_cli
+from planner.data.loader import load_reference
 from planner.domain.model import AISLES
 from planner.domain.model import ALLERGENS
 from planner.domain.model import DIETS
@@ -39,7 +39,7 @@ from planner.domain.model import TIERS
 from planner.domain.model import dish_b12_ug
 from planner.domain.planning import make_plan
 from planner.domain.profile import parse_profile
-from planner.reference import load_reference
+from planner.pages import catalog
 
 FOODS = load_foods()
 BY_ID = {f.food_id: f for f in FOODS}

@@ -24,8 +24,8 @@ import pytest
 from pypdf import PdfReader
 
 from planner import create_app
-from planner import handout
-from planner.reference import load_reference
+from planner.data.loader import load_reference
+from planner.handouts import render
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts" / "handout"
@@ -132,7 +132,7 @@ def test_download_1_asks_the_browser_to_save_the_pdf(branded_client):
 @pytest.mark.parametrize("name", [
     'Zoë "O\'Neil"\r\nX-Evil: 1', "../../etc/passwd", "<script>alert(1)</script>", "李雷", ""])
 def test_the_pdf_file_name_is_safe_whatever_the_client_is_called(name):
-    filename = handout.handout_filename(name, WEEK)
+    filename = render.handout_filename(name, WEEK)
     assert re.fullmatch(rf"b12-handout-([a-z0-9]+(-[a-z0-9]+)*-)?{WEEK}\.pdf", filename)
 
 
@@ -233,7 +233,7 @@ def omnivore_page(branded_client):
 
 def test_the_page_shows_client_practitioner_practice_and_the_date_it_was_made(
         branded_client, monkeypatch):
-    monkeypatch.setattr("planner.web.today", lambda: date(2025, 3, 5))
+    monkeypatch.setattr("planner.services.today", lambda: date(2025, 3, 5))
     html = branded_client.get(handout_url(PROFILES["vegan"])).get_data(as_text=True)
     assert "Vitamin B12 plan for <span class=\"client\">Jane Example</span>" in html
     assert "Prepared by Sam Lee, RD" in html
@@ -318,8 +318,8 @@ def test_food_sources_respect_diet_and_allergies(branded_app):
 
     foods = branded_app.extensions["planner.foods"]
     profile = parse_profile({"age_years": 30, "diet": "vegan", "allergies": ["soy"]})
-    chosen = handout.food_sources(profile, foods)
-    assert 0 < len(chosen) <= handout.FOOD_SOURCES_LIMIT
+    chosen = render.food_sources(profile, foods)
+    assert 0 < len(chosen) <= render.FOOD_SOURCES_LIMIT
     assert all("vegan" in f.diets and "soy" not in f.allergens for f in chosen)
     per_serving = [f.b12_ug_per_serving for f in chosen]
     assert per_serving == sorted(per_serving, reverse=True)
@@ -515,7 +515,7 @@ def test_a_logo_is_served_and_embedded_in_the_pdf(tmp_path):
 @pytest.fixture
 def fetcher(app):
     with app.test_request_context("/", base_url="http://handout.test/"):
-        yield handout.app_resource_fetcher("http://handout.test/")
+        yield render.app_resource_fetcher("http://handout.test/")
 
 
 @pytest.mark.parametrize("url", [
@@ -529,7 +529,7 @@ def fetcher(app):
     "ftp://handout.test/static/handout.css",
 ])
 def test_the_fetcher_refuses_anything_else(fetcher, url):
-    with pytest.raises(handout.RefusedURL):
+    with pytest.raises(render.RefusedURL):
         fetcher.fetch(url)
 
 
@@ -549,4 +549,4 @@ def test_only_the_handout_module_imports_the_pdf_engine():
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             if any(n.split(".")[0] == "weasyprint" for n in names):
                 importers.append(path.relative_to(ROOT).as_posix())
-    assert sorted(set(importers)) == ["planner/handout.py"]
+    assert sorted(set(importers)) == ["planner/handouts/render.py"]

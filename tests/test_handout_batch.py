@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from planner import handout_batch as batch
 from planner.cli import cli
+from planner.handouts import batch
 
 WEEK = "2025-W10"
 

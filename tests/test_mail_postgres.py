@@ -154,7 +154,7 @@ def database_url(postgres):
 
 
 def test_the_database_really_is_postgresql(mail_app):
-    from planner.db import db
+    from planner.store.db import db
 
     with mail_app.app_context():
         assert db.engine.dialect.name == "postgresql"

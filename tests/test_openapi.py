@@ -17,8 +17,8 @@ from schemathesis import checks
 
 from foods.loader import load_groups
 from planner import create_app
-from planner import schemas
-from planner import web
+from planner import services
+from planner.api import schemas
 from planner.domain import model
 from planner.domain.planning import PlanError
 from planner.domain.profile import parse_profile
@@ -180,12 +180,12 @@ def test_the_plan_and_assessment_of_any_valid_profile_are_well_formed(app):
         profile = parse_profile(data)
         with app.test_request_context():
             try:
-                plan = web.build_plan(profile, f"2025-W{week:02d}")
+                plan = services.build_plan(profile, f"2025-W{week:02d}")
             except PlanError as e:  # e.g. only excluded or allergenic foods are left
                 assert e.errors and all(err["message"] for err in e.errors)
                 return
             body = jsonify(plan.to_dict()).get_data()
-            assessment = jsonify(web.build_assessment(profile).to_dict()).get_data()
+            assessment = jsonify(services.build_assessment(profile).to_dict()).get_data()
         checked = schemas.Plan.model_validate_json(body, strict=True)
         schemas.Assessment.model_validate_json(assessment, strict=True)
         assert len(checked.days) == profile.days

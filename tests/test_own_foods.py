@@ -17,12 +17,12 @@ from sqlalchemy.exc import IntegrityError
 
 from foods.loader import COLUMNS
 from foods.loader import validate_frame
-from planner import catalog
 from planner import create_app
-from planner import user_foods
-from planner import web
-from planner.db import db
-from planner.models import UserFood
+from planner import services
+from planner.own_foods import store as user_foods
+from planner.pages import catalog
+from planner.store.db import db
+from planner.store.models import UserFood
 
 WEEK = "2025-W07"
 DRINK = {
@@ -387,7 +387,7 @@ def test_the_shared_table_is_never_changed_and_each_owner_gets_its_own(client, o
             with browser.session_transaction() as session:
                 owner = session[user_foods.SESSION_KEY]
             live_session[user_foods.SESSION_KEY] = owner
-            tables.append(web.foods_for_request())
+            tables.append(services.foods_for_request())
 
     assert app.extensions["planner.foods"] is shared and tuple(shared) == before
     assert tables[0] is tables[1]  # the same person: one table object

@@ -8,10 +8,10 @@ import dataclasses
 import pytest
 
 from planner import create_app
-from planner import web
+from planner import services
+from planner.cache import PlanCache
+from planner.cache import table_fingerprint
 from planner.domain.profile import parse_profile
-from planner.plan_cache import PlanCache
-from planner.plan_cache import table_fingerprint
 
 WEEK = "2025-W07"
 VEGAN = {"age_years": 34, "diet": "vegan"}
@@ -21,37 +21,37 @@ VEGAN = {"age_years": 34, "diet": "vegan"}
 def builds(monkeypatch):
     """How many plans were really built (calls to the core's make_plan)."""
     calls = []
-    real = web.make_plan
+    real = services.make_plan
 
     def counting(*args, **kwargs):
         calls.append(args[0])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(web, "make_plan", counting)
+    monkeypatch.setattr(services, "make_plan", counting)
     return calls
 
 
 def test_the_same_profile_week_and_table_are_planned_once(app, builds):
     with app.test_request_context():
-        first = web.build_plan(parse_profile(VEGAN), WEEK)
-        again = web.build_plan(parse_profile(dict(VEGAN)), WEEK)
+        first = services.build_plan(parse_profile(VEGAN), WEEK)
+        again = services.build_plan(parse_profile(dict(VEGAN)), WEEK)
         assert again is first and len(builds) == 1
 
-        web.build_plan(parse_profile(VEGAN), "2025-W08")
-        web.build_plan(parse_profile({**VEGAN, "meals_per_day": 2}), WEEK)
+        services.build_plan(parse_profile(VEGAN), "2025-W08")
+        services.build_plan(parse_profile({**VEGAN, "meals_per_day": 2}), WEEK)
         assert len(builds) == 3
 
 
 def test_a_table_with_other_content_never_gets_another_tables_plan(app, builds):
     with app.test_request_context():
-        table = web.foods()
-        plan = web.build_plan(parse_profile(VEGAN), WEEK)
+        table = services.foods()
+        plan = services.build_plan(parse_profile(VEGAN), WEEK)
         chosen = next(i for d in plan.days for m in d.meals for i in m.items if i.b12_ug > 0)
         richer = tuple(dataclasses.replace(f, b12_ug_per_100g=f.b12_ug_per_100g * 2)
                        if f.food_id == chosen.food_id else f for f in table)
 
-        same_content = web.build_plan(parse_profile(VEGAN), WEEK, tuple(list(table)))
-        other = web.build_plan(parse_profile(VEGAN), WEEK, richer)
+        same_content = services.build_plan(parse_profile(VEGAN), WEEK, tuple(list(table)))
+        other = services.build_plan(parse_profile(VEGAN), WEEK, richer)
 
     assert same_content is plan  # an equal table in another object: the same plan
     assert len(builds) == 2
@@ -99,8 +99,8 @@ def test_size_zero_turns_the_cache_off(tmp_path, builds):
     app = create_app({"TESTING": True, "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path),
                       "PLAN_CACHE_SIZE": 0})
     with app.test_request_context():
-        web.build_plan(parse_profile(VEGAN), WEEK)
-        web.build_plan(parse_profile(VEGAN), WEEK)
+        services.build_plan(parse_profile(VEGAN), WEEK)
+        services.build_plan(parse_profile(VEGAN), WEEK)
     assert len(builds) == 2
 
 

@@ -13,6 +13,8 @@ from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
 
+from planner.data.loader import load_reference
+from planner.data.loader import read_toml
 from planner.domain.assessment import assess
 from planner.domain.model import ALLERGENS
 from planner.domain.model import CONDITIONS
@@ -34,8 +36,6 @@ from planner.domain.risk import RISK_LEVELS
 from planner.domain.risk import parse_policy
 from planner.domain.risk import parse_rules
 from planner.domain.supplements import choose_supplement
-from planner.reference import load_reference
-from planner.reference import read_toml
 
 REF = load_reference()
 POLICY = REF.risk_policy

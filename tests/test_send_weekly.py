@@ -34,10 +34,10 @@ from smtp_server import SmtpServer
 from smtp_server import free_port
 
 from planner import privacy
-from planner import subscriptions as store
-from planner.db import db
-from planner.models import Send
-from planner.models import Subscriber
+from planner.mail import subscribers as store
+from planner.store.db import db
+from planner.store.models import Send
+from planner.store.models import Subscriber
 
 pytest_plugins = ["mail_fixtures"]
 
@@ -114,10 +114,10 @@ def test_medical_flags_come_first_and_say_what_the_plan_says(mail_app, recorder)
     run_send(mail_app, "--week", WEEK)
 
     with mail_app.app_context():
-        from planner import web
+        from planner import services
         from planner.domain.profile import parse_profile
 
-        flags = web.build_plan(parse_profile(profile), WEEK).to_dict()["assessment"]["flags"]
+        flags = services.build_plan(parse_profile(profile), WEEK).to_dict()["assessment"]["flags"]
     medical = [f for f in flags if f["code"] in ("malabsorption", "medical_check")]
     assert {f["code"] for f in medical} == {"malabsorption", "medical_check"}
     [msg] = recorder.messages_to("reader00000@example.org")
@@ -138,7 +138,7 @@ def test_identical_profiles_share_one_plan(mail_app, recorder):
     add_subscribers(mail_app, 25)
     add_subscribers(mail_app, 5, start=100, profile={"age_years": 60, "diet": "omnivore"})
     run_send(mail_app, "--week", WEEK)
-    cache = mail_app.extensions["planner.plan_cache"]
+    cache = mail_app.extensions["planner.cache"]
     assert (cache.misses, cache.hits) == (2, 28)
     assert recorder.count == 30
 
@@ -310,7 +310,7 @@ def test_without_a_server_name_nothing_is_sent(make_app, recorder):
 
 
 def test_of_two_simultaneous_claims_exactly_one_wins(mail_app):
-    from planner.weekly import claim
+    from planner.mail.run import claim
 
     add_subscribers(mail_app, 1)
     barrier = threading.Barrier(8)
@@ -456,7 +456,7 @@ def test_a_burst_worker_drains_jobs_queued_before_it_started(make_app, redis_db,
     from redis import Redis
     from rq import Queue
 
-    from planner.weekly import send_job
+    from planner.mail.run import send_job
 
     handler = Recorder()
     with SmtpServer(handler) as server:

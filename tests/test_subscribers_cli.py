@@ -23,12 +23,12 @@ from mail_support import start_cli
 from sqlalchemy import delete
 from sqlalchemy import select
 
-from planner import subscriptions as store
 from planner.commands.subscribers import subscribers
-from planner.db import db
 from planner.domain.profile import parse_profile
-from planner.models import Send
-from planner.models import Subscriber
+from planner.mail import subscribers as store
+from planner.store.db import db
+from planner.store.models import Send
+from planner.store.models import Subscriber
 
 pytest_plugins = ["mail_fixtures"]
 
@@ -239,10 +239,10 @@ WRITER = """
 import itertools
 from sqlalchemy import select
 from planner import create_app
-from planner import subscriptions as store
-from planner.db import db
+from planner.mail import subscribers as store
+from planner.store.db import db
 from planner.domain.profile import parse_profile
-from planner.models import Subscriber
+from planner.store.models import Subscriber
 
 app = create_app()
 with app.app_context():

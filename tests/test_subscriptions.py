@@ -15,9 +15,9 @@ from mail_support import subscribe
 from mail_support import subscribe_and_confirm
 from sqlalchemy import select
 
-from planner import subscriptions as store
-from planner.db import db
-from planner.models import Subscriber
+from planner.mail import subscribers as store
+from planner.store.db import db
+from planner.store.models import Subscriber
 
 pytest_plugins = ["mail_fixtures"]
 

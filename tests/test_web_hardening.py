@@ -33,10 +33,10 @@ from planner import create_app
 from planner import errors
 from planner import privacy
 from planner import security
-from planner import subscriptions as store
-from planner.db import db
-from planner.models import Subscriber
-from planner.models import UserFood
+from planner.mail import subscribers as store
+from planner.store.db import db
+from planner.store.models import Subscriber
+from planner.store.models import UserFood
 
 ROOT = Path(__file__).resolve().parent.parent
 WEEK = "2025-W07"

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from planner.data.loader import load_reference
 from planner.domain.assessment import Assessment
 from planner.domain.assessment import assess as assess_profile
 from planner.domain.model import Food
@@ -16,7 +17,6 @@ from planner.domain.profile import ProfileError
 from planner.domain.profile import parse_profile
 from planner.domain.reference import ReferenceDataError
 from planner.numbers import loads_json
-from planner.reference import load_reference
 
 WIDTH = 88
 INPUT_ERROR = 2

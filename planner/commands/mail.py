@@ -4,7 +4,7 @@ Cron runs ``send-weekly`` once a week; it reads the clock for the default
 week (the core never does). Without ``REDIS_URL`` it sends in this process;
 with it, it queues one job per subscriber for ``b12planner worker``
 processes and waits for them. Either way the exactly-once rules of
-:mod:`planner.weekly` apply, and the exit status is 1 when any email failed
+:mod:`planner.mail.run` apply, and the exit status is 1 when any email failed
 or is in doubt, so cron reports it.
 """
 
@@ -20,12 +20,12 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from planner import weekly
+from planner.mail import run as weekly
 
 
 def _week(ctx, param, value: str | None) -> str:
     from planner.errors import InvalidInput
-    from planner.forms import parse_week
+    from planner.pages.forms import parse_week
 
     try:
         return parse_week(value, date.today(), days=False)

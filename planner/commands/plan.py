@@ -10,10 +10,10 @@ from typing import Any
 
 import click
 
-from planner import spreadsheet
 from planner.commands.assess import flag_lines
 from planner.commands.assess import lab_lines
 from planner.commands.assess import profile_problems
+from planner.data.loader import load_reference
 from planner.domain.assessment import Assessment
 from planner.domain.plan import Plan
 from planner.domain.plan import PlanDay
@@ -25,7 +25,7 @@ from planner.domain.profile import ProfileError
 from planner.domain.profile import parse_profile
 from planner.domain.reference import ReferenceDataError
 from planner.numbers import loads_json
-from planner.reference import load_reference
+from planner.pages import spreadsheet
 
 WIDTH = 88
 MARKET_NAMES = {"us": "the US", "uk": "the UK", "eu": "the EU",
@@ -153,7 +153,7 @@ def render_refused(assessment: Assessment, texts: dict) -> str:
 def render_csv(plan: Plan) -> str:
     """One row per ingredient of each meal's dish, plus one row per supplement dose
     (meal ``supplement``);
-    formula-like cells escaped (:mod:`planner.spreadsheet`)."""
+    formula-like cells escaped (:mod:`planner.pages.spreadsheet`)."""
     out = io.StringIO()
     writer = spreadsheet.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)

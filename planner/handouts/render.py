@@ -37,8 +37,7 @@ from weasyprint.urls import URLFetcher
 from weasyprint.urls import URLFetcherResponse
 from werkzeug.security import safe_join
 
-from planner import branding as brand
-from planner import charts
+from planner.data.loader import load_reference
 from planner.domain.model import MEAL_NAMES
 from planner.domain.model import Food
 from planner.domain.model import Profile
@@ -46,10 +45,11 @@ from planner.domain.planning import allowed_sources
 from planner.domain.planning import safe_sources
 from planner.domain.reference import Reference
 from planner.errors import InvalidInput
-from planner.forms import visible
-from planner.labels import amount_ug
-from planner.labels import label
-from planner.reference import load_reference
+from planner.handouts import branding as brand
+from planner.pages import charts
+from planner.pages.forms import visible
+from planner.pages.labels import amount_ug
+from planner.pages.labels import label
 
 #: The handout's own fields, beside the profile's, with their length limits [characters].
 TEXT_LIMITS = {"client_name": 80, "practitioner": 120, "notes": 2000}

@@ -3,8 +3,8 @@
 GET lists this browser's foods with a form to add one; every change is a
 POST with a CSRF token (app-wide ``CSRFProtect``). A food that is not this
 browser's gets 404, whoever made it. The store and its checks are in
-:mod:`planner.user_foods`; the plans use the foods through
-:func:`planner.web.foods_for_request`.
+:mod:`planner.own_foods.store`; the plans use the foods through
+:func:`planner.services.foods_for_request`.
 """
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from flask import url_for
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 
-from planner import catalog
-from planner import forms
-from planner import user_foods as store
-from planner import web
+from planner import services
 from planner.domain import model
 from planner.errors import InvalidInput
+from planner.own_foods import store
+from planner.pages import catalog
+from planner.pages import forms
 
 bp = Blueprint("own_foods", __name__)
 
@@ -48,7 +48,7 @@ class OwnFoodForm(FlaskForm):
 @bp.app_template_global()
 def is_own_food(food) -> bool:
     """Whether ``food`` is one of this browser's own foods (for the "your food" mark)."""
-    return any(f.food_id == food.food_id for f in web.own_foods())
+    return any(f.food_id == food.food_id for f in services.own_foods())
 
 
 def max_foods() -> int:
@@ -99,13 +99,13 @@ def mine():
 def add():
     """Save a food from its label for this browser's plans."""
     try:
-        entry = store.check_entry(request.form, today=web.today())
+        entry = store.check_entry(request.form, today=services.today())
     except InvalidInput as e:
         return list_page(request.form, e.errors, 400)
     owner = store.owner_for_saving()
     try:
         row = store.add(owner, entry, limit=max_foods(),
-                        taken_ids=(f.food_id for f in web.foods()))
+                        taken_ids=(f.food_id for f in services.foods()))
     except store.TooManyFoods as e:
         return list_page(request.form, [{"field": None, "message": str(e)}], 400)
     flash(f"Saved “{row.name}”. Tick it under “Foods you buy” on the plan form to "
@@ -121,7 +121,7 @@ def edit(food_id: str):
         return form_page("foods/mine_edit.html", MultiDict(store.form_values(row)), [],
                          food=row)
     try:
-        entry = store.check_entry(request.form, food_id=row.food_id, today=web.today())
+        entry = store.check_entry(request.form, food_id=row.food_id, today=services.today())
     except InvalidInput as e:
         return form_page("foods/mine_edit.html", request.form, e.errors, 400, food=row)
     store.update(row, entry)

@@ -36,12 +36,12 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from planner.db import db
 from planner.domain.model import Profile
-from planner.models import RETRY
-from planner.models import Send
-from planner.models import Subscriber
-from planner.models import utcnow
+from planner.store.db import db
+from planner.store.models import RETRY
+from planner.store.models import Send
+from planner.store.models import Subscriber
+from planner.store.models import utcnow
 
 PURPOSES = ("confirm", "preferences", "unsubscribe")
 
@@ -305,7 +305,7 @@ def due_ids(week: str, max_attempts: int) -> list[int]:
 
     Owed means: no ``sends`` row for the week, or a ``retry`` row with fewer
     than ``max_attempts`` attempts. Rows that are ``sent``, ``failed`` or
-    ``sending`` (in doubt after a crash; see planner.weekly) are not due.
+    ``sending`` (in doubt after a crash; see planner.mail.run) are not due.
     """
     settled = exists().where(
         Send.subscriber_id == Subscriber.id, Send.week == week,

@@ -29,7 +29,7 @@ from sqlalchemy import MetaData
 from sqlalchemy import event
 
 SQLITE_SYNCHRONOUS = ("NORMAL", "FULL", "EXTRA")
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 
 # Named constraints, so migrations can alter them later (SQLite batch mode needs names).
 NAMING_CONVENTION = {
@@ -50,7 +50,7 @@ def default_database_url(app: Flask) -> str:
 
 def register_db(app: Flask) -> None:
     """Bind the store to ``app`` and add the ``db`` migration commands."""
-    import planner.models  # noqa: F401  (the tables must be known to the metadata)
+    import planner.store.models  # noqa: F401  (the tables must be known to the metadata)
 
     url = app.config.get("DATABASE_URL") or default_database_url(app)
     app.config["SQLALCHEMY_DATABASE_URI"] = str(url)

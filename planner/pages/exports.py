@@ -20,9 +20,9 @@ from datetime import datetime
 from datetime import time
 from datetime import timedelta
 
-from planner import spreadsheet
-from planner.labels import amount_ug
-from planner.labels import label
+from planner.pages import spreadsheet
+from planner.pages.labels import amount_ug
+from planner.pages.labels import label
 
 DISCLAIMER = "This is information, not medical advice."
 
@@ -50,7 +50,7 @@ def plan_csv(plan: dict, week: str) -> str:
     The first line is the header, as spreadsheets and ``pandas.read_csv`` expect;
     the week is in the file's name and, with the disclaimer and the sources, in
     the JSON twin. Cells a spreadsheet would run as formulas (a food named
-    ``=HYPERLINK(…)``) are escaped (:mod:`planner.spreadsheet`).
+    ``=HYPERLINK(…)``) are escaped (:mod:`planner.pages.spreadsheet`).
     """
     out = io.StringIO()
     writer = spreadsheet.DictWriter(out, fieldnames=CSV_COLUMNS, lineterminator="\n")

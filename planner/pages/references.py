@@ -22,7 +22,7 @@ from pathlib import Path
 from markupsafe import Markup
 from markupsafe import escape
 
-DATA = Path(__file__).resolve().parent / "data" / "references.toml"
+DATA = Path(__file__).resolve().parent.parent / "data" / "references.toml"
 EVIDENCE_TAGS = {"P": "primary source", "S": "secondary summary", "U": "unconfirmed"}
 #: Short names put in place of a file name or code (the registry has the full title).
 SHORT = {

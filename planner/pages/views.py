@@ -18,21 +18,21 @@ from flask import request
 from flask import url_for
 from werkzeug.datastructures import MultiDict
 
-from planner import catalog
-from planner import charts
-from planner import dates
-from planner import exports
-from planner import forms
 from planner import privacy
-from planner import references
-from planner import web
+from planner import services
+from planner.data.loader import load_reference
+from planner.data.loader import read_toml
 from planner.domain import model
 from planner.errors import InvalidInput
-from planner.labels import LABELS
-from planner.labels import amount_ug
-from planner.labels import label
-from planner.reference import load_reference
-from planner.reference import read_toml
+from planner.pages import catalog
+from planner.pages import charts
+from planner.pages import dates
+from planner.pages import exports
+from planner.pages import forms
+from planner.pages import references
+from planner.pages.labels import LABELS
+from planner.pages.labels import amount_ug
+from planner.pages.labels import label
 
 bp = Blueprint("views", __name__)
 
@@ -86,9 +86,9 @@ def profile_form_context(values: MultiDict, errors: list[dict] | None = None,
     subscription pages leave them out, since weekly emails are built without a browser.
     """
     by_group: dict[str, list] = {}
-    for food in catalog.b12_sources(web.foods()):
+    for food in catalog.b12_sources(services.foods()):
         by_group.setdefault(food.group, []).append(food)
-    own = catalog.b12_sources(web.own_foods()) if own_foods else []
+    own = catalog.b12_sources(services.own_foods()) if own_foods else []
     food_groups = [{"label": "Your own foods", "foods": own}] if own else []
     food_groups += [{"label": catalog.groups()[g]["label"], "foods": fs}
                     for g, fs in by_group.items()]
@@ -153,8 +153,8 @@ def seal_args(args: MultiDict, keep=LINK_FIELDS, **replace) -> str:
 
 
 def _plan_and_week(args: MultiDict) -> tuple[dict, str]:
-    profile, week = forms.plan_request_from_args(args, web.today())
-    return web.build_plan(profile, week, web.foods_for_request()).to_dict(), week
+    profile, week = forms.plan_request_from_args(args, services.today())
+    return services.build_plan(profile, week, services.foods_for_request()).to_dict(), week
 
 
 def twin_links(week: str, token: str) -> list[tuple[str, str, str]]:
@@ -190,7 +190,7 @@ def plan_submit():
     and the browser is sent there; health data never appears in a URL."""
     args = MultiDict([(k, v) for k, v in request.form.items(multi=True) if k != "csrf_token"])
     try:
-        _, week = forms.plan_request_from_args(args, web.today())
+        _, week = forms.plan_request_from_args(args, services.today())
     except InvalidInput as e:
         return render_form(args, e.errors), e.status
     return redirect(url_for("views.sealed_plan", sealed=seal_args(args, week=week)), 303)
@@ -246,7 +246,7 @@ def foods():
         food_filter = catalog.filter_from_args(request.args)
     except InvalidInput as e:
         status, errors, food_filter = 400, e.errors, catalog.FoodFilter()
-    table = web.foods_for_request()
+    table = services.foods_for_request()
     rows = catalog.select(table, food_filter)
     return render_template("foods/index.html", foods=rows, total=len(catalog.listed(table)),
                            food_filter=food_filter, groups=catalog.groups(),
@@ -260,11 +260,11 @@ def about():
     """How the planner works, rendered from the reference data it uses."""
     reference = load_reference()
     rules = [{"title": r.title, "flag": r.flag, "level": r.level, "sources": r.sources,
-              "conditions": web.conditions_text(r.when)} for r in reference.rules]
+              "conditions": services.conditions_text(r.when)} for r in reference.rules]
     return render_template(
         "about/index.html", reference=reference, absorption=read_toml("absorption.toml"),
         registry=references.registry(),
-        targets=web.target_rows(reference), rules=rules,
+        targets=services.target_rows(reference), rules=rules,
         group_labels={g.id: g.label for g in reference.supplement_groups})
 
 

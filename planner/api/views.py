@@ -22,15 +22,15 @@ from flask import current_app
 from flask import jsonify
 from flask import request
 
-from planner import catalog
-from planner import forms
-from planner import schemas
-from planner import web
+from planner import services
+from planner.api import schemas
+from planner.data.loader import load_reference
 from planner.domain.profile import ProfileError
 from planner.domain.profile import parse_profile
 from planner.errors import InvalidInput
 from planner.numbers import loads_json
-from planner.reference import load_reference
+from planner.pages import catalog
+from planner.pages import forms
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -78,22 +78,22 @@ def profile_from_body():
 def assess():
     """Target, risk level and flags for the profile in the body."""
     check_query(())
-    return jsonify(web.build_assessment(profile_from_body()).to_dict())
+    return jsonify(services.build_assessment(profile_from_body()).to_dict())
 
 
 @bp.post("/plan")
 def plan():
     """A plan for the profile in the body, for ``?week=`` or the current week."""
     check_query(("week",))
-    week = forms.week_from_args(request.args, web.today(), days=False)  # ISO weeks only
-    return current_app.response_class(web.plan_json(profile_from_body(), week),
+    week = forms.week_from_args(request.args, services.today(), days=False)  # ISO weeks only
+    return current_app.response_class(services.plan_json(profile_from_body(), week),
                                       mimetype="application/json")
 
 
 @bp.get("/foods")
 def foods():
     """The composition table, filtered like the /foods page."""
-    rows = catalog.select(web.foods(), catalog.filter_from_args(request.args))
+    rows = catalog.select(services.foods(), catalog.filter_from_args(request.args))
     return jsonify({"count": len(rows), "foods": [f.to_dict() for f in rows]})
 
 
@@ -105,11 +105,11 @@ def targets():
     names = reference.texts.get("guidelines", {})
     return jsonify({
         "guidelines": [{"code": code, "name": entry["name"]} for code, entry in names.items()],
-        "targets": web.target_rows(reference),
+        "targets": services.target_rows(reference),
     })
 
 
 @bp.get("/openapi.json")
 def openapi():
     """The OpenAPI 3.1 document of this API."""
-    return jsonify(schemas.openapi_document([f.food_id for f in web.foods()]))
+    return jsonify(schemas.openapi_document([f.food_id for f in services.foods()]))

@@ -28,7 +28,7 @@ between the claim's commit and the write of the dot, it was not; if the dot
 reached the server, that is up to the server (one that had queued the message
 delivers it, one still processing it may discard it when the connection
 drops). The same holds when the connection breaks after the dot without an
-answer (:class:`planner.mailer.InDoubt`).
+answer (:class:`planner.mail.smtp.InDoubt`).
 
 Such a row is *in doubt*. By default it is not sent again (at most one email,
 at the price of possibly none for that one subscriber that week) and every
@@ -87,16 +87,16 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from planner import dates
-from planner import mailer as mail
-from planner.db import db
-from planner.models import FAILED
-from planner.models import RETRY
-from planner.models import SENDING
-from planner.models import SENT
-from planner.models import Send
-from planner.models import Subscriber
-from planner.models import utcnow
+from planner.mail import smtp as mail
+from planner.pages import dates
+from planner.store.db import db
+from planner.store.models import FAILED
+from planner.store.models import RETRY
+from planner.store.models import SENDING
+from planner.store.models import SENT
+from planner.store.models import Send
+from planner.store.models import Subscriber
+from planner.store.models import utcnow
 
 # Outcomes of one subscriber in one run.
 OUTCOMES = ("sent", "skipped", "failed", "retry", "in_doubt", "written")
@@ -265,19 +265,19 @@ class PlanCache:
 
 
 def plan_cache() -> PlanCache:
-    cache = current_app.extensions.get("planner.plan_cache")
+    cache = current_app.extensions.get("planner.cache")
     if cache is None:
         cache = PlanCache(int(settings("MAIL_PLAN_CACHE_SIZE")))
-        current_app.extensions["planner.plan_cache"] = cache
+        current_app.extensions["planner.cache"] = cache
     return cache
 
 
 def build_plan_dict(subscriber: Subscriber, week: str) -> dict:
     """The week's plan for the stored profile, through the one entry point."""
-    from planner import web
+    from planner import services
     from planner.domain.profile import parse_profile
 
-    return web.build_plan(parse_profile(subscriber.profile), week).to_dict()
+    return services.build_plan(parse_profile(subscriber.profile), week).to_dict()
 
 
 def message_id(subscriber: Subscriber, week: str) -> str:
@@ -297,7 +297,7 @@ def mail_domain() -> str:
 
 def personal_links(subscriber: Subscriber) -> dict[str, str]:
     """This subscriber's signed links: preferences and unsubscribe."""
-    from planner.subscriptions import make_token
+    from planner.mail.subscribers import make_token
 
     return {purpose: url_for(f"subscribe.{purpose}", _external=True,
                              token=make_token(subscriber, purpose))
@@ -308,7 +308,7 @@ def plan_url(profile: dict, week: str) -> str:
     """The plan page for a profile and week, as a sealed link: no health data in
     the URL a mail client opens (issue 16; it works for ``PLAN_LINK_MAX_AGE``)."""
     from planner import privacy
-    from planner.subscribe import profile_args
+    from planner.mail.views import profile_args
 
     pairs = [*profile_args(profile).items(multi=True), ("week", week)]
     return url_for("views.sealed_plan", _external=True, sealed=privacy.seal_pairs(pairs))
@@ -477,7 +477,7 @@ def deliver(subscriber_id: int, week: str, smtp: mail.SmtpMailer, *,
             resend_in_doubt: bool = False, now: Callable[[], datetime] = utcnow) -> Result:
     """Compose, claim and send one subscriber's email for ``week``.
 
-    Raises :class:`planner.mailer.Unreachable` when the SMTP server cannot be
+    Raises :class:`planner.mail.smtp.Unreachable` when the SMTP server cannot be
     used at all (nothing delivered, nothing recorded); the caller decides
     whether to wait and call again. A connection that drops or stalls while
     this message is on its way makes the row ``retry``, like a 4xx.
@@ -575,7 +575,7 @@ def start_summary(week: str, due: list[int], resend_in_doubt: bool) -> Summary:
 
 
 def due_for_run(week: str, resend_in_doubt: bool) -> list[int]:
-    from planner.subscriptions import due_ids
+    from planner.mail.subscribers import due_ids
 
     ids = due_ids(week, max_attempts())
     if resend_in_doubt:

@@ -55,17 +55,17 @@ from foods.loader import COLUMNS
 from foods.loader import _RowChecker
 from foods.loader import layer
 from foods.loader import load_groups
-from planner.db import db
 from planner.domain.model import ALLERGENS
 from planner.domain.model import DIETS
 from planner.domain.model import MEALS
 from planner.domain.model import Food
 from planner.errors import InvalidInput
-from planner.forms import visible
-from planner.models import UserFood
-from planner.models import utcnow
 from planner.numbers import parse_number
 from planner.numbers import without_ug_unit
+from planner.pages.forms import visible
+from planner.store.db import db
+from planner.store.models import UserFood
+from planner.store.models import utcnow
 
 ID_PREFIX = "mine_"
 SESSION_KEY = "own_foods_owner"

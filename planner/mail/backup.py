@@ -22,7 +22,7 @@ it readable by its owner only (mode 0600), through a temporary file renamed
 into place, so an interrupted export never leaves half a file. A cell a
 spreadsheet would run as a formula (an address like ``=cmd|…@example.org``)
 gets an apostrophe in front, which the import takes off again
-(:mod:`planner.spreadsheet`).
+(:mod:`planner.pages.spreadsheet`).
 
 Importing
 ---------
@@ -67,20 +67,20 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import text
 
-from planner import forms
-from planner import spreadsheet
-from planner import subscriptions as store
-from planner.db import db
 from planner.domain.planning import PlanError
 from planner.domain.planning import check_food_ids
 from planner.domain.profile import ProfileError
 from planner.domain.profile import parse_profile
-from planner.models import SEND_STATES
-from planner.models import Send
-from planner.models import Subscriber
+from planner.mail import subscribers as store
 from planner.numbers import loads_json
 from planner.numbers import parse_number
-from planner.spreadsheet import original_cell
+from planner.pages import forms
+from planner.pages import spreadsheet
+from planner.pages.spreadsheet import original_cell
+from planner.store.db import db
+from planner.store.models import SEND_STATES
+from planner.store.models import Send
+from planner.store.models import Subscriber
 
 COLUMNS = ("id", "email", "profile", "pending_profile", "confirmed_at", "unsubscribed_at",
            "created_at", "token_version", "sends")

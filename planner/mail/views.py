@@ -6,7 +6,7 @@ body of ``List-Unsubscribe=One-Click``, no cookies) and which the signed link
 alone authorises. The unsubscribe page's own button sends a CSRF token like
 every other form, and a POST to that address with neither the token nor the
 one-click body gets 400. A subscriber's data is reachable only through a signed link
-(:mod:`planner.subscriptions`); a bad, expired or changed link gets 400 and
+(:mod:`planner.mail.subscribers`); a bad, expired or changed link gets 400 and
 a page saying what to do.
 """
 
@@ -26,13 +26,13 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.datastructures import MultiDict
 from wtforms import StringField
 
-from planner import forms
-from planner import mailer as mail
-from planner import subscriptions as store
-from planner import weekly
 from planner.errors import InvalidInput
-from planner.labels import LABELS
-from planner.models import utcnow
+from planner.mail import run
+from planner.mail import smtp as mail
+from planner.mail import subscribers as store
+from planner.pages import forms
+from planner.pages.labels import LABELS
+from planner.store.models import utcnow
 
 bp = Blueprint("subscribe", __name__)
 
@@ -56,10 +56,10 @@ class PreferencesForm(FlaskForm):
 
 def register(app: Flask) -> None:
     """Storage, mail settings, these pages and app-wide CSRF protection."""
-    from planner.db import register_db
+    from planner.store.db import register_db
 
     register_db(app)
-    weekly.register_mail_config(app)
+    run.register_mail_config(app)
     app.register_blueprint(bp)
     csrf = app.extensions.get("csrf") or CSRFProtect(app)
     csrf.exempt(unsubscribe)
@@ -111,11 +111,11 @@ def plan_errors(profile) -> list[dict]:
     it refuses is refused here with 422 and its field named, instead of being
     stored and failing every week.
     """
-    from planner import web
+    from planner import services
     from planner.domain.planning import PlanError
 
     try:
-        web.build_plan(profile, forms.parse_week(None, web.today()))
+        services.build_plan(profile, forms.parse_week(None, services.today()))
     except PlanError as e:
         return [{"field": forms.form_field(err.get("field")) or "",
                  "message": forms.without_field(err)} for err in e.errors]
@@ -124,7 +124,7 @@ def plan_errors(profile) -> list[dict]:
 
 def form_context(values: MultiDict, errors: list[dict]) -> dict:
     """What the shared profile fields partial needs, plus the email field's label."""
-    from planner.views import profile_form_context
+    from planner.pages.views import profile_form_context
 
     return profile_form_context(values, errors, own_foods=False) | {
         "field_labels": FIELD_LABELS}
@@ -167,21 +167,21 @@ def mail_host() -> str:
 
 
 def send_confirmation(subscriber) -> None:
-    """Email the confirmation link (raises planner.mailer.MailError)."""
+    """Email the confirmation link (raises planner.mail.smtp.MailError)."""
     host = mail_host()
     link = url_for("subscribe.confirm", token=store.make_token(subscriber, "confirm"),
                    _external=True)
     context = {"link": link, "change": subscriber.confirmed_at is not None,
                "hours": store.token_max_age("confirm") // 3600}
     msg = mail.build_message(
-        sender=weekly.settings("MAIL_FROM") or f"B12 Planner <plans@{host}>",
+        sender=run.settings("MAIL_FROM") or f"B12 Planner <plans@{host}>",
         to=subscriber.email, subject="Confirm your weekly B12 plan emails",
         text=render_template("email/confirm.txt", **context),
         html=render_template("email/confirm.html", **context),
         message_id=f"<b12.confirm.{subscriber.id}.{utcnow():%Y%m%d%H%M%S%f}@{host}>",
         date=utcnow())
-    deadline = float(weekly.settings("CONFIRM_SEND_DEADLINE"))
-    with weekly.new_mailer(deadline=deadline) as smtp:
+    deadline = float(run.settings("CONFIRM_SEND_DEADLINE"))
+    with run.new_mailer(deadline=deadline) as smtp:
         smtp.send(msg)
 
 
@@ -192,7 +192,7 @@ def subscribe():
     if request.method == "GET":
         values = request.args
         if request.args.get("plan"):  # "Email me this plan every week": a sealed link
-            from planner.views import open_link
+            from planner.pages.views import open_link
 
             values = open_link(request.args["plan"])
         return render_template("subscribe/form.html", form=form,
@@ -292,11 +292,11 @@ def first_email_sentence() -> str:
     (``WEEKLY_EMAIL_WEEKDAY``, 0 = Monday, the day of the README's cron line)."""
     from datetime import timedelta
 
-    from planner import web
-    from planner.dates import WEEKDAYS
-    from planner.dates import day_month
+    from planner import services
+    from planner.pages.dates import WEEKDAYS
+    from planner.pages.dates import day_month
 
-    today = web.today()
+    today = services.today()
     weekday = int(current_app.config.get("WEEKLY_EMAIL_WEEKDAY", 0))
     first = today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1)
     return (f"The weekly emails go out on {WEEKDAYS[weekday]} mornings, so your first one "

@@ -26,15 +26,15 @@ from pydantic import Field
 from pydantic.json_schema import models_json_schema
 
 from foods.loader import load_groups
-from planner.catalog import MAX_QUERY_CHARS
 from planner.config import DEFAULTS
 from planner.domain import model
 from planner.domain import profile as profile_rules
 from planner.domain import risk
 from planner.domain import targets
 from planner.errors import MAX_LISTED_ERRORS
-from planner.forms import WEEK
-from planner.forms import WEEK_YEARS
+from planner.pages.catalog import MAX_QUERY_CHARS
+from planner.pages.forms import WEEK
+from planner.pages.forms import WEEK_YEARS
 
 REF = "#/components/schemas/{model}"
 SampleDate = date  # a field named ``date`` would hide the type inside a model

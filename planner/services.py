@@ -13,15 +13,15 @@ from datetime import date
 from flask import current_app
 from flask import jsonify
 
-from planner import user_foods
+from planner.cache import PlanCache
+from planner.cache import table_fingerprint
+from planner.data.loader import load_reference
 from planner.domain.absorption import absorbed_target_ug
 from planner.domain.assessment import assess
 from planner.domain.model import Food
 from planner.domain.model import Profile
 from planner.domain.planning import make_plan
-from planner.plan_cache import PlanCache
-from planner.plan_cache import table_fingerprint
-from planner.reference import load_reference
+from planner.own_foods import store
 
 
 def foods() -> tuple[Food, ...]:
@@ -31,7 +31,7 @@ def foods() -> tuple[Food, ...]:
 
 def own_foods() -> tuple[Food, ...]:
     """This browser's own foods (``/foods/mine``); () for a request without its cookie."""
-    return user_foods.request_foods()
+    return store.request_foods()
 
 
 def foods_for_request() -> tuple[Food, ...]:
@@ -41,7 +41,7 @@ def foods_for_request() -> tuple[Food, ...]:
     are in their plans and nobody else's. The JSON API does not: it stays
     stateless (no cookies) and plans from :func:`foods` alone.
     """
-    return user_foods.layered(foods(), own_foods())
+    return store.layered(foods(), own_foods())
 
 
 def today() -> date:
@@ -53,7 +53,7 @@ def build_plan(profile: Profile, week: str, table: tuple[Food, ...] | None = Non
     """The plan every rendering (HTML, JSON, CSV, iCalendar) shows, from ``table``
     (pages pass :func:`foods_for_request`; default: the shared :func:`foods`).
 
-    Served from the app's :class:`~planner.plan_cache.PlanCache` when the same
+    Served from the app's :class:`~planner.cache.PlanCache` when the same
     profile, week and food table (by content) were planned before.
     """
     table = foods() if table is None else table

@@ -8,13 +8,13 @@ Two tables, changed only through ``migrations/``:
   sent before.
 * ``sends``: one row per subscriber and ISO week, ``UNIQUE(subscriber_id,
   week)``. The row is the claim that makes a weekly email go out at most once
-  (see :mod:`planner.weekly` for the states and what happens after a crash).
+  (see :mod:`planner.mail.run` for the states and what happens after a crash).
 
 And one table of foods people enter from a product label (``/foods/mine``):
 
 * ``user_foods``: one row per food, owned by the browser whose signed session
   cookie holds ``owner_key`` (there are no accounts). ``food_id``
-  (``mine_<hex>``) is unique across owners; :mod:`planner.user_foods` turns a
+  (``mine_<hex>``) is unique across owners; :mod:`planner.own_foods.store` turns a
   row into a :class:`~planner.domain.model.Food` with the table loader's checks.
 """
 
@@ -28,9 +28,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
-from planner.db import db
+from planner.store.db import db
 
-# States of a ``sends`` row (planner.weekly explains the transitions).
+# States of a ``sends`` row (planner.mail.run explains the transitions).
 SENDING = "sending"  # claimed; the message may be at the SMTP server
 SENT = "sent"  # the SMTP server accepted it
 RETRY = "retry"  # a temporary failure; a later run tries again
@@ -50,7 +50,7 @@ class Subscriber(db.Model):
     email_key: Mapped[str] = mapped_column(sa.String(254), unique=True)
     profile_json: Mapped[str] = mapped_column(sa.Text)
     # A profile sent through /subscribe: it becomes profile_json only when the
-    # link of the confirmation email sent for it is used (planner.subscriptions).
+    # link of the confirmation email sent for it is used (planner.mail.subscribers).
     pending_profile_json: Mapped[str | None] = mapped_column(sa.Text)
     # Drawn afresh for each confirmation email; the link signs a hash of it and
     # the pending profile, and using the link clears it (one use, one profile).

@@ -44,14 +44,14 @@ from flask import has_request_context
 from flask import render_template
 from werkzeug.datastructures import MultiDict
 
-from planner import forms
-from planner import handout
-from planner import spreadsheet
-from planner import web
+from planner import services
 from planner.domain.model import Profile
 from planner.domain.planning import PlanError
 from planner.errors import InvalidInput
-from planner.labels import label
+from planner.handouts import render
+from planner.pages import forms
+from planner.pages import spreadsheet
+from planner.pages.labels import label
 
 LIST_SEPARATOR = ";"
 PROFILE_COLUMNS = forms.FORM_FIELDS
@@ -95,7 +95,7 @@ class RowError:
 class ClientRow:
     line: int
     profile: Profile
-    details: handout.HandoutDetails
+    details: render.HandoutDetails
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ def defaults_from(week: str | None, practitioner: str | None, paper: str | None,
     except InvalidInput as e:
         errors += e.errors
     try:
-        details = handout.parse_details({"practitioner": practitioner, "paper": paper})
+        details = render.parse_details({"practitioner": practitioner, "paper": paper})
     except InvalidInput as e:
         errors += e.errors
     if errors:
@@ -211,7 +211,7 @@ def profile_args(values: dict[str, str]) -> MultiDict:
 def parse_row(line: int, values: dict[str, str], defaults: BatchDefaults
               ) -> ClientRow | list[RowError]:
     """One row as a client, or every problem with it."""
-    client = handout.clean_text(values.get("client_name", ""), multiline=False)[:40]
+    client = render.clean_text(values.get("client_name", ""), multiline=False)[:40]
     errors: list[RowError] = []
     profile = details = None
     try:
@@ -219,7 +219,7 @@ def parse_row(line: int, values: dict[str, str], defaults: BatchDefaults
     except InvalidInput as e:
         errors += [RowError(line, err.get("field"), err["message"], client) for err in e.errors]
     try:
-        details = handout.parse_details({
+        details = render.parse_details({
             "client_name": values.get("client_name"),
             "practitioner": values.get("practitioner") or defaults.practitioner,
             "notes": values.get("notes"),
@@ -423,7 +423,7 @@ def build_batch(parsed: ParsedBatch, defaults: BatchDefaults, *, today: date,
     ``seconds``, no new handout is started once that much time has passed:
     the rows left join the errors, so one call's work stays bounded.
     """
-    result = BatchResult(week=defaults.week, date_text=handout.long_date(today),
+    result = BatchResult(week=defaults.week, date_text=render.long_date(today),
                          errors=list(parsed.errors))
     taken: set[str] = set()
     total = len(parsed.rows)
@@ -440,21 +440,21 @@ def build_batch(parsed: ParsedBatch, defaults: BatchDefaults, *, today: date,
                 outcome = "late"
             else:
                 try:
-                    plan = web.build_plan(row.profile, defaults.week).to_dict()
+                    plan = services.build_plan(row.profile, defaults.week).to_dict()
                 except PlanError as e:
                     result.errors += [RowError(row.line, err.get("field") or None,
                                                err["message"], client)
                                       for err in e.errors]
                 else:
-                    filename = unique_name(handout.handout_filename(
+                    filename = unique_name(render.handout_filename(
                         row.details.client_name, defaults.week), taken)
                     if exists is not None and exists(filename):
                         pdf, outcome = b"", "kept"
                     else:
-                        html = handout.render_handout_html(
+                        html = render.render_handout_html(
                             plan, row.details, profile=row.profile, today=today,
-                            foods=web.foods())
-                        pdf, outcome = handout.handout_pdf(html, base_url), "made"
+                            foods=services.foods())
+                        pdf, outcome = render.handout_pdf(html, base_url), "made"
                         if save is not None:
                             save(filename, pdf)
                             pdf = b""

@@ -40,22 +40,22 @@ from flask_wtf.file import FileField
 from markupsafe import Markup
 from wtforms import StringField
 
-from planner import branding as brand
-from planner import forms
-from planner import handout
-from planner import handout_batch as batch
 from planner import privacy
-from planner import spreadsheet
-from planner import web
+from planner import services
 from planner.domain import model
 from planner.errors import InvalidInput
-from planner.labels import LABELS
-from planner.labels import label
+from planner.handouts import batch
+from planner.handouts import branding as brand
+from planner.handouts import render
+from planner.pages import forms
+from planner.pages import spreadsheet
+from planner.pages.labels import LABELS
+from planner.pages.labels import label
 
 bp = Blueprint("handouts", __name__)
 
 #: Query arguments that only the handout URLs take (not ``/plan``).
-HANDOUT_ONLY_ARGS = (*handout.HANDOUT_FIELDS, "download")
+HANDOUT_ONLY_ARGS = (*render.HANDOUT_FIELDS, "download")
 #: Query arguments of the handout URLs beside the profile's fields.
 EXTRA_ARGS = (*forms.PLAN_FIELDS, *HANDOUT_ONLY_ARGS)
 
@@ -77,8 +77,8 @@ def read_request(args) -> tuple:
             return None
 
     profile = attempt(lambda: forms.profile_from_args(args, extra=EXTRA_ARGS))
-    week = attempt(lambda: forms.week_from_args(args, web.today()))
-    details = attempt(lambda: handout.details_from_args(args))
+    week = attempt(lambda: forms.week_from_args(args, services.today()))
+    details = attempt(lambda: render.details_from_args(args))
     if args.get("download", "") not in ("", "0", "1"):
         errors.append({"field": "download", "message": "give 1 to download, or leave it out"})
     if errors:
@@ -89,7 +89,7 @@ def read_request(args) -> tuple:
 def handout_args(week: str | None, drop: tuple[str, ...] = ()) -> dict:
     """The known fields of the current request's answers (a sealed link's, or the
     query string's) as lists by name, with ``week`` set."""
-    from planner.views import current_args
+    from planner.pages.views import current_args
 
     known = set(forms.FORM_FIELDS) | set(EXTRA_ARGS)
     args = {k: v for k, v in current_args().to_dict(flat=False).items()
@@ -126,7 +126,7 @@ def handout_tools(week: str, paper: str) -> dict:
         "papers": [(p, "A4" if p == "a4" else "US Letter",
                     None if p == paper else url_for(
                         "handouts.sealed_handout_page", sealed=seal({**args, "paper": [p]})))
-                   for p in handout.PAPERS],
+                   for p in render.PAPERS],
     }
 
 
@@ -138,22 +138,22 @@ def plan_link_token(week: str) -> str:
 
 def details_page(errors: list[dict], values=None):
     """The handout details form again, with what was wrong (status 400)."""
-    from planner.views import current_args
+    from planner.pages.views import current_args
 
     values = current_args() if values is None else values
     profile_fields = [e for e in errors if e["field"] not in EXTRA_ARGS]
     return render_template(
         "handout/details.html", values=values, error_list=errors,
         errors=forms.errors_by_field(errors), field_labels=FIELD_LABELS,
-        limits=handout.TEXT_LIMITS, papers=handout.PAPERS,
+        limits=render.TEXT_LIMITS, papers=render.PAPERS,
         profile_errors=bool(profile_fields),
         edit_url=url_for("views.edit", sealed=seal(handout_args(None, HANDOUT_ONLY_ARGS)))), 400
 
 
-def render_page(profile, week: str, details: handout.HandoutDetails) -> str:
-    table = web.foods_for_request()
-    plan = web.build_plan(profile, week, table).to_dict()
-    return handout.render_handout_html(plan, details, profile=profile, today=web.today(),
+def render_page(profile, week: str, details: render.HandoutDetails) -> str:
+    table = services.foods_for_request()
+    plan = services.build_plan(profile, week, table).to_dict()
+    return render.render_handout_html(plan, details, profile=profile, today=services.today(),
                                        foods=table)
 
 
@@ -165,9 +165,9 @@ def handout_response(args, pdf: bool):
         return details_page(e.errors)
     if not pdf:
         return render_page(profile, week, details)
-    document = handout.handout_pdf(render_page(profile, week, details), request.url_root)
+    document = render.handout_pdf(render_page(profile, week, details), request.url_root)
     disposition = "attachment" if request.args.get("download") == "1" else "inline"
-    name = handout.handout_filename(details.client_name, week)
+    name = render.handout_filename(details.client_name, week)
     return Response(document, mimetype="application/pdf", headers={
         "Content-Disposition": f'{disposition}; filename="{name}"'})
 
@@ -189,10 +189,10 @@ def handout_file():
 def handout_submit():
     """The handout details form (POST, CSRF-checked): the plan's sealed answers plus
     the client's name, the practitioner, notes and paper, sealed into the handout's link."""
-    from planner.views import open_link
+    from planner.pages.views import open_link
 
     args = open_link(request.form.get("plan", "")).copy()
-    for name in handout.HANDOUT_FIELDS:
+    for name in render.HANDOUT_FIELDS:
         args.setlist(name, request.form.getlist(name))
     try:
         _, week, _ = read_request(args)
@@ -206,7 +206,7 @@ def handout_submit():
 @bp.get("/plan/t/<sealed>/handout")
 def sealed_handout_page(sealed: str):
     """The handout of a sealed link (``?paper=`` is not in it: the paper is sealed too)."""
-    from planner.views import open_link
+    from planner.pages.views import open_link
 
     return handout_response(open_link(sealed), pdf=False)
 
@@ -214,7 +214,7 @@ def sealed_handout_page(sealed: str):
 @bp.get("/plan/t/<sealed>/handout.pdf")
 def sealed_handout_file(sealed: str):
     """The handout of a sealed link as a PDF; ``?download=1`` saves rather than opens it."""
-    from planner.views import open_link
+    from planner.pages.views import open_link
 
     return handout_response(open_link(sealed), pdf=True)
 
@@ -275,10 +275,10 @@ CHOICE_COLUMNS = {
 }
 #: What the other columns take, in words.
 COLUMN_TEXT = {
-    "client_name": f"the client's name, up to {handout.TEXT_LIMITS['client_name']} characters",
-    "practitioner": (f"your name, up to {handout.TEXT_LIMITS['practitioner']} characters; "
+    "client_name": f"the client's name, up to {render.TEXT_LIMITS['client_name']} characters",
+    "practitioner": (f"your name, up to {render.TEXT_LIMITS['practitioner']} characters; "
                      "blank: the name given on this page"),
-    "notes": (f"notes printed on the handout, up to {handout.TEXT_LIMITS['notes']} characters; "
+    "notes": (f"notes printed on the handout, up to {render.TEXT_LIMITS['notes']} characters; "
               "line breaks are kept inside double quotes"),
     "age_years": "age in years, a number such as 34 or 0.5",
     "days": "number of days, 1 to 14 (default 7)",
@@ -316,7 +316,7 @@ def batch_page(form: BatchForm, status: int = 200, errors=(), row_errors=()):
         errors=forms.errors_by_field(errors), field_labels=FIELD_LABELS,
         row_errors=list(row_errors), columns=batch.COLUMNS, allowed=allowed_values(),
         max_rows=current_app.config.get("HANDOUT_BATCH_MAX_ROWS", batch.WEB_MAX_ROWS),
-        current_week=forms.current_week(web.today())), status
+        current_week=forms.current_week(services.today())), status
 
 
 #: The template file offered for download: the header and two example clients.
@@ -361,7 +361,7 @@ def batch_upload():
         errors.append({"field": "file", "message": "choose a CSV file to upload"})
     try:
         defaults = batch.defaults_from(form.week.data, form.practitioner.data,
-                                       form.paper.data, web.today())
+                                       form.paper.data, services.today())
     except InvalidInput as e:
         errors += e.errors
     if errors:
@@ -378,7 +378,7 @@ def batch_upload():
     try:
         parsed = batch.parse_clients_csv(data, defaults, max_rows=max_rows)
         result = batch.build_batch(
-            parsed, defaults, today=web.today(), base_url=request.url_root,
+            parsed, defaults, today=services.today(), base_url=request.url_root,
             seconds=float(current_app.config.get("HANDOUT_BATCH_SECONDS", BATCH_SECONDS)))
         if result.handouts:
             archive = batch.batch_zip(result)
@@ -475,7 +475,7 @@ def stream_batch(form: BatchForm, data: bytes, defaults: batch.BatchDefaults, ma
     head, tail = page.split(PROGRESS_MARK, 1)
     events: queue.Queue = queue.Queue()
     seconds = float(current_app.config.get("HANDOUT_BATCH_SECONDS", BATCH_SECONDS))
-    base_url, today = request.url_root, web.today()
+    base_url, today = request.url_root, services.today()
 
     @copy_current_request_context
     def work() -> None:
@@ -577,7 +577,7 @@ def enqueue_batch(form: BatchForm, data: bytes, defaults: batch.BatchDefaults,
     try:
         job = queue.enqueue(
             batch_job, args=(data, defaults.week, defaults.practitioner, defaults.paper,
-                             request.url_root, max_rows, web.today().isoformat()),
+                             request.url_root, max_rows, services.today().isoformat()),
             job_timeout=int(max_rows * 15 + 60), result_ttl=RESULT_TTL_S,
             failure_ttl=RESULT_TTL_S, description=f"handout batch {defaults.week}")
     except RedisError as e:
