@@ -110,6 +110,7 @@ def add_subscribers(app, n: int) -> int:
 
 
 def run(n: int, trace: bool) -> dict:
+    from planner.mail import compose
     from planner.mail import run as weekly
 
     samples: list[dict] = []
@@ -132,7 +133,7 @@ def run(n: int, trace: bool) -> dict:
 
     summary = weekly.run_in_process(WEEK, progress=progress)
     seconds = time.perf_counter() - started
-    cache = weekly.plan_cache()
+    cache = compose.plan_cache()
     return {"summary": summary, "seconds": seconds, "samples": samples,
             "plans_built": cache.misses, "plan_cache_hits": cache.hits}
 

@@ -15,6 +15,7 @@ Secrets are never written here: ``SECRET_KEY`` comes from layer 2 or 3.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 
 from flask import Flask
@@ -39,10 +40,11 @@ DEFAULTS: dict = {
 
 
 def instance_path_for(test_config: Mapping | None) -> str | None:
-    """The instance folder a test asks for (``INSTANCE_PATH``), else Flask's default."""
+    """The instance folder a test asks for (``INSTANCE_PATH``), else the environment's
+    ``B12_INSTANCE_PATH``, else Flask's default (``instance/`` beside the code)."""
     if test_config and test_config.get("INSTANCE_PATH"):
         return str(test_config["INSTANCE_PATH"])
-    return None
+    return os.environ.get("B12_INSTANCE_PATH") or None
 
 
 def load_config(app: Flask, test_config: Mapping | None = None) -> None:

@@ -6,7 +6,6 @@ The clock is read here (for the default week), never in the core.
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import date
 
@@ -21,6 +20,7 @@ from planner.domain.assessment import assess
 from planner.domain.model import Food
 from planner.domain.model import Profile
 from planner.domain.planning import make_plan
+from planner.domain.profile import canonical_profile_json
 from planner.own_foods import store
 
 
@@ -73,8 +73,7 @@ def plan_json(profile: Profile, week: str) -> bytes:
 def plan_key(profile: Profile, week: str, table) -> tuple[str, str, str]:
     """(canonical profile JSON, week, the table's content fingerprint): all a plan
     depends on besides the reference data, which is fixed per process."""
-    return (json.dumps(profile.to_dict(), sort_keys=True, separators=(",", ":")), week,
-            table_fingerprint(table))
+    return (canonical_profile_json(profile), week, table_fingerprint(table))
 
 
 def plan_cache() -> PlanCache:

@@ -138,7 +138,7 @@ def test_the_foods_page_names_its_sources_as_words(client):
 
 
 def test_the_weekly_email_shows_readable_sources(app):
-    from planner.mail import run
+    from planner.mail import compose
 
     with app.test_request_context("/"):
         from planner import services
@@ -148,8 +148,8 @@ def test_the_weekly_email_shows_readable_sources(app):
                                           "medications": ["metformin"],
                                           "symptoms": ["tingling"]})
         built = services.build_plan(profile, WEEK).to_dict()
-        context = {"plan": built, "week": WEEK, "flags": run.ordered_flags(built),
-                   "links": {**run.SLOTS, "plan": "http://b12.test/plan/t/x"}}
+        context = {"plan": built, "week": WEEK, "flags": compose.ordered_flags(built),
+                   "links": {**compose.SLOTS, "plan": "http://b12.test/plan/t/x"}}
         from flask import render_template
 
         text = render_template("email/weekly_plan.txt", **context)

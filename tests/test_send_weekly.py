@@ -138,7 +138,7 @@ def test_identical_profiles_share_one_plan(mail_app, recorder):
     add_subscribers(mail_app, 25)
     add_subscribers(mail_app, 5, start=100, profile={"age_years": 60, "diet": "omnivore"})
     run_send(mail_app, "--week", WEEK)
-    cache = mail_app.extensions["planner.cache"]
+    cache = mail_app.extensions["planner.plan_cache"]
     assert (cache.misses, cache.hits) == (2, 28)
     assert recorder.count == 30
 
@@ -310,7 +310,7 @@ def test_without_a_server_name_nothing_is_sent(make_app, recorder):
 
 
 def test_of_two_simultaneous_claims_exactly_one_wins(mail_app):
-    from planner.mail.run import claim
+    from planner.mail.subscribers import claim
 
     add_subscribers(mail_app, 1)
     barrier = threading.Barrier(8)

@@ -31,10 +31,10 @@ from planner.domain import model
 from planner.domain import profile as profile_rules
 from planner.domain import risk
 from planner.domain import targets
+from planner.domain.week import WEEK
+from planner.domain.week import WEEK_YEARS
 from planner.errors import MAX_LISTED_ERRORS
 from planner.pages.catalog import MAX_QUERY_CHARS
-from planner.pages.forms import WEEK
-from planner.pages.forms import WEEK_YEARS
 
 REF = "#/components/schemas/{model}"
 SampleDate = date  # a field named ``date`` would hide the type inside a model

@@ -8,6 +8,8 @@ from typing import Any
 
 import click
 
+from foods.loader import TableError
+from foods.loader import load_foods
 from planner.data.loader import load_reference
 from planner.domain.assessment import Assessment
 from planner.domain.assessment import assess as assess_profile
@@ -57,9 +59,6 @@ def _own_foods(profile: Profile) -> tuple[Food, ...]:
     """The food table, only needed to tell whether the person's own foods are fortified."""
     if not profile.include_foods:
         return ()
-    from foods.loader import TableError
-    from foods.loader import load_foods
-
     try:
         return load_foods()
     except TableError as e:

@@ -27,6 +27,7 @@ from flask.cli import with_appcontext
 from planner.errors import InvalidInput
 from planner.handouts import batch
 from planner.handouts import render
+from planner.handouts import views as web_handouts
 
 USAGE_ERROR = 2
 OUTCOME_WORDS = {"made": "wrote", "kept": "kept (already there)", "problem": "no handout",
@@ -157,8 +158,6 @@ def handouts_worker(burst: bool) -> None:
     from redis import Redis
     from rq import Queue
     from rq import SimpleWorker
-
-    from planner.handouts import views as web_handouts
 
     url = current_app.config.get("REDIS_URL")
     if not url:

@@ -20,13 +20,13 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from planner.errors import InvalidInput
 from planner.mail import run as weekly
+from planner.mail import settings as mail_settings
+from planner.pages.forms import parse_week
 
 
 def _week(ctx, param, value: str | None) -> str:
-    from planner.errors import InvalidInput
-    from planner.pages.forms import parse_week
-
     try:
         return parse_week(value, date.today(), days=False)
     except InvalidInput as e:
@@ -68,8 +68,8 @@ def send_weekly(week: str, dry_run: Path | None, resend_in_doubt: bool,
                 progress_every: int, wait_timeout: float | None) -> None:
     """Email this week's plan to every confirmed subscriber not yet sent one."""
     try:
-        weekly.check_setup(dry_run=dry_run is not None)
-    except weekly.SetupError as e:
+        mail_settings.check_setup(dry_run=dry_run is not None)
+    except mail_settings.SetupError as e:
         raise click.UsageError(str(e)) from None
     progress = Progress(progress_every)
     if dry_run is not None:
@@ -118,8 +118,8 @@ def worker(burst: bool) -> None:
     if not url:
         raise click.UsageError("Set B12_REDIS_URL, e.g. redis://localhost:6379/0.")
     try:
-        weekly.check_setup()
-    except weekly.SetupError as e:
+        mail_settings.check_setup()
+    except mail_settings.SetupError as e:
         raise click.UsageError(str(e)) from None
     connection = Redis.from_url(str(url))
     name = str(current_app.config["MAIL_QUEUE"])

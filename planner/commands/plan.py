@@ -10,6 +10,8 @@ from typing import Any
 
 import click
 
+from foods.loader import TableError
+from foods.loader import load_foods
 from planner.commands.assess import flag_lines
 from planner.commands.assess import lab_lines
 from planner.commands.assess import profile_problems
@@ -17,13 +19,14 @@ from planner.data.loader import load_reference
 from planner.domain.assessment import Assessment
 from planner.domain.plan import Plan
 from planner.domain.plan import PlanDay
-from planner.domain.planning import WEEK_FORM
 from planner.domain.planning import PlanError
 from planner.domain.planning import make_plan
-from planner.domain.planning import week_start
 from planner.domain.profile import ProfileError
 from planner.domain.profile import parse_profile
 from planner.domain.reference import ReferenceDataError
+from planner.domain.week import WEEK_FORM
+from planner.domain.week import is_week
+from planner.domain.week import week_of
 from planner.numbers import loads_json
 from planner.pages import spreadsheet
 
@@ -41,8 +44,7 @@ class _InputError(Exception):
 
 def current_week(today: date) -> str:
     """The ISO week of ``today`` as ``YYYY-Www``."""
-    year, week, _ = today.isocalendar()
-    return f"{year}-W{week:02d}"
+    return week_of(today)
 
 
 def _read_profile(stream: Any):
@@ -184,16 +186,10 @@ def render_csv(plan: Plan) -> str:
               help="JSON (the API's shape), readable text, or CSV rows per item.")
 def plan(path: Any, week: str | None, fmt: str) -> None:
     """Plan a week of B12 sources for the profile in PATH (a JSON file, or - for stdin)."""
-    from foods.loader import TableError
-    from foods.loader import load_foods
-
     try:
         week = week or current_week(date.today())
-        try:
-            week_start(week)
-        except PlanError:
-            raise _InputError(f"--week {week!r} is not an ISO week; use {WEEK_FORM}") \
-                from None
+        if not is_week(week):
+            raise _InputError(f"--week {week!r} is not an ISO week; use {WEEK_FORM}")
         profile = _read_profile(path)
         try:
             reference = load_reference()

@@ -15,6 +15,9 @@ import io
 import tomllib
 from importlib import resources
 
+from foods.dishes import load_dishes
+from foods.loader import load_foods
+from foods.loader import load_groups
 from planner.domain.absorption import AbsorptionParams
 from planner.domain.bioavailability import Bioavailability
 from planner.domain.bioavailability import parse_bioavailability
@@ -23,6 +26,7 @@ from planner.domain.differential import parse_pointers
 from planner.domain.food_safety import parse_food_safety
 from planner.domain.labs import parse_lab_table
 from planner.domain.model import GUIDELINES
+from planner.domain.model import MEAL_NAMES
 from planner.domain.model import SYMPTOMS
 from planner.domain.reference import Reference
 from planner.domain.reference import ReferenceDataError
@@ -127,24 +131,17 @@ def load_child_meal_items() -> int:
 
 def load_aisles() -> dict[str, str]:
     """The shop aisle of each food group (``foods/groups.csv``)."""
-    from foods.loader import load_groups
-
     return {g: row.get("aisle", "") or "other" for g, row in load_groups().items()}
 
 
 def load_dish_library():
     """The shipped dish library (``foods/dishes.csv``), checked against the shipped
     food table. The plan re-checks every ingredient against the table it is given."""
-    from foods.dishes import load_dishes
-    from foods.loader import load_foods
-
     return load_dishes(load_foods())
 
 
 def load_meal_portions() -> dict[int, dict[str, float]]:
     """``meal_portions.toml``: the portion factor of each meal, by meals per day."""
-    from planner.domain.model import MEAL_NAMES
-
     out: dict[int, dict[str, float]] = {}
     for i, row in enumerate(read_toml("meal_portions.toml").get("meals_per_day", [])):
         n = row.get("n")
@@ -167,6 +164,4 @@ def load_meal_portions() -> dict[int, dict[str, float]]:
 def load_food_safety():
     """``food_safety.toml``: food-safety rules by life stage, checked against the
     food groups of the table."""
-    from foods.loader import load_groups
-
     return parse_food_safety(read_toml("food_safety.toml"), load_groups())

@@ -51,6 +51,8 @@ from planner.pages import forms
 from planner.pages import spreadsheet
 from planner.pages.labels import LABELS
 from planner.pages.labels import label
+from planner.pages.links import current_args
+from planner.pages.links import open_link
 
 bp = Blueprint("handouts", __name__)
 
@@ -89,8 +91,6 @@ def read_request(args) -> tuple:
 def handout_args(week: str | None, drop: tuple[str, ...] = ()) -> dict:
     """The known fields of the current request's answers (a sealed link's, or the
     query string's) as lists by name, with ``week`` set."""
-    from planner.pages.views import current_args
-
     known = set(forms.FORM_FIELDS) | set(EXTRA_ARGS)
     args = {k: v for k, v in current_args().to_dict(flat=False).items()
             if k in known and k not in drop and k != "download"}
@@ -138,8 +138,6 @@ def plan_link_token(week: str) -> str:
 
 def details_page(errors: list[dict], values=None):
     """The handout details form again, with what was wrong (status 400)."""
-    from planner.pages.views import current_args
-
     values = current_args() if values is None else values
     profile_fields = [e for e in errors if e["field"] not in EXTRA_ARGS]
     return render_template(
@@ -189,8 +187,6 @@ def handout_file():
 def handout_submit():
     """The handout details form (POST, CSRF-checked): the plan's sealed answers plus
     the client's name, the practitioner, notes and paper, sealed into the handout's link."""
-    from planner.pages.views import open_link
-
     args = open_link(request.form.get("plan", "")).copy()
     for name in render.HANDOUT_FIELDS:
         args.setlist(name, request.form.getlist(name))
@@ -206,16 +202,12 @@ def handout_submit():
 @bp.get("/plan/t/<sealed>/handout")
 def sealed_handout_page(sealed: str):
     """The handout of a sealed link (``?paper=`` is not in it: the paper is sealed too)."""
-    from planner.pages.views import open_link
-
     return handout_response(open_link(sealed), pdf=False)
 
 
 @bp.get("/plan/t/<sealed>/handout.pdf")
 def sealed_handout_file(sealed: str):
     """The handout of a sealed link as a PDF; ``?download=1`` saves rather than opens it."""
-    from planner.pages.views import open_link
-
     return handout_response(open_link(sealed), pdf=True)
 
 

@@ -71,6 +71,7 @@ from planner.domain.planning import PlanError
 from planner.domain.planning import check_food_ids
 from planner.domain.profile import ProfileError
 from planner.domain.profile import parse_profile
+from planner.domain.week import is_week
 from planner.mail import subscribers as store
 from planner.numbers import loads_json
 from planner.numbers import parse_number
@@ -223,7 +224,7 @@ def _parse_sends(value: str) -> dict[str, str]:
     sends: dict[str, str] = {}
     for item in filter(None, (part.strip() for part in value.split(";"))):
         week, _, status = item.partition("=")
-        if not forms.WEEK.match(week) or status not in SEND_STATES:
+        if not is_week(week) or status not in SEND_STATES:
             raise ValueError(f"{item[:40]!r} is not WEEK=STATE, like 2025-W07=sent, with a "
                              f"state out of {', '.join(SEND_STATES)}")
         if week in sends:

@@ -67,10 +67,7 @@ subscriber (see :func:`send_job` and :func:`run_with_rq`).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
@@ -78,17 +75,25 @@ from datetime import datetime
 from pathlib import Path
 
 from flask import current_app
-from flask import render_template
-from flask import url_for
-from markupsafe import escape
-from sqlalchemy import func
-from sqlalchemy import insert
 from sqlalchemy import select
-from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 
+from planner.domain.planning import PlanError
+from planner.domain.profile import ProfileError
 from planner.mail import smtp as mail
-from planner.pages import dates
+from planner.mail.compose import compose
+from planner.mail.settings import max_attempts
+from planner.mail.settings import max_consecutive_failures
+from planner.mail.settings import new_mailer
+from planner.mail.settings import retry_delays
+from planner.mail.settings import settings
+from planner.mail.subscribers import active_count
+from planner.mail.subscribers import claim
+from planner.mail.subscribers import due_ids
+from planner.mail.subscribers import in_doubt_count
+from planner.mail.subscribers import mark_sent
+from planner.mail.subscribers import note_in_doubt
+from planner.mail.subscribers import record_failure
+from planner.mail.subscribers import send_row
 from planner.store.db import db
 from planner.store.models import FAILED
 from planner.store.models import RETRY
@@ -100,34 +105,6 @@ from planner.store.models import utcnow
 
 # Outcomes of one subscriber in one run.
 OUTCOMES = ("sent", "skipped", "failed", "retry", "in_doubt", "written")
-
-MAIL_DEFAULTS = {
-    "SMTP_HOST": "localhost",
-    "SMTP_PORT": 25,
-    "SMTP_STARTTLS": False,
-    "SMTP_USERNAME": None,
-    "SMTP_PASSWORD": None,
-    "SMTP_TIMEOUT": 10,  # [s] each network wait
-    # [s] the whole confirmation email sent while a /subscribe request waits; well
-    # under gunicorn's --timeout (30 s by default), so a silent SMTP server costs
-    # the request a 503, never the worker.
-    "CONFIRM_SEND_DEADLINE": 10,
-    "MAIL_FROM": None,  # "B12 Planner <plans@example.org>"; required to send
-    "MAIL_UNSUBSCRIBE_MAILTO": None,  # an address that unsubscribes its senders, if any
-    "MAIL_RETRY_DELAYS": [2, 10, 30],  # [s] waits before each retry within a run
-    "MAIL_MAX_ATTEMPTS": 5,  # attempts per subscriber and week, over all runs
-    "MAIL_PLAN_CACHE_SIZE": 512,  # plans kept per process, by (profile, week)
-    "REDIS_URL": None,  # set to send through RQ workers
-    "MAIL_QUEUE": "b12-mail",
-    "MAIL_WORKER_HEARTBEAT": 2,  # [s] how often a worker says it is alive (dead after 5x)
-    "MAIL_NO_WORKER_WAIT": 60,  # [s] send-weekly waits this long for a worker to show up
-    "CONFIRM_RESEND_SECONDS": 60,  # at most one confirmation email per address in this time
-    "MAIL_MAX_CONSECUTIVE_FAILURES": 5,  # recipients in a row failing stop the run
-}
-
-
-class SetupError(RuntimeError):
-    """A setting the run needs is missing; the message says which."""
 
 
 @dataclass
@@ -183,286 +160,10 @@ class Summary:
                 "in_doubt_before": self.in_doubt_before, "stopped": self.stopped}
 
 
-# ---- configuration ------------------------------------------------------------------
-
-
-def register_mail_config(app) -> None:
-    """Fill in the mail settings the app's config does not set."""
-    for key, value in MAIL_DEFAULTS.items():
-        app.config.setdefault(key, value)
-
-
-def settings(name: str):
-    return current_app.config.get(name, MAIL_DEFAULTS.get(name))
-
-
-def retry_delays() -> list[float]:
-    raw = settings("MAIL_RETRY_DELAYS")
-    if isinstance(raw, str):
-        raw = [x for x in raw.replace(",", " ").split() if x]
-    return [float(x) for x in (raw or [])]
-
-
-def max_attempts() -> int:
-    return max(1, int(settings("MAIL_MAX_ATTEMPTS")))
-
-
-def max_consecutive_failures() -> int:
-    return max(1, int(settings("MAIL_MAX_CONSECUTIVE_FAILURES")))
-
-
-def check_setup(*, dry_run: bool = False) -> None:
-    """Fail before sending anything when links or the sender cannot be made."""
-    missing = []
-    if not current_app.config.get("SERVER_NAME"):
-        missing.append("B12_SERVER_NAME (the site's host name, for the links in emails)")
-    if not current_app.config.get("SECRET_KEY"):
-        missing.append("B12_SECRET_KEY (signs the links)")
-    if not dry_run and not settings("MAIL_FROM"):
-        missing.append("B12_MAIL_FROM (the From address)")
-    if missing:
-        raise SetupError("Set " + "; ".join(missing) + ".")
-    try:
-        mail.address(settings("MAIL_FROM") or "check@example.org")
-    except ValueError:
-        raise SetupError(f"B12_MAIL_FROM {settings('MAIL_FROM')!r} is not an "
-                         "address") from None
-
-
-def new_mailer(deadline: float | None = None) -> mail.SmtpMailer:
-    return mail.SmtpMailer.from_config(current_app.config, deadline=deadline)
-
-
-# ---- composing ------------------------------------------------------------------
-
-
-class PlanCache:
-    """Rendered plans by (profile JSON, week), least recently used dropped first.
-
-    Subscribers with the same profile share one plan, so a run builds as many
-    plans as there are distinct profiles, and keeps at most ``size`` in memory.
-    """
-
-    def __init__(self, size: int):
-        self.size = max(1, size)
-        self._plans: OrderedDict[tuple[str, str], dict] = OrderedDict()
-        self.hits = self.misses = 0
-
-    def get(self, profile_json: str, week: str, build: Callable[[], dict]) -> dict:
-        """The cached value for (profile, week), or ``build()``'s, now cached."""
-        key = (profile_json, week)
-        plan = self._plans.get(key)
-        if plan is not None:
-            self.hits += 1
-            self._plans.move_to_end(key)
-            return plan
-        self.misses += 1
-        plan = build()
-        self._plans[key] = plan
-        if len(self._plans) > self.size:
-            self._plans.popitem(last=False)
-        return plan
-
-
-def plan_cache() -> PlanCache:
-    cache = current_app.extensions.get("planner.cache")
-    if cache is None:
-        cache = PlanCache(int(settings("MAIL_PLAN_CACHE_SIZE")))
-        current_app.extensions["planner.cache"] = cache
-    return cache
-
-
-def build_plan_dict(subscriber: Subscriber, week: str) -> dict:
-    """The week's plan for the stored profile, through the one entry point."""
-    from planner import services
-    from planner.domain.profile import parse_profile
-
-    return services.build_plan(parse_profile(subscriber.profile), week).to_dict()
-
-
-def message_id(subscriber: Subscriber, week: str) -> str:
-    """The same Message-ID every time this subscriber's email for ``week`` is built."""
-    secret = str(current_app.config["SECRET_KEY"]).encode()
-    digest = hmac.new(secret, f"{subscriber.id}:{subscriber.email_key}:{week}".encode(),
-                      hashlib.sha256).hexdigest()[:20]
-    return f"<b12.{week}.{subscriber.id}.{digest}@{mail_domain()}>"
-
-
-def mail_domain() -> str:
-    server = current_app.config.get("SERVER_NAME")
-    if server:
-        return str(server).split(":")[0]
-    return mail.address(settings("MAIL_FROM")).domain
-
-
-def personal_links(subscriber: Subscriber) -> dict[str, str]:
-    """This subscriber's signed links: preferences and unsubscribe."""
-    from planner.mail.subscribers import make_token
-
-    return {purpose: url_for(f"subscribe.{purpose}", _external=True,
-                             token=make_token(subscriber, purpose))
-            for purpose in ("preferences", "unsubscribe")}
-
-
-def plan_url(profile: dict, week: str) -> str:
-    """The plan page for a profile and week, as a sealed link: no health data in
-    the URL a mail client opens (issue 16; it works for ``PLAN_LINK_MAX_AGE``)."""
-    from planner import privacy
-    from planner.mail.views import profile_args
-
-    pairs = [*profile_args(profile).items(multi=True), ("week", week)]
-    return url_for("views.sealed_plan", _external=True, sealed=privacy.seal_pairs(pairs))
-
-
-# Stand-ins for the personal links in the cached parts; letters and digits only,
-# so escaping leaves them alone and they cannot occur in rendered text by chance.
-SLOTS = {"preferences": "b12slot0preferences0c6f1", "unsubscribe": "b12slot0unsubscribe0c6f1"}
-
-
-def email_parts(subscriber: Subscriber, week: str) -> dict[str, str]:
-    """The text and HTML parts for this subscriber's profile and ``week``, cached.
-
-    Everyone with the same profile gets the same plan, so the plan is built
-    and both templates are rendered once per (profile, week); only the two
-    personal links are put in for each subscriber.
-    """
-    def build() -> dict[str, str]:
-        plan = build_plan_dict(subscriber, week)
-        context = {"plan": plan, "week": week, "flags": ordered_flags(plan),
-                   "links": {**SLOTS, "plan": plan_url(subscriber.profile, week)}}
-        return {"text": render_template("email/weekly_plan.txt", **context),
-                "html": render_template("email/weekly_plan.html", **context)}
-
-    return plan_cache().get(subscriber.profile_json, week, build)
-
-
-def compose(subscriber: Subscriber, week: str, now: datetime):
-    """The weekly email for ``subscriber``: (message, Message-ID)."""
-    parts = email_parts(subscriber, week)
-    urls = personal_links(subscriber)
-    text, html = parts["text"], parts["html"]
-    for purpose, slot in SLOTS.items():
-        text = text.replace(slot, urls[purpose])
-        html = html.replace(slot, str(escape(urls[purpose])))
-    mid = message_id(subscriber, week)
-    msg = mail.build_message(
-        sender=settings("MAIL_FROM") or f"B12 Planner <plans@{mail_domain()}>",
-        to=subscriber.email, subject=f"Your B12 meal plan for the {dates.week_of(week, lower=True)}",
-        text=text, html=html, message_id=mid, date=now,
-        unsubscribe_url=urls["unsubscribe"],
-        unsubscribe_mailto=settings("MAIL_UNSUBSCRIBE_MAILTO"))
-    return msg, mid
-
-
-# Medical flags come first in every email, in this order; the rest keep theirs.
-MEDICAL_FIRST = ("malabsorption", "medical_check")
-
-
-def ordered_flags(plan: dict) -> list[dict]:
-    flags = list((plan.get("assessment") or {}).get("flags") or [])
-    rank = {code: i for i, code in enumerate(MEDICAL_FIRST)}
-    return sorted(flags, key=lambda f: rank.get(f.get("code"), len(rank)))
-
-
-# ---- the claim and its record ------------------------------------------------------
-
-
-def _send_row(subscriber_id: int, week: str) -> Send | None:
-    return db.session.scalar(select(Send).where(Send.subscriber_id == subscriber_id,
-                                                Send.week == week))
-
-
-def claim(subscriber_id: int, week: str, mid: str, *, resend_in_doubt: bool = False,
-          in_doubt_since: datetime | None = None) -> bool:
-    """Take the right to send this email, in its own committed transaction.
-
-    True when this caller owns it: a new ``sending`` row, or a ``retry`` row
-    (fewer than MAIL_MAX_ATTEMPTS attempts) moved to ``sending``; with
-    ``resend_in_doubt`` also a ``sending`` row whose claim time is still
-    ``in_doubt_since`` (so two runs cannot both take it over).
-    """
-    now = utcnow()
-    try:
-        db.session.execute(insert(Send).values(
-            subscriber_id=subscriber_id, week=week, status=SENDING, attempts=1,
-            message_id=mid, claimed_at=now, updated_at=now))
-        db.session.commit()
-        return True
-    except IntegrityError:
-        db.session.rollback()
-    where = [Send.subscriber_id == subscriber_id, Send.week == week]
-    if resend_in_doubt and in_doubt_since is not None:
-        where += [Send.status == SENDING, Send.claimed_at == in_doubt_since]
-    else:
-        where += [Send.status == RETRY, Send.attempts < max_attempts()]
-    result = db.session.execute(
-        update(Send).where(*where).values(
-            status=SENDING, attempts=Send.attempts + 1, message_id=mid,
-            claimed_at=now, updated_at=now, last_error=None)
-        .execution_options(synchronize_session=False))
-    db.session.commit()
-    return result.rowcount == 1
-
-
-def mark_sent(subscriber_id: int, week: str) -> None:
-    now = utcnow()
-    db.session.execute(
-        update(Send).where(Send.subscriber_id == subscriber_id, Send.week == week)
-        .values(status=SENT, sent_at=now, updated_at=now, last_error=None)
-        .execution_options(synchronize_session=False))
-    db.session.commit()
-
-
-def record_failure(subscriber_id: int, week: str, error: str, *, permanent: bool,
-                   claimed: bool) -> str:
-    """Write a refusal; returns the row's new status (``failed`` or ``retry``).
-
-    ``claimed``: the row is ours in ``sending`` (the refusal came after the
-    claim, to the final dot). Otherwise the refusal came at RCPT, before any
-    claim: a new row is written, or an existing ``retry`` row counts one more
-    attempt.
-    """
-    error = error[:1000]
-    now = utcnow()
-    if not claimed:
-        status = FAILED if permanent or max_attempts() <= 1 else RETRY
-        try:
-            db.session.execute(insert(Send).values(
-                subscriber_id=subscriber_id, week=week, status=status, attempts=1,
-                last_error=error, updated_at=now))
-            db.session.commit()
-            return status
-        except IntegrityError:
-            db.session.rollback()
-    row = _send_row(subscriber_id, week)
-    if row is None or row.status not in (SENDING, RETRY):
-        db.session.rollback()
-        return row.status if row is not None else FAILED
-    if not claimed:
-        row.attempts += 1
-    row.status = FAILED if permanent or row.attempts >= max_attempts() else RETRY
-    row.last_error = error
-    row.updated_at = now
-    db.session.commit()
-    return row.status
-
-
-def note_in_doubt(subscriber_id: int, week: str, error: str) -> None:
-    db.session.execute(
-        update(Send).where(Send.subscriber_id == subscriber_id, Send.week == week,
-                           Send.status == SENDING)
-        .values(last_error=f"in doubt: {error}"[:1000], updated_at=utcnow())
-        .execution_options(synchronize_session=False))
-    db.session.commit()
-
-
 # ---- one subscriber ---------------------------------------------------------------
 
 
 def _plan_errors() -> tuple[type[Exception], ...]:
-    from planner.domain.planning import PlanError
-    from planner.domain.profile import ProfileError
-
     return (ProfileError, PlanError)
 
 
@@ -487,7 +188,7 @@ def deliver(subscriber_id: int, week: str, smtp: mail.SmtpMailer, *,
         subscriber = db.session.get(Subscriber, subscriber_id)
         if subscriber is None or not subscriber.active:
             return Result("skipped")
-        existing = _send_row(subscriber_id, week)
+        existing = send_row(subscriber_id, week)
         in_doubt_since = None
         if existing is not None:
             if existing.status == SENDING and resend_in_doubt:
@@ -556,16 +257,6 @@ def deliver_with_retries(subscriber_id: int, week: str, smtp: mail.SmtpMailer, *
 # ---- a whole run ------------------------------------------------------------------
 
 
-def active_count() -> int:
-    return db.session.scalar(select(func.count()).select_from(Subscriber).where(
-        Subscriber.confirmed_at.is_not(None), Subscriber.unsubscribed_at.is_(None)))
-
-
-def in_doubt_count(week: str) -> int:
-    return db.session.scalar(select(func.count()).select_from(Send).where(
-        Send.week == week, Send.status == SENDING))
-
-
 def start_summary(week: str, due: list[int], resend_in_doubt: bool) -> Summary:
     summary = Summary(week=week, total=active_count(), due=len(due))
     if not resend_in_doubt:
@@ -575,8 +266,6 @@ def start_summary(week: str, due: list[int], resend_in_doubt: bool) -> Summary:
 
 
 def due_for_run(week: str, resend_in_doubt: bool) -> list[int]:
-    from planner.mail.subscribers import due_ids
-
     ids = due_ids(week, max_attempts())
     if resend_in_doubt:
         doubtful = db.session.scalars(select(Send.subscriber_id).where(
@@ -621,7 +310,7 @@ def run_in_process(week: str, *, resend_in_doubt: bool = False,
                 break
         to_retry = _retry_at_end(to_retry, week, smtp, summary, sleep)
         for subscriber_id in to_retry:
-            row = _send_row(subscriber_id, week)
+            row = send_row(subscriber_id, week)
             summary.add("retry" if row is not None and row.status == RETRY else "failed",
                         f"subscriber {subscriber_id}: "
                         f"{row.last_error if row is not None else 'not sent'}")
@@ -786,7 +475,7 @@ def _record_from_row(summary: Summary, job, what: str) -> None:
     except (AttributeError, IndexError, TypeError, ValueError):
         summary.add("failed", f"{what}: see the worker's log")
         return
-    row = _send_row(subscriber_id, week)
+    row = send_row(subscriber_id, week)
     status = row.status if row is not None else None
     db.session.remove()
     if status == SENDING:

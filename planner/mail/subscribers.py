@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import secrets
+from datetime import datetime
 from datetime import timedelta
 
 from flask import current_app
@@ -31,14 +31,20 @@ from itsdangerous import SignatureExpired
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import exists
 from sqlalchemy import func
+from sqlalchemy import insert
 from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from planner.domain.model import Profile
+from planner.domain.profile import canonical_profile_json as profile_json
+from planner.mail.settings import max_attempts
 from planner.store.db import db
+from planner.store.models import FAILED
 from planner.store.models import RETRY
+from planner.store.models import SENDING
+from planner.store.models import SENT
 from planner.store.models import Send
 from planner.store.models import Subscriber
 from planner.store.models import utcnow
@@ -103,11 +109,6 @@ def check_email(text: str) -> str:
 def email_key(address: str) -> str:
     """The form two addresses are compared in: lower case."""
     return address.lower()
-
-
-def profile_json(profile: Profile) -> str:
-    """Canonical JSON of a profile: equal profiles give equal text (plans are cached by it)."""
-    return json.dumps(profile.to_dict(), sort_keys=True, separators=(",", ":"))
 
 
 # ---- signed links ---------------------------------------------------------------
@@ -322,3 +323,104 @@ def count_by_status(week: str) -> dict[str, int]:
         select(Send.status, func.count()).where(Send.week == week).group_by(Send.status))
     return {status: n for status, n in rows}
 
+
+# ---- send rows: the claim and its record (planner.mail.run) -------------------------
+
+
+def send_row(subscriber_id: int, week: str) -> Send | None:
+    return db.session.scalar(select(Send).where(Send.subscriber_id == subscriber_id,
+                                                Send.week == week))
+
+
+def claim(subscriber_id: int, week: str, mid: str, *, resend_in_doubt: bool = False,
+          in_doubt_since: datetime | None = None) -> bool:
+    """Take the right to send this email, in its own committed transaction.
+
+    True when this caller owns it: a new ``sending`` row, or a ``retry`` row
+    (fewer than MAIL_MAX_ATTEMPTS attempts) moved to ``sending``; with
+    ``resend_in_doubt`` also a ``sending`` row whose claim time is still
+    ``in_doubt_since`` (so two runs cannot both take it over).
+    """
+    now = utcnow()
+    try:
+        db.session.execute(insert(Send).values(
+            subscriber_id=subscriber_id, week=week, status=SENDING, attempts=1,
+            message_id=mid, claimed_at=now, updated_at=now))
+        db.session.commit()
+        return True
+    except IntegrityError:
+        db.session.rollback()
+    where = [Send.subscriber_id == subscriber_id, Send.week == week]
+    if resend_in_doubt and in_doubt_since is not None:
+        where += [Send.status == SENDING, Send.claimed_at == in_doubt_since]
+    else:
+        where += [Send.status == RETRY, Send.attempts < max_attempts()]
+    result = db.session.execute(
+        update(Send).where(*where).values(
+            status=SENDING, attempts=Send.attempts + 1, message_id=mid,
+            claimed_at=now, updated_at=now, last_error=None)
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def mark_sent(subscriber_id: int, week: str) -> None:
+    now = utcnow()
+    db.session.execute(
+        update(Send).where(Send.subscriber_id == subscriber_id, Send.week == week)
+        .values(status=SENT, sent_at=now, updated_at=now, last_error=None)
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+
+
+def record_failure(subscriber_id: int, week: str, error: str, *, permanent: bool,
+                   claimed: bool) -> str:
+    """Write a refusal; returns the row's new status (``failed`` or ``retry``).
+
+    ``claimed``: the row is ours in ``sending`` (the refusal came after the
+    claim, to the final dot). Otherwise the refusal came at RCPT, before any
+    claim: a new row is written, or an existing ``retry`` row counts one more
+    attempt.
+    """
+    error = error[:1000]
+    now = utcnow()
+    if not claimed:
+        status = FAILED if permanent or max_attempts() <= 1 else RETRY
+        try:
+            db.session.execute(insert(Send).values(
+                subscriber_id=subscriber_id, week=week, status=status, attempts=1,
+                last_error=error, updated_at=now))
+            db.session.commit()
+            return status
+        except IntegrityError:
+            db.session.rollback()
+    row = send_row(subscriber_id, week)
+    if row is None or row.status not in (SENDING, RETRY):
+        db.session.rollback()
+        return row.status if row is not None else FAILED
+    if not claimed:
+        row.attempts += 1
+    row.status = FAILED if permanent or row.attempts >= max_attempts() else RETRY
+    row.last_error = error
+    row.updated_at = now
+    db.session.commit()
+    return row.status
+
+
+def note_in_doubt(subscriber_id: int, week: str, error: str) -> None:
+    db.session.execute(
+        update(Send).where(Send.subscriber_id == subscriber_id, Send.week == week,
+                           Send.status == SENDING)
+        .values(last_error=f"in doubt: {error}"[:1000], updated_at=utcnow())
+        .execution_options(synchronize_session=False))
+    db.session.commit()
+
+
+def active_count() -> int:
+    return db.session.scalar(select(func.count()).select_from(Subscriber).where(
+        Subscriber.confirmed_at.is_not(None), Subscriber.unsubscribed_at.is_(None)))
+
+
+def in_doubt_count(week: str) -> int:
+    return db.session.scalar(select(func.count()).select_from(Send).where(
+        Send.week == week, Send.status == SENDING))

@@ -14,24 +14,32 @@ from __future__ import annotations
 
 import json
 import logging
+from datetime import timedelta
 
 from flask import Blueprint
-from flask import Flask
 from flask import current_app
 from flask import render_template
 from flask import request
 from flask import url_for
 from flask_wtf import FlaskForm
-from flask_wtf.csrf import CSRFProtect
 from werkzeug.datastructures import MultiDict
 from wtforms import StringField
 
+from planner import services
+from planner.domain.planning import PlanError
 from planner.errors import InvalidInput
-from planner.mail import run
 from planner.mail import smtp as mail
 from planner.mail import subscribers as store
+from planner.mail.compose import profile_args
+from planner.mail.settings import new_mailer
+from planner.mail.settings import settings
 from planner.pages import forms
+from planner.pages.dates import WEEKDAYS
+from planner.pages.dates import day_month
 from planner.pages.labels import LABELS
+from planner.pages.links import open_link
+from planner.pages.profile_form import profile_form_context
+from planner.security import csrf_exempt
 from planner.store.models import utcnow
 
 bp = Blueprint("subscribe", __name__)
@@ -54,55 +62,6 @@ class PreferencesForm(FlaskForm):
     """Only the CSRF token; the profile fields are read as on /subscribe."""
 
 
-def register(app: Flask) -> None:
-    """Storage, mail settings, these pages and app-wide CSRF protection."""
-    from planner.store.db import register_db
-
-    register_db(app)
-    run.register_mail_config(app)
-    app.register_blueprint(bp)
-    csrf = app.extensions.get("csrf") or CSRFProtect(app)
-    csrf.exempt(unsubscribe)
-    # JSON API blueprints authenticate nothing through cookies: no CSRF token there.
-    for blueprint in app.blueprints.values():
-        if (blueprint.url_prefix or "").startswith("/api"):
-            csrf.exempt(blueprint)
-
-
-def profile_args(profile: dict) -> MultiDict:
-    """A stored profile as form fields (the inverse of ``forms.profile_from_args``)."""
-    args = MultiDict()
-    for key, value in profile.items():
-        if key in ("supplement", "labs"):
-            _nested_args(args, key, value)
-        elif isinstance(value, list | tuple):
-            for item in value:
-                args.add(key, item)
-        elif isinstance(value, bool):
-            args[key] = "true" if value else "false"
-        elif value is not None:
-            args[key] = _text(value)
-    return args
-
-
-def _nested_args(args: MultiDict, key: str, value) -> None:
-    """The supplement object and the lab results (issue 14: one per test) as flat fields."""
-    if key == "supplement" and value:
-        for part in ("dose_ug", "frequency", "every_weeks"):
-            if value.get(part) is not None:
-                args[f"supplement_{part}"] = _text(value[part])
-    for lab in (value or []) if key == "labs" else []:
-        for part in ("value", "unit", "date"):
-            if lab.get(part) is not None:
-                args[f"lab_{lab['test']}_{part}"] = _text(lab[part])
-
-
-def _text(value) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def plan_errors(profile) -> list[dict]:
     """Why no weekly plan can be made for ``profile``, as form errors; [] when one can.
 
@@ -111,9 +70,6 @@ def plan_errors(profile) -> list[dict]:
     it refuses is refused here with 422 and its field named, instead of being
     stored and failing every week.
     """
-    from planner import services
-    from planner.domain.planning import PlanError
-
     try:
         services.build_plan(profile, forms.parse_week(None, services.today()))
     except PlanError as e:
@@ -124,8 +80,6 @@ def plan_errors(profile) -> list[dict]:
 
 def form_context(values: MultiDict, errors: list[dict]) -> dict:
     """What the shared profile fields partial needs, plus the email field's label."""
-    from planner.pages.views import profile_form_context
-
     return profile_form_context(values, errors, own_foods=False) | {
         "field_labels": FIELD_LABELS}
 
@@ -174,14 +128,14 @@ def send_confirmation(subscriber) -> None:
     context = {"link": link, "change": subscriber.confirmed_at is not None,
                "hours": store.token_max_age("confirm") // 3600}
     msg = mail.build_message(
-        sender=run.settings("MAIL_FROM") or f"B12 Planner <plans@{host}>",
+        sender=settings("MAIL_FROM") or f"B12 Planner <plans@{host}>",
         to=subscriber.email, subject="Confirm your weekly B12 plan emails",
         text=render_template("email/confirm.txt", **context),
         html=render_template("email/confirm.html", **context),
         message_id=f"<b12.confirm.{subscriber.id}.{utcnow():%Y%m%d%H%M%S%f}@{host}>",
         date=utcnow())
-    deadline = float(run.settings("CONFIRM_SEND_DEADLINE"))
-    with run.new_mailer(deadline=deadline) as smtp:
+    deadline = float(settings("CONFIRM_SEND_DEADLINE"))
+    with new_mailer(deadline=deadline) as smtp:
         smtp.send(msg)
 
 
@@ -192,8 +146,6 @@ def subscribe():
     if request.method == "GET":
         values = request.args
         if request.args.get("plan"):  # "Email me this plan every week": a sealed link
-            from planner.pages.views import open_link
-
             values = open_link(request.args["plan"])
         return render_template("subscribe/form.html", form=form,
                                **form_context(values, []))
@@ -290,12 +242,6 @@ def profile_rows(profile: dict) -> list[tuple[str, str]]:
 def first_email_sentence() -> str:
     """When the first weekly email comes: the next sending day after today
     (``WEEKLY_EMAIL_WEEKDAY``, 0 = Monday, the day of the README's cron line)."""
-    from datetime import timedelta
-
-    from planner import services
-    from planner.pages.dates import WEEKDAYS
-    from planner.pages.dates import day_month
-
     today = services.today()
     weekday = int(current_app.config.get("WEEKLY_EMAIL_WEEKDAY", 0))
     first = today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1)
@@ -329,6 +275,7 @@ def preferences(token: str):
 
 
 @bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+@csrf_exempt  # mail programs POST the RFC 8058 one-click request without a token
 def unsubscribe(token: str):
     """Stop the weekly email. GET asks; POST (the button, or a mail program's
     RFC 8058 one-click request) does it."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from planner.domain import week as domain_week
+
 #: English names, not the process locale's (pages are in English whatever the server's LC_TIME).
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
@@ -19,9 +21,11 @@ def _as_date(value: date | str) -> date:
 
 
 def week_monday(week: str) -> date:
-    """The Monday of an ISO week ``YYYY-Www``."""
-    year, number = week.split("-W")
-    return date.fromisocalendar(int(year), int(number), 1)
+    """The Monday of an ISO week ``YYYY-Www`` (:mod:`planner.domain.week`)."""
+    monday = domain_week.week_monday(week)
+    if monday is None:
+        raise ValueError(f"{week!r} is not an ISO week")
+    return monday
 
 
 def day_month_year(value: date | str) -> str:

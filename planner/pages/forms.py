@@ -26,6 +26,10 @@ from planner.domain.model import Profile
 from planner.domain.profile import ImpossibleProfile
 from planner.domain.profile import ProfileError
 from planner.domain.profile import parse_profile
+from planner.domain.week import WEEK_YEARS
+from planner.domain.week import in_week_years
+from planner.domain.week import is_week
+from planner.domain.week import week_of
 from planner.errors import InvalidInput
 from planner.numbers import parse_number
 from planner.numbers import without_ug_unit
@@ -57,16 +61,13 @@ PROFILE_DEFAULTS = {n: f.default for n, f in _FIELDS.items()
 #: Fields of the plan request that are not part of the profile.
 PLAN_FIELDS = ("week",)
 
-WEEK = re.compile(r"^(19\d\d|2\d\d\d)-W(0[1-9]|[1-4]\d|5[0-3])$")
-WEEK_YEARS = (1900, 2999)
 #: A day as ``<input type=date>`` sends it, ``YYYY-MM-DD``; it stands for its ISO week.
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
 
 
 def current_week(today: date) -> str:
     """The ISO week of ``today`` as ``YYYY-Www``."""
-    year, week, _ = today.isocalendar()
-    return f"{year}-W{week:02d}"
+    return week_of(today)
 
 
 def week_from_args(args: MultiDict, today: date, days: bool = True) -> str:
@@ -89,15 +90,9 @@ def parse_week(text: str | None, today: date, days: bool = True) -> str:
             day = date.fromisoformat(text)
         except ValueError:
             day = None
-        if day is not None and WEEK_YEARS[0] <= day.isocalendar()[0] <= WEEK_YEARS[1]:
-            return current_week(day)
-    m = WEEK.match(text)
-    valid = bool(m)
-    if m:
-        try:  # week 53 exists only in some years
-            date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
-        except ValueError:
-            valid = False
+        if day is not None and in_week_years(day):
+            return week_of(day)
+    valid = is_week(text)
     if not valid and not days:
         raise InvalidInput([{"field": "week", "message": (
             f"{text!r} is not an ISO week; write it as YYYY-Www, e.g. "

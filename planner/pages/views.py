@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from flask import Blueprint
 from flask import Response
-from flask import abort
 from flask import current_app
 from flask import g
 from flask import jsonify
@@ -23,6 +22,7 @@ from planner import services
 from planner.data.loader import load_reference
 from planner.data.loader import read_toml
 from planner.domain import model
+from planner.domain.week import is_week
 from planner.errors import InvalidInput
 from planner.pages import catalog
 from planner.pages import charts
@@ -30,9 +30,11 @@ from planner.pages import dates
 from planner.pages import exports
 from planner.pages import forms
 from planner.pages import references
-from planner.pages.labels import LABELS
 from planner.pages.labels import amount_ug
 from planner.pages.labels import label
+from planner.pages.links import open_link
+from planner.pages.links import seal_args
+from planner.pages.profile_form import profile_form_context
 
 bp = Blueprint("views", __name__)
 
@@ -70,40 +72,12 @@ def _day_month(value) -> str:
 @bp.app_template_filter("week_date_value")
 def _week_date_value(value: str) -> str:
     """The week field's value for ``<input type=date>``: an ISO week as its Monday."""
-    return dates.week_monday(value).isoformat() if forms.WEEK.match(value or "") else value
+    return dates.week_monday(value).isoformat() if is_week(value) else value
 
 
 @bp.app_template_filter("ug")
 def _ug(value: float | None) -> str:
     return amount_ug(value)
-
-
-def profile_form_context(values: MultiDict, errors: list[dict] | None = None,
-                         own_foods: bool = True) -> dict:
-    """What ``templates/_profile_fields.html`` needs, each error next to its field.
-
-    ``own_foods`` lists the browser's own foods first (the plan form); the
-    subscription pages leave them out, since weekly emails are built without a browser.
-    """
-    by_group: dict[str, list] = {}
-    for food in catalog.b12_sources(services.foods()):
-        by_group.setdefault(food.group, []).append(food)
-    own = catalog.b12_sources(services.own_foods()) if own_foods else []
-    food_groups = [{"label": "Your own foods", "foods": own}] if own else []
-    food_groups += [{"label": catalog.groups()[g]["label"], "foods": fs}
-                    for g, fs in by_group.items()]
-    meal_options = [(n, f"{n}: " + ", ".join(label("meal", m) for m in names))
-                    for n, names in model.MEAL_NAMES.items()]
-    dish_groups: dict[str, list] = {}
-    for dish in load_reference().dishes:
-        first = min(dish.meals, key=model.MEALS.index)
-        dish_groups.setdefault(first, []).append(dish)
-    dish_groups_list = [{"label": label("meal", m), "dishes": dish_groups[m]}
-                        for m in model.MEALS if m in dish_groups]
-    return {"values": values, "errors": forms.errors_by_field(errors or []),
-            "error_list": errors or [], "vocab": model, "defaults": forms.PROFILE_DEFAULTS,
-            "field_labels": LABELS["field"], "meal_options": meal_options,
-            "food_groups": food_groups, "dish_groups": dish_groups_list}
 
 
 def render_form(values: MultiDict, errors: list[dict] | None = None) -> str:
@@ -121,35 +95,6 @@ def index():
 def edit(sealed: str):
     """The profile form filled from a sealed link (the plan page's "change" link)."""
     return render_form(open_link(sealed))
-
-
-#: Fields a sealed plan link carries: the profile's and the week.
-LINK_FIELDS = (*forms.FORM_FIELDS, *forms.PLAN_FIELDS)
-
-
-def open_link(sealed: str) -> MultiDict:
-    """The answers sealed in a link, kept in ``g`` for the links the page makes;
-    404 for a link this server did not make, 410 for an expired one."""
-    try:
-        args = privacy.open_pairs(sealed)
-    except privacy.BadLink as e:
-        if e.expired:
-            abort(410, "This link has expired. Make the plan again from the form.")
-        abort(404, "This link is not valid. Make the plan again from the form.")
-    g.plan_args = args
-    return args
-
-
-def current_args() -> MultiDict:
-    """The answers behind this request: a sealed link's, else the query string's."""
-    return g.plan_args if "plan_args" in g else request.args
-
-
-def seal_args(args: MultiDict, keep=LINK_FIELDS, **replace) -> str:
-    """A sealed link token of the ``keep`` fields of ``args``, with ``replace`` set."""
-    pairs = [(k, v) for k, v in args.items(multi=True) if k in keep and k not in replace]
-    pairs += [(k, v) for k, v in replace.items() if v]
-    return privacy.seal_pairs(pairs)
 
 
 def _plan_and_week(args: MultiDict) -> tuple[dict, str]:

@@ -49,9 +49,8 @@ def default_database_url(app: Flask) -> str:
 
 
 def register_db(app: Flask) -> None:
-    """Bind the store to ``app`` and add the ``db`` migration commands."""
-    import planner.store.models  # noqa: F401  (the tables must be known to the metadata)
-
+    """Bind the store to ``app`` and add the ``db`` migration commands (the tables are
+    known to the metadata once :mod:`planner.store.models` is imported; the factory does)."""
     url = app.config.get("DATABASE_URL") or default_database_url(app)
     app.config["SQLALCHEMY_DATABASE_URI"] = str(url)
     app.config.setdefault("SQLALCHEMY_TRACK_MODIFICATIONS", False)
