@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from flask import Config
 from flask import Flask
 
 DEFAULTS: dict = {
@@ -54,3 +55,12 @@ def load_config(app: Flask, test_config: Mapping | None = None) -> None:
     app.config.from_prefixed_env("B12")
     if test_config:
         app.config.from_mapping(test_config)
+
+
+def layered_config(test_config: Mapping | None = None) -> Config:
+    """The same layers as the app's config, without building the app (no secret is
+    needed): for CLI commands such as ``plan`` that only read settings."""
+    app = Flask("planner", instance_relative_config=True,
+                instance_path=instance_path_for(test_config))
+    load_config(app, test_config)
+    return app.config

@@ -9,16 +9,15 @@ from typing import Any
 import click
 
 from foods.loader import TableError
-from foods.loader import load_foods
+from planner.commands.inputs import InputError
+from planner.commands.inputs import food_table
+from planner.commands.inputs import read_profile
 from planner.data.loader import load_reference
 from planner.domain.assessment import Assessment
 from planner.domain.assessment import assess as assess_profile
 from planner.domain.model import Food
 from planner.domain.model import Profile
-from planner.domain.profile import ProfileError
-from planner.domain.profile import parse_profile
 from planner.domain.reference import ReferenceDataError
-from planner.numbers import loads_json
 
 WIDTH = 88
 INPUT_ERROR = 2
@@ -29,38 +28,13 @@ def _fail(message: str, status: int = INPUT_ERROR) -> None:
     raise SystemExit(status)
 
 
-def _read_profile(stream: Any) -> Profile:
-    name = getattr(stream, "name", "<stdin>")
-    try:
-        data = loads_json(stream.read())
-    except UnicodeDecodeError:
-        _fail(f"error: {name}: is not UTF-8 text")
-    except json.JSONDecodeError as e:
-        _fail(f"error: {name}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})")
-    except ValueError as e:  # NaN or Infinity, refused by loads_json
-        _fail(f"error: {name}: not valid JSON ({e})")
-    try:
-        return parse_profile(data)
-    except ProfileError as e:
-        _fail(f"error: {name}: {profile_problems(e)}")
-    raise AssertionError("unreachable")
-
-
-def profile_problems(e: ProfileError) -> str:
-    """A refused profile's problems: one line for one problem, else one per line
-    (parse_profile's messages start with the field's name)."""
-    if len(e.errors) == 1:
-        return e.errors[0]["message"]
-    lines = "\n".join(f"  {err['message']}" for err in e.errors)
-    return f"the profile is not valid:\n{lines}"
-
-
 def _own_foods(profile: Profile) -> tuple[Food, ...]:
-    """The food table, only needed to tell whether the person's own foods are fortified."""
+    """The food table (the app's, layered), only needed to tell whether the person's
+    own foods are fortified."""
     if not profile.include_foods:
         return ()
     try:
-        return load_foods()
+        return food_table()
     except TableError as e:
         click.echo(f"warning: food table not loaded, own foods not counted as fortified: {e}", err=True)
         return ()
@@ -148,7 +122,10 @@ def render_text(assessment: Assessment, texts: dict) -> str:
               show_default=True, help="JSON (the API's shape) or readable text.")
 def assess(path: Any, fmt: str) -> None:
     """Assess the profile in PATH (a JSON file, or - for stdin): target, flags and risk."""
-    profile = _read_profile(path)
+    try:
+        profile = read_profile(path)
+    except InputError as e:
+        _fail(f"error: {e}")
     try:
         reference = load_reference()
         result = assess_profile(profile, reference, _own_foods(profile))
