@@ -13,7 +13,10 @@ import csv
 import functools
 import io
 import tomllib
+from collections.abc import Iterable
+from collections.abc import Mapping
 from importlib import resources
+from typing import Any
 
 from foods.dishes import load_dishes
 from foods.loader import load_foods
@@ -165,3 +168,18 @@ def load_food_safety():
     """``food_safety.toml``: food-safety rules by life stage, checked against the
     food groups of the table."""
     return parse_food_safety(read_toml("food_safety.toml"), load_groups())
+
+
+def medical_flags() -> tuple[str, ...]:
+    """The flags about seeing a doctor (``policy.medical_flags`` in risk_rules.toml)."""
+    policy = load_reference().risk_policy
+    return policy.medical_flags if policy is not None else ()
+
+
+def sorted_flags(flags: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Flag dicts in the data's order (``policy.flag_order``: medical flags first);
+    the order pages, handouts and emails show them in."""
+    policy = load_reference().risk_policy
+    order = policy.flag_order if policy is not None else ()
+    return sorted(flags, key=lambda f: order.index(f["code"]) if f.get("code") in order
+                  else len(order))

@@ -38,6 +38,8 @@ from weasyprint.urls import URLFetcherResponse
 from werkzeug.security import safe_join
 
 from planner.data.loader import load_reference
+from planner.data.loader import medical_flags
+from planner.data.loader import sorted_flags
 from planner.domain.model import MEAL_NAMES
 from planner.domain.model import Food
 from planner.domain.model import Profile
@@ -57,8 +59,6 @@ PAPERS = ("a4", "letter")
 #: Fields holding a name: given at all, they need a character one can see.
 NAME_FIELDS = ("client_name", "practitioner")
 HANDOUT_FIELDS = (*TEXT_LIMITS, "paper")
-#: Flags about seeing a doctor; printed first and drawn in red whatever the branding.
-MEDICAL_FLAGS = ("malabsorption", "medical_check")
 FOOD_SOURCES_LIMIT = 8
 FOOD_SOURCES_PER_GROUP = 2
 
@@ -267,9 +267,9 @@ def handout_context(plan: dict, details: HandoutDetails, branding: brand.Brandin
     foods = tuple(foods)
     sources = SourceList()
     assessment = plan["assessment"]
-    flags = sorted(assessment["flags"], key=lambda f: f["code"] not in MEDICAL_FLAGS)
-    flags = [{**f, "medical": f["code"] in MEDICAL_FLAGS,
-              "source_refs": sources.refs(f["sources"])} for f in flags]
+    medical = medical_flags()  # printed first (flag_order) and drawn in red whatever the brand
+    flags = [{**f, "medical": f["code"] in medical,
+              "source_refs": sources.refs(f["sources"])} for f in sorted_flags(assessment["flags"])]
     tables = [{**t, "source_refs": sources.refs([t["source"], *(r["source"] for r in t["rows"])])}
               for f in flags for t in f.get("tables", [])]
     target = assessment["target"]

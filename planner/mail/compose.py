@@ -20,6 +20,7 @@ from werkzeug.datastructures import MultiDict
 from planner import privacy
 from planner import services
 from planner.cache import PlanCache
+from planner.data.loader import sorted_flags
 from planner.domain.profile import parse_profile
 from planner.mail import smtp as mail
 from planner.mail.settings import settings
@@ -113,14 +114,10 @@ def compose(subscriber: Subscriber, week: str, now: datetime):
     return msg, mid
 
 
-# Medical flags come first in every email, in this order; the rest keep theirs.
-MEDICAL_FIRST = ("malabsorption", "medical_check")
-
-
 def ordered_flags(plan: dict) -> list[dict]:
-    flags = list((plan.get("assessment") or {}).get("flags") or [])
-    rank = {code: i for i, code in enumerate(MEDICAL_FIRST)}
-    return sorted(flags, key=lambda f: rank.get(f.get("code"), len(rank)))
+    """The plan's flags in the data's order (``flag_order`` in risk_rules.toml:
+    medical flags first)."""
+    return sorted_flags((plan.get("assessment") or {}).get("flags") or [])
 
 
 def profile_args(profile: dict) -> MultiDict:
