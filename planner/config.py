@@ -27,6 +27,10 @@ DEFAULTS: dict = {
     "USER_FOODS_CSV": None,  # optional table layered over it (same columns)
     "MAX_CONTENT_LENGTH": 1024 * 1024,  # request bodies over 1 MB get 413
     "MAX_LIST_VALUES": 200,  # most values accepted in one list field of a profile
+    # The database (planner.store.db): None is the SQLite file instance/b12.sqlite.
+    "DATABASE_URL": None,
+    "DATABASE_BUSY_TIMEOUT": 30,  # [s] an SQLite writer waits this long for the lock
+    "DATABASE_SQLITE_SYNCHRONOUS": "NORMAL",  # or FULL / EXTRA (an fsync per commit)
     "PLAN_CACHE_SIZE": 256,  # built plans kept per worker (planner.cache); 0: off
     # Handout branding (B12_PRACTICE_NAME, B12_PRACTICE_LOGO, B12_ACCENT_COLOR).
     "PRACTICE_NAME": "",

@@ -39,9 +39,9 @@ from flask_limiter.errors import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from planner import privacy
 from planner.domain.planning import PlanError
 from planner.domain.profile import ProfileError
+from planner.pages import privacy
 
 
 class InvalidInput(Exception):

@@ -80,7 +80,7 @@ def plan_cache() -> PlanCache:
     """This app's plan cache, holding at most ``PLAN_CACHE_SIZE`` plans (0: off)."""
     cache = current_app.extensions.get("planner.web_plan_cache")
     if cache is None:
-        size = current_app.config.get("PLAN_CACHE_SIZE", 256)
+        size = current_app.config["PLAN_CACHE_SIZE"]
         cache = current_app.extensions.setdefault("planner.web_plan_cache", PlanCache(size))
     return cache
 

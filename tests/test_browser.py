@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from planner import privacy
+from planner.pages import privacy
 
 pytestmark = pytest.mark.browser
 

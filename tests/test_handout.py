@@ -411,7 +411,7 @@ def test_the_plan_page_links_to_the_handout_and_its_pdf_with_the_same_answers_se
                                                                                     client):
     # Changed on purpose (issue 16): links and the details form carry a sealed token,
     # and the form is a POST with a CSRF token, so no answer is readable in a URL.
-    from planner import privacy
+    from planner.pages import privacy
 
     html = client.get(f"/plan?age_years=30&diet=vegan&allergies=soy&week={WEEK}").get_data(
         as_text=True)

@@ -33,8 +33,8 @@ from smtp_server import Recorder
 from smtp_server import SmtpServer
 from smtp_server import free_port
 
-from planner import privacy
 from planner.mail import subscribers as store
+from planner.pages import privacy
 from planner.store.db import db
 from planner.store.models import Send
 from planner.store.models import Subscriber

@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 import pytest
 from markupsafe import escape
 
-from planner import privacy
 from planner import services
 from planner.data.loader import load_reference
 from planner.data.loader import read_toml
@@ -24,6 +23,7 @@ from planner.domain.planning import InfeasiblePlan
 from planner.pages import catalog
 from planner.pages import charts
 from planner.pages import exports
+from planner.pages import privacy
 from planner.pages import references
 from planner.pages.labels import LABELS
 

@@ -40,7 +40,6 @@ from flask_wtf.file import FileField
 from markupsafe import Markup
 from wtforms import StringField
 
-from planner import privacy
 from planner import services
 from planner.domain import model
 from planner.errors import InvalidInput
@@ -48,6 +47,7 @@ from planner.handouts import batch
 from planner.handouts import branding as brand
 from planner.handouts import render
 from planner.pages import forms
+from planner.pages import privacy
 from planner.pages import spreadsheet
 from planner.pages.labels import LABELS
 from planner.pages.labels import label

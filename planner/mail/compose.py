@@ -17,7 +17,6 @@ from flask import url_for
 from markupsafe import escape
 from werkzeug.datastructures import MultiDict
 
-from planner import privacy
 from planner import services
 from planner.cache import PlanCache
 from planner.data.loader import sorted_flags
@@ -26,6 +25,7 @@ from planner.mail import smtp as mail
 from planner.mail.settings import settings
 from planner.mail.subscribers import make_token
 from planner.pages import dates
+from planner.pages import privacy
 from planner.store.models import Subscriber
 
 

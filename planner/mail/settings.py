@@ -29,6 +29,7 @@ MAIL_DEFAULTS = {
     "MAIL_NO_WORKER_WAIT": 60,  # [s] send-weekly waits this long for a worker to show up
     "CONFIRM_RESEND_SECONDS": 60,  # at most one confirmation email per address in this time
     "MAIL_MAX_CONSECUTIVE_FAILURES": 5,  # recipients in a row failing stop the run
+    "WEEKLY_EMAIL_WEEKDAY": 0,  # the cron day of send-weekly (0 = Monday), as pages say it
 }
 
 

@@ -173,7 +173,7 @@ def subscribe():
         return notice("Subscribing is not available", [
             "This server is not set up to send emails yet, so nothing was saved. "
             "Please try again later."], 503)
-    interval = float(current_app.config.get("CONFIRM_RESEND_SECONDS", 60))
+    interval = float(settings("CONFIRM_RESEND_SECONDS"))
     subscriber, send = store.request_subscription(address, profile, interval)
     if send:
         try:
@@ -243,7 +243,7 @@ def first_email_sentence() -> str:
     """When the first weekly email comes: the next sending day after today
     (``WEEKLY_EMAIL_WEEKDAY``, 0 = Monday, the day of the README's cron line)."""
     today = services.today()
-    weekday = int(current_app.config.get("WEEKLY_EMAIL_WEEKDAY", 0))
+    weekday = int(settings("WEEKLY_EMAIL_WEEKDAY"))
     first = today + timedelta(days=(weekday - today.weekday() - 1) % 7 + 1)
     return (f"The weekly emails go out on {WEEKDAYS[weekday]} mornings, so your first one "
             f"comes on {day_month(first)}.")

@@ -1,5 +1,5 @@
 """Sealed plan links as the pages use them: which fields a link carries, opening one
-(404/410 for a bad or expired one) and making one (:mod:`planner.privacy` seals)."""
+(404/410 for a bad or expired one) and making one (:mod:`planner.pages.privacy` seals)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from flask import g
 from flask import request
 from werkzeug.datastructures import MultiDict
 
-from planner import privacy
 from planner.pages import forms
+from planner.pages import privacy
 
 #: Fields a sealed plan link carries: the profile's and the week.
 LINK_FIELDS = (*forms.FORM_FIELDS, *forms.PLAN_FIELDS)

@@ -17,7 +17,6 @@ from flask import request
 from flask import url_for
 from werkzeug.datastructures import MultiDict
 
-from planner import privacy
 from planner import services
 from planner.data.loader import load_reference
 from planner.data.loader import read_toml
@@ -29,6 +28,7 @@ from planner.pages import charts
 from planner.pages import dates
 from planner.pages import exports
 from planner.pages import forms
+from planner.pages import privacy
 from planner.pages import references
 from planner.pages.labels import amount_ug
 from planner.pages.labels import label

@@ -54,7 +54,7 @@ def register_db(app: Flask) -> None:
     url = app.config.get("DATABASE_URL") or default_database_url(app)
     app.config["SQLALCHEMY_DATABASE_URI"] = str(url)
     app.config.setdefault("SQLALCHEMY_TRACK_MODIFICATIONS", False)
-    timeout = float(app.config.get("DATABASE_BUSY_TIMEOUT", 30))
+    timeout = float(app.config["DATABASE_BUSY_TIMEOUT"])
     options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
     options.setdefault("pool_pre_ping", True)
     if str(url).startswith("sqlite"):
@@ -62,7 +62,7 @@ def register_db(app: Flask) -> None:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     db.init_app(app)
     migrate.init_app(app, db)
-    synchronous = str(app.config.get("DATABASE_SQLITE_SYNCHRONOUS") or "NORMAL").upper()
+    synchronous = str(app.config["DATABASE_SQLITE_SYNCHRONOUS"] or "NORMAL").upper()
     if synchronous not in SQLITE_SYNCHRONOUS:
         raise ValueError(f"DATABASE_SQLITE_SYNCHRONOUS is {synchronous!r}; "
                          f"choose one of {', '.join(SQLITE_SYNCHRONOUS)}")
