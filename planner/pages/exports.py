@@ -20,6 +20,7 @@ from datetime import datetime
 from datetime import time
 from datetime import timedelta
 
+from planner.pages import dates
 from planner.pages import spreadsheet
 from planner.pages.labels import amount_ug
 from planner.pages.labels import label
@@ -101,8 +102,7 @@ def _stamp(moment: datetime) -> str:
 
 def plan_ics(plan: dict, week: str) -> str:
     """The plan as an iCalendar (VCALENDAR) text with CRLF line endings."""
-    year, number = (int(p) for p in week.split("-W"))
-    monday = date.fromisocalendar(year, number, 1)
+    monday = dates.week_monday(week)
     dtstamp = _stamp(datetime.combine(monday, time())) + "Z"
     key = hashlib.sha256(json.dumps(plan["profile"], sort_keys=True).encode()).hexdigest()[:16]
     lines = [
@@ -124,8 +124,9 @@ def plan_ics(plan: dict, week: str) -> str:
                 dtstamp=dtstamp, start=f"DTSTART:{_stamp(start)}", end=f"DTEND:{_stamp(end)}",
                 summary=f"{label('meal', meal['meal'])}: {meal['dish']['name']} "
                         f"({amount_ug(meal['b12_ug'])} B12)",
-                description="\n".join(foods + [
-                    f"B12: {amount_ug(meal['b12_ug'])}. Modelled absorbed: {amount_ug(meal['absorbed_ug'])}.", DISCLAIMER]))
+                description="\n".join([
+                    *foods, f"B12: {amount_ug(meal['b12_ug'])}. "
+                    f"Modelled absorbed: {amount_ug(meal['absorbed_ug'])}.", DISCLAIMER]))
         if day["supplement_ug"]:
             supplement = plan.get("supplement") or {}
             lines += _event(
