@@ -17,7 +17,8 @@ docstring). The model:
 * ``D[d,m] = Σ dose_o · y[d,m,o]`` the meal's dose [µg]; ``a[d,m]`` its useful
   absorbed B12 [µg] with ``a ≤ g(D)`` and ``a ≤ target`` (more at one meal
   never helps), and ``a ≤ Σ min(g(dose_o), target) · y`` (g is subadditive),
-  which is exact for one item and tightens the LP. ``g`` (Model S) is concave, so ``a ≤ g(D)`` is the
+  which is exact for one item and tightens the LP. ``g`` (Model S) is concave, so
+  ``a ≤ g(D)`` is the
   intersection of its tangents. The solver starts with tangents at every
   single-item dose and a geometric grid, and after each solve adds the
   tangent at every meal dose where ``a`` exceeds ``g(D)`` (cutting planes),

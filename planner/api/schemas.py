@@ -255,7 +255,8 @@ class LabReading(Model):
     value: float
     unit: LabUnit
     date: SampleDate | None
-    compared_value: float = Field(description="the value in compared_unit, rounded as labs report it")
+    compared_value: float = Field(
+        description="the value in compared_unit, rounded as labs report it")
     compared_unit: LabUnit
     status: LabStatus
     thresholds: LabThresholds

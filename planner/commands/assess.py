@@ -36,7 +36,8 @@ def _own_foods(profile: Profile) -> tuple[Food, ...]:
     try:
         return food_table()
     except TableError as e:
-        click.echo(f"warning: food table not loaded, own foods not counted as fortified: {e}", err=True)
+        click.echo("warning: food table not loaded, own foods not counted as fortified: "
+                   f"{e}", err=True)
         return ()
 
 
@@ -82,7 +83,8 @@ def lab_lines(assessment: Assessment) -> list[str]:
         when = f", {r.result.date}" if r.result.date else ""
         bands = "; ".join(f"{b['status']} {b['range']}" for b in r.scheme.describe(r.unit))
         lines.append(_wrap(f"- {r.label}: {r.result.value:g} {r.result.unit}{when}: "
-                           f"{r.status.upper()} ({r.scheme.name}: {bands}). Source: {r.scheme.source}",
+                           f"{r.status.upper()} ({r.scheme.name}: {bands}). "
+                           f"Source: {r.scheme.source}",
                            "  ", "    "))
         for scheme, status in r.alternatives:
             lines.append(_wrap(f"Alternative, {scheme.name}: {status}. Source: {scheme.source}",
@@ -109,7 +111,8 @@ def render_text(assessment: Assessment, texts: dict) -> str:
     if supplement:
         lines += ["", _wrap(
             f"Recommended supplement: {supplement.dose_ug:g} µg {supplement.frequency} "
-            f"({supplement.label}). Why: {supplement.reason.rstrip('.')}. Source: {supplement.source}")]
+            f"({supplement.label}). Why: {supplement.reason.rstrip('.')}. "
+            f"Source: {supplement.source}")]
     if not assessment.flags:
         lines += ["", "No flags: nothing in this profile calls for a supplement or a check."]
     lines += ["", _wrap(assessment.disclaimer, hang="")]

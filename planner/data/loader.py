@@ -87,7 +87,8 @@ def load_texts() -> dict:
         raise ReferenceDataError("texts.toml: disclaimer must be non-empty text")
     missing = [g for g in GUIDELINES if not texts.get("guidelines", {}).get(g, {}).get("name")]
     if missing:
-        raise ReferenceDataError(f"texts.toml: [guidelines.<code>] name missing for {', '.join(missing)}")
+        raise ReferenceDataError(
+            f"texts.toml: [guidelines.<code>] name missing for {', '.join(missing)}")
     return texts
 
 

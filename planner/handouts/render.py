@@ -254,7 +254,8 @@ def lab_rows(assessment: dict, sources: SourceList) -> list[dict]:
             "result": f"{lab['value']:g} {lab['unit']}",
             "date": lab["date"] or "not given",
             "status": lab["status"],
-            "thresholds": f"{t['name']}: " + "; ".join(f"{b['status']} {b['range']}" for b in t["bands"]),
+            "thresholds": f"{t['name']}: "
+                          + "; ".join(f"{b['status']} {b['range']}" for b in t["bands"]),
             "alternatives": [f"{a['name']}: {a['status']}" for a in lab["alternatives"]],
             "source_refs": sources.refs([t["source"], *(a["source"] for a in lab["alternatives"])]),
         })

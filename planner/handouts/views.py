@@ -445,6 +445,21 @@ def results_html(batch_id: str, results: dict) -> Markup:
                            field_labels=FIELD_LABELS))
 
 
+def progress_lines(events: queue.Queue, batch_id: str):
+    """The streamed page's lines: one per client made, then the results (or the failure)."""
+    while True:
+        item = events.get()
+        if isinstance(item, batch.Progress):
+            yield render_template("handout/_batch_progress.html", step=item)
+            continue
+        yield "</ol>"
+        if isinstance(item, Exception):
+            yield render_template("handout/_batch_failed.html")
+        else:
+            yield str(results_html(batch_id, item))
+        return
+
+
 def stream_batch(form: BatchForm, data: bytes, defaults: batch.BatchDefaults, max_rows: int):
     """Make the batch while the page streams one line per client, then its results."""
     parsed = batch.parse_clients_csv(data, defaults, max_rows=max_rows)
@@ -487,18 +502,7 @@ def stream_batch(form: BatchForm, data: bytes, defaults: batch.BatchDefaults, ma
         thread.start()
         try:
             yield head
-            while True:
-                item = events.get()
-                if isinstance(item, batch.Progress):
-                    yield render_template("handout/_batch_progress.html", step=item)
-                elif isinstance(item, Exception):
-                    yield "</ol>"
-                    yield render_template("handout/_batch_failed.html")
-                    break
-                else:
-                    yield "</ol>"
-                    yield str(results_html(batch_id, item))
-                    break
+            yield from progress_lines(events, batch_id)
             yield tail
         finally:  # also when the client goes away: the batch ends before the slot frees
             if thread is not threading.current_thread():

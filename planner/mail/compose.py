@@ -107,7 +107,8 @@ def compose(subscriber: Subscriber, week: str, now: datetime):
     mid = message_id(subscriber, week)
     msg = mail.build_message(
         sender=settings("MAIL_FROM") or f"B12 Planner <plans@{mail_domain()}>",
-        to=subscriber.email, subject=f"Your B12 meal plan for the {dates.week_of(week, lower=True)}",
+        to=subscriber.email,
+        subject=f"Your B12 meal plan for the {dates.week_of(week, lower=True)}",
         text=text, html=html, message_id=mid, date=now,
         unsubscribe_url=urls["unsubscribe"],
         unsubscribe_mailto=settings("MAIL_UNSUBSCRIBE_MAILTO"))

@@ -174,6 +174,19 @@ class Result:
     smtp_failure: bool = False  # refused, dropped or stalled by the SMTP server
 
 
+def _still_due(subscriber_id: int, week: str, resend_in_doubt: bool
+               ) -> tuple[bool, datetime | None]:
+    """(whether this week's email is still to send, the claim time of an in-doubt row
+    taken over with ``resend_in_doubt``): no row yet, a ``retry`` row with attempts
+    left, or an in-doubt row when asked."""
+    existing = send_row(subscriber_id, week)
+    if existing is None:
+        return True, None
+    if existing.status == SENDING and resend_in_doubt:
+        return True, existing.claimed_at
+    return existing.status == RETRY and existing.attempts < max_attempts(), None
+
+
 def deliver(subscriber_id: int, week: str, smtp: mail.SmtpMailer, *,
             resend_in_doubt: bool = False, now: Callable[[], datetime] = utcnow) -> Result:
     """Compose, claim and send one subscriber's email for ``week``.
@@ -188,13 +201,9 @@ def deliver(subscriber_id: int, week: str, smtp: mail.SmtpMailer, *,
         subscriber = db.session.get(Subscriber, subscriber_id)
         if subscriber is None or not subscriber.active:
             return Result("skipped")
-        existing = send_row(subscriber_id, week)
-        in_doubt_since = None
-        if existing is not None:
-            if existing.status == SENDING and resend_in_doubt:
-                in_doubt_since = existing.claimed_at
-            elif existing.status != RETRY or existing.attempts >= max_attempts():
-                return Result("skipped")
+        due, in_doubt_since = _still_due(subscriber_id, week, resend_in_doubt)
+        if not due:
+            return Result("skipped")
         try:
             msg, mid = compose(subscriber, week, now())
         except plan_errors as e:  # a stored profile the planner no longer accepts
@@ -515,14 +524,7 @@ def run_with_rq(week: str, *, resend_in_doubt: bool = False,
     connection = Redis.from_url(str(settings("REDIS_URL")))
     queue_name = str(settings("MAIL_QUEUE"))
     queue = Queue(queue_name, connection=connection)
-    job_timeout = int(float(settings("SMTP_TIMEOUT")) * 4 + sum(retry_delays()) * 2 + 60)
-    pending: list[str] = []
-    for chunk_start in range(0, len(due), 500):
-        jobs = [Queue.prepare_data(send_job, args=(sid, week, resend_in_doubt),
-                                   timeout=job_timeout, result_ttl=24 * 3600,
-                                   description=f"weekly email {week} #{sid}")
-                for sid in due[chunk_start:chunk_start + 500]]
-        pending += [job.id for job in queue.enqueue_many(jobs)]
+    pending = _enqueue(queue, due, week, resend_in_doubt)
     deadline = None if timeout is None else time.monotonic() + timeout
     no_worker_wait = float(settings("MAIL_NO_WORKER_WAIT"))
     last_worker_seen = time.monotonic()
@@ -554,6 +556,21 @@ def run_with_rq(week: str, *, resend_in_doubt: bool = False,
             break
         time.sleep(poll)
     return summary
+
+
+def _enqueue(queue, due: list[int], week: str, resend_in_doubt: bool) -> list[str]:
+    """One ``send_job`` per subscriber, queued 500 at a time; the job ids."""
+    from rq import Queue
+
+    job_timeout = int(float(settings("SMTP_TIMEOUT")) * 4 + sum(retry_delays()) * 2 + 60)
+    pending: list[str] = []
+    for chunk_start in range(0, len(due), 500):
+        jobs = [Queue.prepare_data(send_job, args=(sid, week, resend_in_doubt),
+                                   timeout=job_timeout, result_ttl=24 * 3600,
+                                   description=f"weekly email {week} #{sid}")
+                for sid in due[chunk_start:chunk_start + 500]]
+        pending += [job.id for job in queue.enqueue_many(jobs)]
+    return pending
 
 
 def _settle(summary: Summary, job_id: str, job, connection, queue_name: str) -> bool:

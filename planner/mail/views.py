@@ -139,6 +139,21 @@ def send_confirmation(subscriber) -> None:
         smtp.send(msg)
 
 
+def read_subscription(form: MultiDict) -> tuple[str | None, object, list[dict]]:
+    """The address and the profile of a subscribe form, and every problem with them."""
+    errors: list[dict] = []
+    address = profile = None
+    try:
+        address = store.check_email(form.get("email", ""))
+    except store.InvalidEmail as e:
+        errors.append({"field": "email", "message": str(e)})
+    try:
+        profile = forms.profile_from_args(form, extra=("email", "csrf_token"))
+    except InvalidInput as e:
+        errors += e.errors
+    return address, profile, errors
+
+
 @bp.route("/subscribe", methods=["GET", "POST"])
 def subscribe():
     """Subscribe to a weekly plan email: your address and your profile."""
@@ -149,16 +164,7 @@ def subscribe():
             values = open_link(request.args["plan"])
         return render_template("subscribe/form.html", form=form,
                                **form_context(values, []))
-    errors: list[dict] = []
-    address = None
-    try:
-        address = store.check_email(request.form.get("email", ""))
-    except store.InvalidEmail as e:
-        errors.append({"field": "email", "message": str(e)})
-    try:
-        profile = forms.profile_from_args(request.form, extra=("email", "csrf_token"))
-    except InvalidInput as e:
-        errors += e.errors
+    address, profile, errors = read_subscription(request.form)
     if errors:
         return render_template("subscribe/form.html", form=form,
                                **form_context(request.form, errors)), 400

@@ -160,28 +160,11 @@ def _read_args(args: MultiDict, extra: set[str]) -> tuple[dict, list[dict]]:
     labs: dict[str, dict] = {}
     errors: list[dict] = []
     for key in args:
-        values = _values(args, key)
         if key in extra:
             continue
-        if key not in FORM_FIELDS:
-            errors.append({"field": key, "message": (
-                "is not a field of the profile; valid fields are "
-                f"{', '.join(FORM_FIELDS + tuple(sorted(extra)))}")})
-        elif key in LIST_FIELDS:
-            data[key] = values
-        elif len(values) > 1:
-            errors.append({"field": key, "message": f"give one value, not {len(values)}"})
-        elif values and key in NUMBER_FIELDS and _number(values[0]) is None:
-            errors.append({"field": key, "message": f"{values[0][:40]!r} is not a number"})
-        elif values and key in BOOLEAN_FIELDS:
-            if values[0].lower() in BOOLEAN_WORDS:
-                data[key] = BOOLEAN_WORDS[values[0].lower()]
-            else:
-                errors.append({"field": key, "message": (
-                    f"{values[0][:40]!r} is not a choice; choose true or false")})
-        elif values:
-            value = _number(values[0]) if key in NUMBER_FIELDS else values[0]
-            _place(key, value, data, supplement, labs)
+        problem = _read_arg(key, _values(args, key), extra, data, supplement, labs)
+        if problem:
+            errors.append({"field": key, "message": problem})
     if supplement:
         data["supplement"] = supplement
     # the unit is a select that always sends a value: a test counts once it has a value or a date
@@ -189,6 +172,31 @@ def _read_args(args: MultiDict, extra: set[str]) -> tuple[dict, list[dict]]:
     if filled:
         data["labs"] = filled
     return data, errors
+
+
+def _read_arg(key: str, values: list[str], extra: set[str], data: dict, supplement: dict,
+              labs: dict[str, dict]) -> str | None:
+    """Put one argument's values where they belong; the problem with them, if any."""
+    if key not in FORM_FIELDS:
+        return ("is not a field of the profile; valid fields are "
+                f"{', '.join(FORM_FIELDS + tuple(sorted(extra)))}")
+    if key in LIST_FIELDS:
+        data[key] = values
+        return None
+    if len(values) > 1:
+        return f"give one value, not {len(values)}"
+    if not values:
+        return None
+    if key in NUMBER_FIELDS and _number(values[0]) is None:
+        return f"{values[0][:40]!r} is not a number"
+    if key in BOOLEAN_FIELDS:
+        if values[0].lower() not in BOOLEAN_WORDS:
+            return f"{values[0][:40]!r} is not a choice; choose true or false"
+        data[key] = BOOLEAN_WORDS[values[0].lower()]
+        return None
+    value = _number(values[0]) if key in NUMBER_FIELDS else values[0]
+    _place(key, value, data, supplement, labs)
+    return None
 
 
 def _lab_error(error: dict, data: dict) -> dict:
