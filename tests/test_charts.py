@@ -39,8 +39,8 @@ def test_one_intake_and_one_absorbed_bar_per_day(plan):
     chart = charts.week_chart(plan)
     assert len(chart.bars) == 2 * len(plan["days"])
     assert [b.kind for b in chart.bars[:2]] == ["intake", "absorbed"]
-    for day, (intake, absorbed) in zip(plan["days"], zip(chart.bars[::2], chart.bars[1::2], strict=True),
-                                       strict=True):
+    pairs = zip(chart.bars[::2], chart.bars[1::2], strict=True)
+    for day, (intake, absorbed) in zip(plan["days"], pairs, strict=True):
         assert intake.value_ug == day["b12_ug"]
         assert absorbed.value_ug == day["counted_absorbed_ug"]
         assert intake.x < absorbed.x

@@ -113,7 +113,8 @@ def test_enums_are_the_domain_vocabularies(app, document):
 
 
 def test_query_parameters_carry_their_enums(document):
-    parameters = {p["name"]: p["schema"] for p in document["paths"]["/api/v1/foods"]["get"]["parameters"]}
+    listed = document["paths"]["/api/v1/foods"]["get"]["parameters"]
+    parameters = {p["name"]: p["schema"] for p in listed}
 
     assert parameters["diet"]["anyOf"][0] == {"$ref": "#/components/schemas/Diet"}
     assert parameters["group"]["anyOf"][0] == {"$ref": "#/components/schemas/FoodGroup"}
@@ -155,7 +156,8 @@ def any_valid_profile(food_ids: list[str]):
             "medications": words(model.MEDICATIONS), "conditions": words(model.CONDITIONS),
             "symptoms": words(model.SYMPTOMS),
             "supplement": st.none() | st.fixed_dictionaries({
-                "dose_ug": st.floats(0.01, 10_000), "frequency": st.sampled_from(model.FREQUENCIES)})
+                "dose_ug": st.floats(0.01, 10_000),
+                "frequency": st.sampled_from(model.FREQUENCIES)})
             | st.fixed_dictionaries({"frequency": st.just("injection"),  # issue 14
                                      "every_weeks": st.integers(1, 26)}),
             # issue 14: what a dietitian brings

@@ -184,7 +184,8 @@ def profiles(draw) -> Profile:
     }
     if data["age_years"] >= 16 and draw(st.booleans()):
         data["sex"] = "female"
-        stages = ["none", "pregnant", "lactating"] if data["age_years"] <= 60 else ["none", "lactating"]
+        stages = (["none", "pregnant", "lactating"] if data["age_years"] <= 60
+                  else ["none", "lactating"])
         data["life_stage"] = draw(st.sampled_from(stages))  # no pregnancy over 60 (issue 12)
     if draw(st.booleans()):
         data["include_foods"] = draw(st.lists(st.sampled_from(FOOD_IDS), min_size=1,
