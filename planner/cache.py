@@ -5,7 +5,7 @@ the reference data (the core reads no clock and no randomness it does not
 seed from the profile and week), so a plan built once can be served again.
 Entries are keyed by
 
-* the profile's canonical JSON (``subscriptions.profile_json``: sorted keys,
+* the profile's canonical JSON (``planner.domain.profile.canonical_profile_json``: sorted keys,
   so equal profiles give equal text),
 * the week, and
 * a SHA-256 fingerprint of the food table's *content*

@@ -619,7 +619,7 @@ def test_a_subscriber_with_labs_is_stored_and_mailed(mail_app, mail_client, reco
     subscribe_and_confirm(mail_client, recorder, "dietitian@example.org",
                           lab_serum_b12_value="120", lab_serum_b12_unit="pmol/L",
                           lab_serum_b12_date="2026-01-15", folic_acid_ug="2000")
-    from test_subscriptions import profile_of
+    from test_mail_subscribers import profile_of
     stored = profile_of(mail_app, "dietitian@example.org")
     assert stored["labs"] == [{"test": "serum_b12", "value": 120.0, "unit": "pmol/L",
                                "date": "2026-01-15"}]

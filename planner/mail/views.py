@@ -65,7 +65,7 @@ class PreferencesForm(FlaskForm):
 def plan_errors(profile) -> list[dict]:
     """Why no weekly plan can be made for ``profile``, as form errors; [] when one can.
 
-    The same call the plan page makes (``web.build_plan``, i.e. ``make_plan``
+    The same call the plan page makes (``services.build_plan``, i.e. ``make_plan``
     on the shared food table the weekly email uses), for this week: a profile
     it refuses is refused here with 422 and its field named, instead of being
     stored and failing every week.
