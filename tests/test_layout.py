@@ -169,3 +169,20 @@ def test_every_config_key_the_code_reads_is_in_the_readme_settings_table():
     missing = config_read() - readme_settings() - (flask_own - {"B12_SECRET_KEY",
                                                                  "B12_SERVER_NAME"})
     assert missing == set()
+
+
+def test_the_factory_shows_each_setup_step_as_one_register_line():
+    """create_app calls one register_* function per step, the database, the mail
+    settings and CSRF each on their own line (issue 15)."""
+    tree = ast.parse((PLANNER / "app.py").read_text(encoding="utf-8"))
+    factory = next(n for n in tree.body if isinstance(n, ast.FunctionDef)
+                   and n.name == "create_app")
+    steps = [n.value.func.id for n in factory.body
+             if isinstance(n, ast.Expr) and isinstance(n.value, ast.Call)
+             and isinstance(n.value.func, ast.Name)]
+    assert all(step.startswith("register_") for step in steps)
+    for step in ("register_security", "register_foods", "register_errors", "register_db",
+                 "register_mail_config", "register_blueprints", "register_csrf",
+                 "register_rate_limits"):
+        assert steps.count(step) == 1, step
+    assert steps.index("register_csrf") > steps.index("register_blueprints")
