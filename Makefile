@@ -64,8 +64,10 @@ load: sysdeps $(VENV)/.installed-test
 audit: $(VENV)/.installed-test
 	$(BIN)/python .ci/audit.py
 
+# ruff over everything (ruff.toml), mypy strict over planner/domain and foods (setup.cfg).
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache test-artifacts

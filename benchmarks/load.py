@@ -7,7 +7,7 @@ per second, p50 and p99 latency, errors, and each endpoint's ratio to
 ``/healthz``. The last line is one JSON object with the figures.
 
 The plan endpoints answer a profile they planned before from the plan cache
-(``planner.plan_cache``), so a fourth run, ``POST /api/v1/plan (distinct)``,
+(``planner.cache``), so a fourth run, ``POST /api/v1/plan (distinct)``,
 sends a different profile with every request, from a pool of
 ``len(distinct_profiles())`` (far more than the cache holds per worker, in
 rotation), so every one of its requests builds a new plan: the uncached

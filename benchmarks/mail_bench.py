@@ -1,6 +1,6 @@
 """Weekly email benchmark: one run to 10,000 confirmed subscribers.
 
-The run is the real one (:func:`planner.weekly.run_in_process`: plan, render,
+The run is the real one (:func:`planner.mail.run.run_in_process`: plan, render,
 claim, SMTP, mark sent) against an SQLite file made by the migrations and a
 discarding SMTP server (aiosmtpd, tests/smtp_server.py) in its own process on
 127.0.0.1. Subscribers share the benchmark profiles of benchmarks/profiles.py
@@ -89,10 +89,10 @@ def add_subscribers(app, n: int) -> int:
     """``n`` confirmed subscribers, profiles round-robin; returns distinct profiles."""
     from sqlalchemy import insert
 
-    from planner.db import db
-    from planner.models import Subscriber
-    from planner.models import utcnow
-    from planner.subscriptions import profile_json
+    from planner.mail.subscribers import profile_json
+    from planner.store.db import db
+    from planner.store.models import Subscriber
+    from planner.store.models import utcnow
 
     profiles = [profile_json(case.profile) for case in bench_cases()]
     now = utcnow()
@@ -110,7 +110,8 @@ def add_subscribers(app, n: int) -> int:
 
 
 def run(n: int, trace: bool) -> dict:
-    from planner import weekly
+    from planner.mail import compose
+    from planner.mail import run as weekly
 
     samples: list[dict] = []
     started = time.perf_counter()
@@ -132,7 +133,7 @@ def run(n: int, trace: bool) -> dict:
 
     summary = weekly.run_in_process(WEEK, progress=progress)
     seconds = time.perf_counter() - started
-    cache = weekly.plan_cache()
+    cache = compose.plan_cache()
     return {"summary": summary, "seconds": seconds, "samples": samples,
             "plans_built": cache.misses, "plan_cache_hits": cache.hits}
 

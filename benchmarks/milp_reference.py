@@ -553,9 +553,9 @@ def bench_problems():
     builds the problem."""
     from benchmarks.profiles import bench_cases
     from foods.loader import load_foods
+    from planner.data.loader import load_reference
     from planner.domain.planning import build_dish_problem
     from planner.domain.planning import profile_json
-    from planner.reference import load_reference
 
     foods = load_foods()
     reference = load_reference()

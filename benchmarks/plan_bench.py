@@ -59,11 +59,11 @@ from benchmarks.milp_reference import penalties  # noqa: E402
 from benchmarks.profiles import BenchCase  # noqa: E402
 from benchmarks.profiles import bench_cases  # noqa: E402
 from foods.loader import load_foods  # noqa: E402
+from planner.data.loader import load_reference  # noqa: E402
 from planner.domain import dish_plan  # noqa: E402
 from planner.domain.plan import Plan  # noqa: E402
 from planner.domain.planning import build_dish_problem  # noqa: E402
 from planner.domain.planning import make_plan  # noqa: E402
-from planner.reference import load_reference  # noqa: E402
 
 P50_BAR_MS = 10.0
 P99_BAR_MS = 50.0
@@ -93,7 +93,7 @@ def import_and_load_seconds() -> tuple[float, float]:
     code = ("import time; t = time.perf_counter(); c = time.process_time(); "
             "from foods.loader import load_foods; "
             "from planner.domain.planning import make_plan; "
-            "from planner.reference import load_reference; "
+            "from planner.data.loader import load_reference; "
             "load_foods(); load_reference(); "
             "print(time.process_time() - c, time.perf_counter() - t)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,

@@ -41,6 +41,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from planner.domain.planning import PlanError
 from planner.domain.profile import ProfileError
+from planner.pages import privacy
 
 
 class InvalidInput(Exception):
@@ -139,8 +140,8 @@ def error_response(status: int, error: str, errors: Iterable[dict] = (),
         back = url_for("views.index")
         answers = g.get("plan_args") or (request.path.startswith("/plan") and request.args)
         if answers:  # back to the filled-in form, through a sealed link
-            from planner import privacy
-            from planner.views import LINK_FIELDS
+            # Inside: planner.pages.forms imports this module (InvalidInput).
+            from planner.pages.links import LINK_FIELDS
 
             back = url_for("views.edit", sealed=privacy.seal_pairs(
                 (k, v) for k, v in answers.items(multi=True) if k in LINK_FIELDS))

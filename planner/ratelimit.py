@@ -15,7 +15,8 @@ What is limited:
 * the handout PDF ``/plan/handout.pdf`` (``RATELIMIT_HANDOUT_PDF``, about 0.7 s
   of CPU each) and the POST of the batch upload ``/handouts/batch``
   (``RATELIMIT_HANDOUT_BATCH``, up to ``HANDOUT_BATCH_SECONDS`` each), so one
-  client cannot keep the workers rendering. ``/unsubscribe`` and ``/preferences`` are *not* limited: RFC 8058
+  client cannot keep the workers rendering. ``/unsubscribe`` and ``/preferences`` are
+  *not* limited: RFC 8058
   one-click unsubscribes come from mail providers' servers, many users behind
   one address, and a refused unsubscribe would keep mail going to someone
   who asked to stop.

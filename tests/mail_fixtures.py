@@ -56,7 +56,7 @@ def make_app(tmp_path, database_url, smtp):
     yield make
     for app in apps:
         with app.app_context():
-            from planner.db import db
+            from planner.store.db import db
 
             db.engine.dispose()
 

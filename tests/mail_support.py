@@ -87,10 +87,10 @@ def subscribe_and_confirm(client, recorder, email: str, **profile) -> None:
 def add_subscribers(app, n: int, *, confirmed: bool = True, start: int = 0,
                     profile: dict | None = None) -> list[str]:
     """``n`` subscribers straight through the store (fast), addresses returned."""
-    from planner import subscriptions as store
-    from planner.db import db
-    from planner.models import Subscriber
-    from planner.models import utcnow
+    from planner.mail import subscribers as store
+    from planner.store.db import db
+    from planner.store.models import Subscriber
+    from planner.store.models import utcnow
 
     parsed = parse_profile(profile or {"age_years": 34, "diet": "vegan"})
     emails = [f"reader{i:05d}@example.org" for i in range(start, start + n)]
@@ -112,8 +112,8 @@ def run_send(app, *args: str):
 def sends(app, week: str = WEEK) -> dict[int, str]:
     from sqlalchemy import select
 
-    from planner.db import db
-    from planner.models import Send
+    from planner.store.db import db
+    from planner.store.models import Send
 
     with app.app_context():
         rows = db.session.execute(select(Send.subscriber_id, Send.status)

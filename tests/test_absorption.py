@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from planner.data.loader import load_reference
+from planner.data.loader import read_toml
 from planner.domain.absorption import absorbed_from_doses
 from planner.domain.absorption import absorbed_target_ug
 from planner.domain.absorption import absorbed_ug
-from planner.reference import load_reference
-from planner.reference import read_toml
 
 PARAMS = load_reference().absorption
 DATA = read_toml("absorption.toml")

@@ -11,9 +11,9 @@ import zipfile
 
 import pytest
 
-from planner import handout_batch as batch
-from planner import handouts
 from planner.domain import model
+from planner.handouts import batch
+from planner.handouts import views
 
 WEEK = "2025-W10"
 FIVE_ROWS = (
@@ -119,10 +119,10 @@ def test_old_batches_are_deleted_after_an_hour(app):
     client = app.test_client()
     upload(client, FIVE_ROWS).get_data()
     with app.app_context():
-        [folder] = list(handouts.batches_root().iterdir())
-        handouts.forget_old_batches(folder.stat().st_mtime + handouts.RESULT_TTL_S - 5)
+        [folder] = list(views.batches_root().iterdir())
+        views.forget_old_batches(folder.stat().st_mtime + views.RESULT_TTL_S - 5)
         assert folder.exists()
-        handouts.forget_old_batches(folder.stat().st_mtime + handouts.RESULT_TTL_S + 5)
+        views.forget_old_batches(folder.stat().st_mtime + views.RESULT_TTL_S + 5)
         assert not folder.exists()
 
 

@@ -20,8 +20,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from foods.loader import load_foods
-from planner import references
 from planner.commands.plan import plan as plan_command
+from planner.data.loader import food_group_keys
+from planner.data.loader import load_reference
+from planner.data.loader import read_toml
 from planner.domain.absorption import absorbed_ug
 from planner.domain.absorption import meal_absorbed_ug
 from planner.domain.assessment import assess
@@ -35,9 +37,7 @@ from planner.domain.planning import build_problem
 from planner.domain.planning import make_plan
 from planner.domain.profile import parse_profile
 from planner.domain.reference import ReferenceDataError
-from planner.reference import food_group_keys
-from planner.reference import load_reference
-from planner.reference import read_toml
+from planner.pages import references
 
 ROOT = Path(__file__).resolve().parents[1]
 REF = load_reference()
@@ -214,7 +214,8 @@ def test_food_bound_b12_is_halved_and_crystalline_unchanged(name, fields):
         food = BY_ID[food_id]
         assert single(food, 1, person) == pytest.approx(0.5 * single(food, 1, healthy))
     cereal = next(f for f in FOODS if f.fortified and f.group == "cereal")
-    assert single(cereal, 1, person) == pytest.approx(absorbed_ug(cereal.b12_ug_per_serving, PARAMS))
+    assert single(cereal, 1, person) == pytest.approx(
+        absorbed_ug(cereal.b12_ug_per_serving, PARAMS))
 
 
 def test_no_half_at_64_without_those_medicines_or_conditions():
@@ -230,7 +231,8 @@ def test_the_80_year_old_on_a_ppi_gets_half_of_model_s_from_pollock():
     i = next(k for k, f in enumerate(problem.foods) if f.food_id == "pollock_alaska_cooked")
     meal = ((i, 2.0),)  # 2 × 3 oz: 6.2 µg
     assert problem.dose_ug(meal[0]) == pytest.approx(6.22, abs=0.01)
-    assert problem.meal_absorbed_ug(meal) == pytest.approx(0.5 * absorbed_ug(6.222, PARAMS), rel=1e-3)
+    assert problem.meal_absorbed_ug(meal) == pytest.approx(
+        0.5 * absorbed_ug(6.222, PARAMS), rel=1e-3)
     assert problem.meal_absorbed_ug(meal) < 0.62  # not 1.227
     plan = make_plan(prof, FOODS, week=WEEK, reference=REF)
     for meal in (m for d in plan.days for m in d.meals if m.items):
@@ -275,7 +277,8 @@ def test_without_if_or_ileum_food_never_covers_a_day(condition):
     assert plan.assessment.intrinsic_factor is False
     assert plan.summary.days_covered_by_food == 0
     assert plan.supplement is not None
-    share = plan.supplement.absorbed_ug_per_dose / (7 if plan.supplement.frequency == "weekly" else 1)
+    per_day = 7 if plan.supplement.frequency == "weekly" else 1
+    share = plan.supplement.absorbed_ug_per_dose / per_day
     for day in plan.days:
         assert day.counted_absorbed_ug == pytest.approx(share)
     refused = replace(prof, accept_supplement=False)
@@ -296,8 +299,9 @@ def test_no_output_says_the_foods_cover_the_target_without_if(condition, client)
     refused = client.get(f"/plan?{urlencode({**args, 'accept_supplement': 'false'})}")
     assert refused.status_code == 422
     assert "foods cover" not in refused.get_data(as_text=True)
-    result = CliRunner().invoke(plan_command, ["-", "--format", "text", "--week", WEEK], input=json.dumps(
-        {"age_years": 45, "diet": "omnivore", "conditions": [condition]}))
+    result = CliRunner().invoke(
+        plan_command, ["-", "--format", "text", "--week", WEEK],
+        input=json.dumps({"age_years": 45, "diet": "omnivore", "conditions": [condition]}))
     assert result.exit_code == 0, result.stderr
     assert "foods cover" not in result.stdout and "(0 by food alone)" in result.stdout
 

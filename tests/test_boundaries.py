@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import csv
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -46,6 +48,18 @@ def test_domain_module_never_reads_the_clock_or_files(path):
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             called.add(name)
     assert not called & FORBIDDEN_CALLS, called & FORBIDDEN_CALLS
+
+
+def test_importing_the_core_loads_no_flask():
+    """``import planner.domain.planning`` in a fresh interpreter: the package's
+    ``__init__`` must not pull the app factory (and Flask) in (issue 15)."""
+    code = ("import sys, planner.domain.planning, planner.domain.week\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "{'flask', 'werkzeug', 'jinja2', 'sqlalchemy', 'planner'} "
+            "and not m.startswith('planner.domain') and m != 'planner'))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, timeout=60, check=True)
+    assert result.stdout.strip() == "[]"
 
 
 def test_the_checker_would_catch_a_forbidden_import(tmp_path):

@@ -17,10 +17,10 @@ from hypothesis import strategies as st
 from mail_support import subscribe_and_confirm
 
 from foods.loader import load_foods
-from planner import schemas
-from planner import subscribe as subscribe_pages
+from planner.api import schemas
 from planner.commands.assess import assess as assess_cli
 from planner.commands.plan import plan as plan_cli
+from planner.data.loader import load_reference
 from planner.domain.assessment import assess
 from planner.domain.model import LAB_UNITS
 from planner.domain.model import SYMPTOMS
@@ -29,8 +29,8 @@ from planner.domain.model import Profile
 from planner.domain.planning import make_plan
 from planner.domain.profile import ProfileError
 from planner.domain.profile import parse_profile
-from planner.forms import profile_from_args
-from planner.reference import load_reference
+from planner.mail import views as subscribe_pages
+from planner.pages.forms import profile_from_args
 
 pytest_plugins = ["mail_fixtures"]
 
@@ -90,7 +90,8 @@ def test_every_threshold_row_at_its_edges(test, value, unit, status):
     result = reading(test, value, unit)
 
     assert result.status == status
-    assert result.scheme.source.startswith(("b12-reference.md §4.2", "sources.toml who_2012_folate"))
+    assert result.scheme.source.startswith(
+        ("b12-reference.md §4.2", "sources.toml who_2012_folate"))
     item = result.to_dict()
     assert item["status"] == status and item["source"] == result.scheme.source
     assert item["thresholds"]["bands"] and "vary" in item["note"]
@@ -144,7 +145,7 @@ BAD_LABS = {
     "unknown unit": ([{"test": "serum_b12", "value": 300, "unit": "mg/dL"}], "item 1 unit"),
     "unit of another test": ([{"test": "holotc", "value": 30, "unit": "nmol/L"}], "item 1 unit"),
     "negative value": ([{"test": "mma", "value": -0.1, "unit": "µmol/L"}], "item 1 value"),
-    "impossible value": ([{"test": "serum_b12", "value": 90_000, "unit": "pmol/L"}], "item 1 value"),
+    "impossible value": ([{"test": "serum_b12", "value": 90_000, "unit": "pmol/L"}], "item 1 value"),  # noqa: E501  (a case table reads better one case a line)
     "text value": ([{"test": "folate", "value": "low", "unit": "nmol/L"}], "item 1 value"),
     "boolean value": ([{"test": "folate", "value": True, "unit": "nmol/L"}], "item 1 value"),
     "missing value": ([{"test": "folate", "unit": "nmol/L"}], "item 1 value"),
@@ -222,8 +223,8 @@ def test_the_form_shows_a_bad_lab_input_next_to_its_field(client, args, field):
 
 def test_a_low_result_is_a_soon_check():
     for test, value in (("serum_b12", 100), ("holotc", 20)):
-        result = assess(parse_profile({"age_years": 40, "diet": "omnivore",
-                                       "labs": [{"test": test, "value": value, "unit": "pmol/L"}]}), REF)
+        lab = {"test": test, "value": value, "unit": "pmol/L"}
+        result = assess(parse_profile({"age_years": 40, "diet": "omnivore", "labs": [lab]}), REF)
         flag = result.flag("medical_check")
         assert flag.level == "soon" and "lab_low_b12" in flag.rule_ids
 
@@ -249,8 +250,8 @@ def test_a_borderline_result_with_symptoms_is_soon_and_names_the_second_line_tes
 
 
 def test_a_borderline_result_without_symptoms_is_routine():
-    result = assess(parse_profile({"age_years": 40, "diet": "omnivore",
-                                   "labs": [{"test": "holotc", "value": 40, "unit": "pmol/L"}]}), REF)
+    lab = {"test": "holotc", "value": 40, "unit": "pmol/L"}
+    result = assess(parse_profile({"age_years": 40, "diet": "omnivore", "labs": [lab]}), REF)
     flag = result.flag("medical_check")
     assert flag.level == "routine" and flag.rule_ids == ("lab_borderline_without_symptoms",)
 
@@ -334,8 +335,8 @@ def test_on_injections_no_oral_supplement_is_added_and_the_schedule_is_shown():
 
 @pytest.mark.parametrize(("supplement", "words"), [
     ({"frequency": "injection"}, "supplement.every_weeks: is required"),
-    ({"frequency": "injection", "every_weeks": 0}, "supplement.every_weeks: must be a whole number"),
-    ({"frequency": "injection", "every_weeks": 2.5}, "supplement.every_weeks: must be a whole number"),
+    ({"frequency": "injection", "every_weeks": 0}, "supplement.every_weeks: must be a whole number"),  # noqa: E501  (a case table reads better one case a line)
+    ({"frequency": "injection", "every_weeks": 2.5}, "supplement.every_weeks: must be a whole number"),  # noqa: E501  (a case table reads better one case a line)
     ({"frequency": "daily", "dose_ug": 10, "every_weeks": 4}, "only for frequency 'injection'"),
     ({"frequency": "monthly", "dose_ug": 10}, "choose one of daily, weekly, injection"),
 ])
@@ -347,7 +348,8 @@ def test_injection_input_is_checked(supplement, words):
 
 @pytest.mark.parametrize(("amount", "fires"), [(1000, False), (1000.5, True), (5000, True)])
 def test_folic_acid_above_1000_ug_raises_the_masking_flag(amount, fires):
-    result = assess(parse_profile({"age_years": 40, "diet": "omnivore", "folic_acid_ug": amount}), REF)
+    result = assess(
+        parse_profile({"age_years": 40, "diet": "omnivore", "folic_acid_ug": amount}), REF)
     flag = result.flag("medical_check")
     assert (flag is not None and "folic_acid_high_dose" in flag.rule_ids) is fires
     if fires:
@@ -358,7 +360,8 @@ def test_folic_acid_above_1000_ug_raises_the_masking_flag(amount, fires):
 @pytest.mark.parametrize(("months", "diet", "fires"), [
     (6, "vegan", True), (24, "vegan", True), (5, "vegan", False), (12, "vegetarian", False)])
 def test_a_loading_phase_is_offered_first_after_6_months_without_b12(months, diet, fires):
-    result = assess(parse_profile({"age_years": 30, "diet": diet, "months_without_b12": months}), REF)
+    result = assess(
+        parse_profile({"age_years": 30, "diet": diet, "months_without_b12": months}), REF)
     flag = result.flag("supplement")
     options = [o.to_dict() for o in flag.dose_options]
     assert (options[0]["id"] == "loading_2000_daily_2_weeks") is fires
@@ -395,9 +398,11 @@ def test_a_differential_symptom_puts_its_rows_first_and_says_where_it_points(
 
 
 def test_without_a_differential_symptom_the_tables_keep_their_order():
-    result = assess(parse_profile({"age_years": 55, "diet": "omnivore", "symptoms": ["leg_pain"]}), REF)
+    result = assess(
+        parse_profile({"age_years": 55, "diet": "omnivore", "symptoms": ["leg_pain"]}), REF)
     flag = result.flag("differential")
-    assert [r.feature for r in flag.tables[0].rows] == [r.feature for r in REF.differentials[1].rows]
+    assert ([r.feature for r in flag.tables[0].rows]
+            == [r.feature for r in REF.differentials[1].rows])
     assert not any(r.matches for t in flag.tables for r in t.rows)
 
 
@@ -418,7 +423,8 @@ def test_saddle_numbness_is_urgent():
     ("autoimmune_thyroid", "medical_check", "NICE via Pulse"),
 ])
 def test_more_causes_each_raise_their_flag_with_a_source(condition, flag, source):
-    result = assess(parse_profile({"age_years": 40, "diet": "omnivore", "conditions": [condition]}), REF)
+    result = assess(
+        parse_profile({"age_years": 40, "diet": "omnivore", "conditions": [condition]}), REF)
     raised = result.flag(flag)
     assert raised is not None
     assert any(source in s for s in raised.sources)
@@ -510,7 +516,8 @@ def test_every_new_field_through_the_api_validates_against_openapi(client):
     schemas.Plan.model_validate_json(plan.data, strict=True)
     body = plan.get_json()
     assert body["supplement"] is None
-    assert body["profile"]["supplement"] == {"dose_ug": None, "frequency": "injection", "every_weeks": 8}
+    assert body["profile"]["supplement"] == {
+        "dose_ug": None, "frequency": "injection", "every_weeks": 8}
     assert body["profile"]["labs"][0] == FULL["labs"][0]
     assert any(n.startswith("B12 injections") for n in body["notes"])
 
@@ -580,7 +587,8 @@ def test_every_new_field_through_the_cli(tmp_path):
     assert "Lab results:" in text and "BORDERLINE" in text and "2026-02-10" in text
     assert "Reference ranges vary" in text
 
-    path.write_text(json.dumps({**FULL, "supplement": {"frequency": "injection", "every_weeks": 4}}))
+    path.write_text(json.dumps(
+        {**FULL, "supplement": {"frequency": "injection", "every_weeks": 4}}))
     plan = CliRunner().invoke(plan_cli, [str(path), "--week", WEEK, "--format", "text"])
     assert plan.exit_code == 0, plan.output
     assert "B12 injections: every 4 week(s)" in plan.stdout and "Lab results:" in plan.stdout
@@ -611,7 +619,7 @@ def test_a_subscriber_with_labs_is_stored_and_mailed(mail_app, mail_client, reco
     subscribe_and_confirm(mail_client, recorder, "dietitian@example.org",
                           lab_serum_b12_value="120", lab_serum_b12_unit="pmol/L",
                           lab_serum_b12_date="2026-01-15", folic_acid_ug="2000")
-    from test_subscriptions import profile_of
+    from test_mail_subscribers import profile_of
     stored = profile_of(mail_app, "dietitian@example.org")
     assert stored["labs"] == [{"test": "serum_b12", "value": 120.0, "unit": "pmol/L",
                                "date": "2026-01-15"}]
@@ -622,7 +630,8 @@ def test_the_handout_shows_a_small_dated_lab_table(client):
     from urllib.parse import urlencode
     query = urlencode({**FORM_ARGS, "week": WEEK}, doseq=True)
     html = client.get(f"/plan/handout?{query}").get_data(as_text=True)
-    table = html[html.index('<section class="labs"'):html.index("</section>", html.index('<section class="labs"'))]
+    start = html.index('<section class="labs"')
+    table = html[start:html.index("</section>", start)]
     assert "2026-02-10" in table
     assert "<strong>Borderline</strong>" in table and "<strong>High</strong>" in table
     assert "180 pg/mL" in table and "350 nmol/L" in table

@@ -16,6 +16,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 
 from foods.loader import load_foods
+from planner.data.loader import load_reference
 from planner.domain.model import ALLERGENS
 from planner.domain.model import DIETS
 from planner.domain.model import GUIDELINES
@@ -27,7 +28,6 @@ from planner.domain.planning import UnknownDishes
 from planner.domain.planning import build_dish_problem
 from planner.domain.planning import make_plan
 from planner.domain.profile import parse_profile
-from planner.reference import load_reference
 
 REFERENCE = load_reference()
 TABLE = load_foods()

@@ -28,9 +28,9 @@ from foods.loader import load_foods
 from foods.loader import load_groups
 from foods.loader import load_table
 from foods.loader import load_tiers
-from planner import catalog
 from planner.commands.dishes import dishes as dishes_cli
 from planner.commands.foods import foods as foods_cli
+from planner.data.loader import load_reference
 from planner.domain.model import AISLES
 from planner.domain.model import ALLERGENS
 from planner.domain.model import DIETS
@@ -39,7 +39,7 @@ from planner.domain.model import TIERS
 from planner.domain.model import dish_b12_ug
 from planner.domain.planning import make_plan
 from planner.domain.profile import parse_profile
-from planner.reference import load_reference
+from planner.pages import catalog
 
 FOODS = load_foods()
 BY_ID = {f.food_id: f for f in FOODS}
@@ -316,7 +316,7 @@ def test_a_good_library_loads_with_derived_diets(tmp_path):
 
 BROKEN = {
     "unknown food": ({"parts": [*GOOD_PARTS[:3], "tuna_toast,unicorn_steak,60,"]},
-                     "dish_ingredients.csv, line 5", "column food_id", "unknown food 'unicorn_steak'"),
+                     "dish_ingredients.csv, line 5", "column food_id", "unknown food 'unicorn_steak'"),  # noqa: E501  (a case table reads better one case a line)
     "zero grams": ({"parts": [*GOOD_PARTS[:2], "tuna_toast,bread_white,0,", GOOD_PARTS[3]]},
                    "dish_ingredients.csv, line 4", "column grams", "must be more than 0"),
     "negative grams": ({"parts": ["porridge,oats_rolled_dry,-5,", *GOOD_PARTS[1:]]},
@@ -328,7 +328,7 @@ BROKEN = {
     "no meal": ({"dishes": [GOOD_DISHES[0].replace("breakfast", ""), GOOD_DISHES[1]]},
                 "dishes.csv, line 2", "column meals", "is empty"),
     "duplicate id": ({"dishes": [*GOOD_DISHES, GOOD_DISHES[0]]},
-                     "dishes.csv, line 4", "column dish_id", "duplicate id 'porridge'; first used on line 2"),
+                     "dishes.csv, line 4", "column dish_id", "duplicate id 'porridge'; first used on line 2"),  # noqa: E501  (a case table reads better one case a line)
     "no ingredients": ({"dishes": [*GOOD_DISHES, "toast,Toast,breakfast,,,own:test,"]},
                        "dishes.csv, line 4", "column dish_id", "has no ingredients"),
     "ingredient of an unknown dish": ({"parts": [*GOOD_PARTS, "pizza,bread_white,80,"]},
@@ -422,7 +422,8 @@ def test_dishes_list_json_items_carry_the_contract():
                                        for i in dish.ingredients]
 
 
-@pytest.mark.parametrize(("diet", "meal"), [("vegan", None), (None, "snack"), ("pescatarian", "lunch")])
+@pytest.mark.parametrize(("diet", "meal"),
+                         [("vegan", None), (None, "snack"), ("pescatarian", "lunch")])
 def test_dishes_list_filters_by_diet_and_meal(diet, meal):
     args = ["list", "--format", "json"] + (["--diet", diet] if diet else []) + \
         (["--meal", meal] if meal else [])
@@ -462,7 +463,8 @@ def test_foods_page_and_api_list_b12_foods_not_ingredients(client):
     assert f"of {len(listed)} foods shown" in html
     body = client.get("/api/v1/foods").get_json()
     ids = {f["food_id"] for f in body["foods"]}
-    assert body["count"] == len(listed) and not ids & {f.food_id for f in load_table(INGREDIENTS_TABLE)}
+    ingredients = {f.food_id for f in load_table(INGREDIENTS_TABLE)}
+    assert body["count"] == len(listed) and not ids & ingredients
     vegetables = client.get("/api/v1/foods?group=vegetable").get_json()
     assert vegetables["count"] == sum(1 for f in FOODS if f.group == "vegetable") > 20
     assert all(f["tier"] in TIERS for f in body["foods"])

@@ -10,9 +10,11 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from planner import schemas
+from planner.api import schemas
 from planner.commands.assess import assess as assess_command
 from planner.commands.plan import plan as plan_command
+from planner.data.loader import load_reference
+from planner.data.loader import read_toml
 from planner.domain.assessment import assess
 from planner.domain.model import SYMPTOMS
 from planner.domain.model import Profile
@@ -22,8 +24,6 @@ from planner.domain.profile import parse_profile
 from planner.domain.reference import ReferenceDataError
 from planner.domain.risk import parse_policy
 from planner.domain.risk import parse_rules
-from planner.reference import load_reference
-from planner.reference import read_toml
 
 REF = load_reference()
 RAW_RULES = read_toml("risk_rules.toml")

@@ -9,7 +9,7 @@ from mail_support import WEEK
 from mail_support import add_subscribers
 from mail_support import run_send
 
-from planner.reference import load_reference
+from planner.data.loader import load_reference
 
 pytest_plugins = ["mail_fixtures"]
 

@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 from foods.loader import FOODS_DIR
 from foods.loader import load_foods
 from foods.loader import load_tags
-from planner import catalog
 from planner.commands.plan import plan as plan_command
+from planner.data.loader import data_path
+from planner.data.loader import load_reference
 from planner.domain.assessment import assess
 from planner.domain.food_safety import parse_food_safety
 from planner.domain.model import DIETS
@@ -35,8 +36,7 @@ from planner.domain.planning import allowed_sources
 from planner.domain.planning import make_plan
 from planner.domain.profile import parse_profile
 from planner.domain.reference import ReferenceDataError
-from planner.reference import data_path
-from planner.reference import load_reference
+from planner.pages import catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = load_reference()
@@ -409,10 +409,10 @@ def test_no_forbidden_food_ever_appears(prof, week):
 
 
 def test_the_pregnancy_handout_lists_no_liver_and_says_why(client):
-    from planner import handout
+    from planner.handouts import render
 
     prof = profile(**PREGNANT)
-    chosen = {f.food_id for f in handout.food_sources(prof, TABLE)}
+    chosen = {f.food_id for f in render.food_sources(prof, TABLE)}
     assert chosen and not chosen & (LIVER | LIVER_PRODUCTS)
     html = client.get(f"/plan/handout?age_years=30&sex=female&life_stage=pregnant"
                       f"&diet=omnivore&week={WEEK}").get_data(as_text=True)
@@ -464,11 +464,11 @@ def test_unreliable_rows_never_count_in_a_plan():
 
 
 def test_unreliable_rows_are_in_no_good_sources_list():
-    from planner import handout
+    from planner.handouts import render
 
     for prof in (profile(diet="vegan"), profile(diet="vegan", **PREGNANT),
                  profile(diet="vegan", age_years=3)):
-        assert not {f.food_id for f in handout.food_sources(prof, TABLE, limit=100,
+        assert not {f.food_id for f in render.food_sources(prof, TABLE, limit=100,
                                                              per_group=100)} & UNRELIABLE
     assert not {f.food_id for f in catalog.b12_sources(TABLE)} & UNRELIABLE
     # still in the table, for people to find
@@ -498,8 +498,8 @@ def test_clams_use_the_current_usda_figure_and_say_why():
     assert not clams.source.startswith("usda-sr28:")
     assert "FoodData Central" in clams.source + clams.notes
     assert "98.89" in clams.notes and "SR28" in clams.notes
-    from planner import handout
-    first = handout.food_sources(profile(age_years=40), TABLE)[0]
+    from planner.handouts import render
+    first = render.food_sources(profile(age_years=40), TABLE)[0]
     assert first.food_id != "clams_cooked_moist_heat"
 
 

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from planner import create_app
-from planner import handouts
+from planner.handouts import views
 
 ROOT = Path(__file__).resolve().parent.parent
 WEEK = "2025-W10"
@@ -92,14 +92,14 @@ def test_a_second_batch_in_the_same_process_gets_429(app):
         first=upload(first_client, light_csv(6))))
     first.start()
     deadline = time.monotonic() + 30
-    while not handouts._batch_slot.locked():
+    while not views._batch_slot.locked():
         assert time.monotonic() < deadline and first.is_alive()
         time.sleep(0.01)
     second = upload(second_client, light_csv(1))
     first.join(timeout=120)
 
     assert second.status_code == 429
-    assert second.headers["Retry-After"] == str(handouts.BUSY_RETRY_AFTER_S)
+    assert second.headers["Retry-After"] == str(views.BUSY_RETRY_AFTER_S)
     page = second.get_data(as_text=True)
     assert "another batch of handouts is being made" in page and "try again in 30" in page
     assert answers["first"].status_code == 200
@@ -288,7 +288,7 @@ def test_with_redis_a_file_without_a_good_row_is_refused_at_once(tmp_path, redis
     response = upload(app.test_client(), b"client_name,age_years,diet\nA,30,carnivore\n")
     assert response.status_code == 422
     assert "line 2 (A): diet:" in response.get_data(as_text=True)
-    assert Queue(handouts.DEFAULT_QUEUE, connection=Redis.from_url(redis_db)).count == 0
+    assert Queue(views.DEFAULT_QUEUE, connection=Redis.from_url(redis_db)).count == 0
 
 
 def test_the_worker_needs_redis(runner):

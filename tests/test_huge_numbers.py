@@ -28,14 +28,14 @@ from mail_support import csrf_token
 from sqlalchemy import select
 
 from planner import create_app
-from planner import handout_batch as batch
-from planner import subscriptions as store
 from planner.cli import cli
-from planner.db import db
 from planner.domain.profile import parse_profile
-from planner.models import Subscriber
-from planner.models import UserFood
+from planner.handouts import batch
+from planner.mail import subscribers as store
 from planner.numbers import parse_number
+from planner.store.db import db
+from planner.store.models import Subscriber
+from planner.store.models import UserFood
 
 pytest_plugins = ["mail_fixtures"]
 
@@ -335,7 +335,7 @@ def test_own_food_amounts_that_are_accepted(foods_app, serving, b12, stored_b12)
 @pytest.mark.parametrize("value", ["9" * 5000, "1" + "0" * 309, "１２", "1_0"])
 @pytest.mark.parametrize("column", ["id", "token_version"])
 def test_backup_whole_numbers_are_checked_without_overflow(mail_app, column, value):
-    from planner import backup
+    from planner.mail import backup
 
     row = {"email": "ann@example.org", "profile": json.dumps({"age_years": 34,
                                                               "diet": "vegan"}),

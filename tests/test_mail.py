@@ -19,8 +19,8 @@ from smtp_server import SmtpServer
 from smtp_server import free_port
 from sqlalchemy import inspect
 
-from planner import mailer as mail
-from planner import subscriptions as store
+from planner.mail import smtp as mail
+from planner.mail import subscribers as store
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations" / "versions"
 NOW = datetime(2025, 2, 10, 7, 0, tzinfo=UTC)
@@ -259,7 +259,7 @@ def test_a_lost_answer_after_the_final_dot_is_in_doubt():
 
 def test_the_app_creates_no_tables_by_itself(tmp_path):
     from planner import create_app
-    from planner.db import db
+    from planner.store.db import db
 
     mail_app = create_app({"TESTING": True, "SECRET_KEY": "x", "INSTANCE_PATH": str(tmp_path)})
     with mail_app.app_context():
@@ -270,7 +270,7 @@ def test_the_app_creates_no_tables_by_itself(tmp_path):
 
 
 def test_the_migrations_create_the_schema_the_models_describe(mail_app):
-    from planner.db import db
+    from planner.store.db import db
 
     with mail_app.app_context():
         inspector = inspect(db.engine)

@@ -20,62 +20,44 @@ from pathlib import Path
 
 import pytest
 from smtp_server import free_port
-from test_mail import test_the_migrations_create_the_schema_the_models_describe  # noqa: F401
-from test_send_weekly import (  # noqa: F401
-    test_a_run_killed_at_any_point_and_restarted_sends_each_subscriber_exactly_once,
+from test_commands_subscribers import (
+    test_export_then_import_into_an_empty_store_restores_every_state,  # noqa: F401
 )
-from test_send_weekly import (  # noqa: F401
-    test_a_run_killed_during_a_slow_data_leaves_it_in_doubt_and_every_rerun_says_so,
-)
-from test_send_weekly import (  # noqa: F401
-    test_a_temporary_refusal_is_retried_then_left_for_the_next_run,
-)
-from test_send_weekly import test_an_unreachable_server_stops_the_run_and_loses_nothing  # noqa: F401
-from test_send_weekly import test_editing_preferences_changes_the_next_plan  # noqa: F401
-from test_send_weekly import test_identical_profiles_share_one_plan  # noqa: F401
-from test_send_weekly import (  # noqa: F401
-    test_in_doubt_emails_are_resent_only_when_asked_with_the_same_message_id,
-)
-from test_send_weekly import test_of_two_simultaneous_claims_exactly_one_wins  # noqa: F401
-from test_send_weekly import test_one_click_unsubscribe_stops_further_emails  # noqa: F401
-from test_send_weekly import (  # noqa: F401
-    test_one_recipient_refused_dropped_or_stalled_does_not_stop_the_run,
-)
-from test_send_weekly import (  # noqa: F401
-    test_refused_recipients_are_reported_failed_and_the_rest_delivered,
-)
-from test_send_weekly import test_subscribe_confirm_and_receive_the_weekly_plan  # noqa: F401
-from test_send_weekly import (  # noqa: F401
-    test_unconfirmed_addresses_get_nothing_and_a_second_run_sends_nothing,
-)
-from test_send_weekly import (  # noqa: F401
-    test_with_redis_a_worker_killed_during_data_is_noticed_and_reported_in_doubt,
-)
-from test_send_weekly import (  # noqa: F401
-    test_with_redis_the_workers_send_each_email_once_and_report_failures,
-)
-from test_subscribers_cli import (  # noqa: F401
-    test_export_then_import_into_an_empty_store_restores_every_state,
-)
-from test_subscribers_cli import (  # noqa: F401
+from test_commands_subscribers import (  # noqa: F401
     test_importing_over_a_live_store_upserts_by_address_and_never_resubscribes,
 )
-from test_subscriptions import (  # noqa: F401
-    test_a_confirmation_link_applies_only_the_profile_it_was_sent_for,
+from test_mail import test_the_migrations_create_the_schema_the_models_describe  # noqa: F401
+from test_mail_run import (  # noqa: F401
+    test_a_run_killed_at_any_point_and_restarted_sends_each_subscriber_exactly_once,
 )
-from test_subscriptions import (  # noqa: F401
+from test_mail_run import (  # noqa: F401
+    test_a_run_killed_during_a_slow_data_leaves_it_in_doubt_and_every_rerun_says_so,
+)
+from test_mail_run import test_a_temporary_refusal_is_retried_then_left_for_the_next_run  # noqa: F401
+from test_mail_run import test_an_unreachable_server_stops_the_run_and_loses_nothing  # noqa: F401
+from test_mail_run import test_editing_preferences_changes_the_next_plan  # noqa: F401
+from test_mail_run import test_identical_profiles_share_one_plan  # noqa: F401
+from test_mail_run import test_in_doubt_emails_are_resent_only_when_asked_with_the_same_message_id  # noqa: F401
+from test_mail_run import test_of_two_simultaneous_claims_exactly_one_wins  # noqa: F401
+from test_mail_run import test_one_click_unsubscribe_stops_further_emails  # noqa: F401
+from test_mail_run import test_one_recipient_refused_dropped_or_stalled_does_not_stop_the_run  # noqa: F401
+from test_mail_run import test_refused_recipients_are_reported_failed_and_the_rest_delivered  # noqa: F401
+from test_mail_run import test_subscribe_confirm_and_receive_the_weekly_plan  # noqa: F401
+from test_mail_run import test_unconfirmed_addresses_get_nothing_and_a_second_run_sends_nothing  # noqa: F401
+from test_mail_run import (  # noqa: F401
+    test_with_redis_a_worker_killed_during_data_is_noticed_and_reported_in_doubt,
+)
+from test_mail_run import test_with_redis_the_workers_send_each_email_once_and_report_failures  # noqa: F401
+from test_mail_subscribers import test_a_confirmation_link_applies_only_the_profile_it_was_sent_for  # noqa: F401
+from test_mail_subscribers import (  # noqa: F401
     test_a_confirmed_subscribers_profile_changes_only_through_the_emailed_link,
 )
-from test_subscriptions import test_a_pending_change_expires_with_its_link  # noqa: F401
-from test_subscriptions import test_a_stranger_cannot_set_a_subscribers_profile  # noqa: F401
-from test_subscriptions import (  # noqa: F401
-    test_bad_expired_or_tampered_links_get_400_and_a_clear_page,
-)
-from test_subscriptions import test_preferences_show_the_profile_and_save_it_with_csrf  # noqa: F401
-from test_subscriptions import (  # noqa: F401
-    test_subscribing_again_after_unsubscribing_voids_the_old_links,
-)
-from test_subscriptions import (  # noqa: F401
+from test_mail_subscribers import test_a_pending_change_expires_with_its_link  # noqa: F401
+from test_mail_subscribers import test_a_stranger_cannot_set_a_subscribers_profile  # noqa: F401
+from test_mail_subscribers import test_bad_expired_or_tampered_links_get_400_and_a_clear_page  # noqa: F401
+from test_mail_subscribers import test_preferences_show_the_profile_and_save_it_with_csrf  # noqa: F401
+from test_mail_subscribers import test_subscribing_again_after_unsubscribing_voids_the_old_links  # noqa: F401
+from test_mail_subscribers import (  # noqa: F401
     test_the_same_address_in_any_case_is_one_subscriber_whose_profile_is_updated,
 )
 
@@ -154,7 +136,7 @@ def database_url(postgres):
 
 
 def test_the_database_really_is_postgresql(mail_app):
-    from planner.db import db
+    from planner.store.db import db
 
     with mail_app.app_context():
         assert db.engine.dialect.name == "postgresql"

@@ -27,10 +27,9 @@ from foods.loader import TABLE_COLUMNS
 from foods.loader import TableError
 from foods.loader import load_foods
 from foods.loader import load_table
-from planner import subscriptions as store
 from planner.commands.foods import foods as foods_cli
 from planner.commands.plan import plan as plan_cli
-from planner.db import db
+from planner.data.loader import load_reference
 from planner.domain.model import ALLERGENS
 from planner.domain.model import DIETS
 from planner.domain.planning import PlanError
@@ -38,8 +37,9 @@ from planner.domain.planning import make_plan
 from planner.domain.planning import plan_seed
 from planner.domain.profile import ProfileError
 from planner.domain.profile import parse_profile
-from planner.models import Subscriber
-from planner.reference import load_reference
+from planner.mail import subscribers as store
+from planner.store.db import db
+from planner.store.models import Subscriber
 
 TABLE = load_foods()
 BY_ID = {f.food_id: f for f in TABLE}

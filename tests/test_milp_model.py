@@ -18,10 +18,10 @@ if str(ROOT) not in sys.path:
 from benchmarks import milp_reference as mr  # noqa: E402
 from benchmarks.profiles import bench_cases  # noqa: E402
 from foods.loader import load_foods  # noqa: E402
+from planner.data.loader import load_reference  # noqa: E402
 from planner.domain import dish_plan  # noqa: E402
 from planner.domain.planning import build_dish_problem  # noqa: E402
 from planner.domain.profile import parse_profile  # noqa: E402
-from planner.reference import load_reference  # noqa: E402
 
 REFERENCE = load_reference()
 TABLE = load_foods()

@@ -17,8 +17,8 @@ from schemathesis import checks
 
 from foods.loader import load_groups
 from planner import create_app
-from planner import schemas
-from planner import web
+from planner import services
+from planner.api import schemas
 from planner.domain import model
 from planner.domain.planning import PlanError
 from planner.domain.profile import parse_profile
@@ -113,7 +113,8 @@ def test_enums_are_the_domain_vocabularies(app, document):
 
 
 def test_query_parameters_carry_their_enums(document):
-    parameters = {p["name"]: p["schema"] for p in document["paths"]["/api/v1/foods"]["get"]["parameters"]}
+    listed = document["paths"]["/api/v1/foods"]["get"]["parameters"]
+    parameters = {p["name"]: p["schema"] for p in listed}
 
     assert parameters["diet"]["anyOf"][0] == {"$ref": "#/components/schemas/Diet"}
     assert parameters["group"]["anyOf"][0] == {"$ref": "#/components/schemas/FoodGroup"}
@@ -155,7 +156,8 @@ def any_valid_profile(food_ids: list[str]):
             "medications": words(model.MEDICATIONS), "conditions": words(model.CONDITIONS),
             "symptoms": words(model.SYMPTOMS),
             "supplement": st.none() | st.fixed_dictionaries({
-                "dose_ug": st.floats(0.01, 10_000), "frequency": st.sampled_from(model.FREQUENCIES)})
+                "dose_ug": st.floats(0.01, 10_000),
+                "frequency": st.sampled_from(model.FREQUENCIES)})
             | st.fixed_dictionaries({"frequency": st.just("injection"),  # issue 14
                                      "every_weeks": st.integers(1, 26)}),
             # issue 14: what a dietitian brings
@@ -180,12 +182,12 @@ def test_the_plan_and_assessment_of_any_valid_profile_are_well_formed(app):
         profile = parse_profile(data)
         with app.test_request_context():
             try:
-                plan = web.build_plan(profile, f"2025-W{week:02d}")
+                plan = services.build_plan(profile, f"2025-W{week:02d}")
             except PlanError as e:  # e.g. only excluded or allergenic foods are left
                 assert e.errors and all(err["message"] for err in e.errors)
                 return
             body = jsonify(plan.to_dict()).get_data()
-            assessment = jsonify(web.build_assessment(profile).to_dict()).get_data()
+            assessment = jsonify(services.build_assessment(profile).to_dict()).get_data()
         checked = schemas.Plan.model_validate_json(body, strict=True)
         schemas.Assessment.model_validate_json(assessment, strict=True)
         assert len(checked.days) == profile.days

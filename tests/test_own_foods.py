@@ -17,12 +17,12 @@ from sqlalchemy.exc import IntegrityError
 
 from foods.loader import COLUMNS
 from foods.loader import validate_frame
-from planner import catalog
 from planner import create_app
-from planner import user_foods
-from planner import web
-from planner.db import db
-from planner.models import UserFood
+from planner import services
+from planner.own_foods import store as user_foods
+from planner.pages import catalog
+from planner.store.db import db
+from planner.store.models import UserFood
 
 WEEK = "2025-W07"
 DRINK = {
@@ -302,7 +302,8 @@ def test_the_foods_survive_a_restart_of_the_app(client, app, drink, tmp_path):
 
     assert "Millbrook oat drink, fortified" in browser.get("/foods/mine").get_data(as_text=True)
     plan = browser.get(plan_url("/plan.json", include_foods=drink)).get_json()
-    assert drink in {i["food_id"] for d in plan["days"] for m in d["meals"] for i in m["ingredients"]}
+    used = {i["food_id"] for d in plan["days"] for m in d["meals"] for i in m["ingredients"]}
+    assert drink in used
     with restarted.app_context():
         db.engine.dispose()
 
@@ -387,7 +388,7 @@ def test_the_shared_table_is_never_changed_and_each_owner_gets_its_own(client, o
             with browser.session_transaction() as session:
                 owner = session[user_foods.SESSION_KEY]
             live_session[user_foods.SESSION_KEY] = owner
-            tables.append(web.foods_for_request())
+            tables.append(services.foods_for_request())
 
     assert app.extensions["planner.foods"] is shared and tuple(shared) == before
     assert tables[0] is tables[1]  # the same person: one table object
@@ -436,7 +437,8 @@ def test_migration_0002_keeps_subscribers_and_can_be_undone(tmp_path):
         with sqlite3.connect(path) as con:
             con.execute("INSERT INTO subscribers (email, email_key, profile_json, "
                         "token_version, created_at, updated_at) VALUES ('A@x.org', 'a@x.org', "
-                        "'{\"age_years\": 30, \"diet\": \"vegan\"}', 1, '2025-01-01', '2025-01-01')")
+                        "'{\"age_years\": 30, \"diet\": \"vegan\"}', 1, '2025-01-01', "
+                        "'2025-01-01')")
 
         flask_migrate.upgrade()
         inspector = inspect(db.engine)
@@ -488,7 +490,8 @@ def test_a_food_entered_in_the_browser_is_in_the_plan(page, app):
     (row,) = stored(app)
     page.locator("#field-include_foods summary", has_text="Your own foods").click()
     page.check(f"#field-include_foods-{row.food_id}")
-    page.fill("#field-week", "2025-02-13")  # a Thursday of 2025-W07: the week field is a date picker
+    # a Thursday of 2025-W07: the week field is a date picker
+    page.fill("#field-week", "2025-02-13")
     page.get_by_role("button", name="Make my plan").click()
     page.wait_for_url("**/plan/t/**")
 

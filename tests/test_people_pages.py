@@ -12,10 +12,10 @@ from datetime import date
 import pytest
 import test_own_foods as own
 
-from planner import dates
-from planner import subscribe
-from planner import web
-from planner.exports import CSV_COLUMNS
+from planner import services
+from planner.mail import views
+from planner.pages import dates
+from planner.pages.exports import CSV_COLUMNS
 
 WEEK = "2025-W07"
 
@@ -157,9 +157,9 @@ def test_the_unknown_food_error_speaks_to_web_users(client):
     (date(2026, 12, 6), "Monday 7 December"),   # a Sunday
 ])
 def test_the_confirmation_says_when_the_first_email_comes(app, monkeypatch, today, first):
-    monkeypatch.setattr(web, "today", lambda: today)
+    monkeypatch.setattr(services, "today", lambda: today)
     with app.test_request_context("/"):
-        sentence = subscribe.first_email_sentence()
+        sentence = views.first_email_sentence()
     assert sentence == ("The weekly emails go out on Monday mornings, so your first one "
                         f"comes on {first}.")
 

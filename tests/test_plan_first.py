@@ -22,9 +22,9 @@ from mail_support import run_send
 from mail_support import subscribe
 
 from planner import create_app
-from planner.db import db
-from planner.labels import amount_ug
-from planner.labels import label
+from planner.pages.labels import amount_ug
+from planner.pages.labels import label
+from planner.store.db import db
 
 pytestmark = pytest.mark.browser
 pytest_plugins = ["mail_fixtures"]
@@ -167,7 +167,8 @@ def test_the_422_page_names_the_top_flag_in_the_box_above_every_flag(sized):
     first = page.locator(".flags > li").first
     title = first.locator(".flag-title").inner_text().split("\n")[0]
     assert title in box.inner_text()
-    assert box.locator('a[href="#why-no-plan"]').inner_text() == "No plan could be made: see why below"
+    link = box.locator('a[href="#why-no-plan"]')
+    assert link.inner_text() == "No plan could be made: see why below"
     assert top(page, "section.todo") < top(page, ".flags-section") < top(page, "#why-no-plan")
     assert page.evaluate("document.documentElement.scrollWidth") <= page.viewport_size["width"]
 
@@ -225,7 +226,8 @@ def test_no_page_is_wider_than_a_phone(phone):
     # the handout's week table keeps its columns and scrolls in its own box: a day is a
     # column, and no heading overlaps its neighbour's values
     phone.goto(handout)
-    overlaps = phone.evaluate("""() => [...document.querySelectorAll('table.week th, table.week td')]
+    overlaps = phone.evaluate("""() =>
+      [...document.querySelectorAll('table.week th, table.week td')]
       .filter(c => c.scrollWidth > c.clientWidth + 1).length""")
     assert overlaps == 0
     day = phone.locator("table.week thead th").first.bounding_box()
@@ -241,8 +243,8 @@ def test_a_days_meals_and_the_tables_read_on_a_phone(phone):
     # the numbers table stacks: each cell carries its column heading
     cell = phone.locator("table.numbers tbody tr").first.locator("td").nth(1)
     assert cell.get_attribute("data-label") == "Intake"
-    assert phone.evaluate("(el) => getComputedStyle(el, '::before').content", cell.element_handle()) \
-        == '"Intake: "'
+    before = "(el) => getComputedStyle(el, '::before').content"
+    assert phone.evaluate(before, cell.element_handle()) == '"Intake: "'
 
     phone.goto("/foods")
     for cell in phone.locator("table.foods td[data-label='B12 per serving']").all()[:20]:

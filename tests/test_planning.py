@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from foods.loader import load_foods
 from foods.loader import load_table
+from planner.data.loader import load_reference
 from planner.domain.absorption import absorbed_ug
 from planner.domain.facts import holds
 from planner.domain.facts import profile_facts
@@ -40,7 +41,6 @@ from planner.domain.planning import make_plan
 from planner.domain.planning import week_start
 from planner.domain.profile import ProfileError
 from planner.domain.profile import parse_profile
-from planner.reference import load_reference
 
 SMALL = Path(__file__).parent / "data" / "foods_small.csv"
 WEEK = "2025-W07"
@@ -184,7 +184,8 @@ def profiles(draw) -> Profile:
     }
     if data["age_years"] >= 16 and draw(st.booleans()):
         data["sex"] = "female"
-        stages = ["none", "pregnant", "lactating"] if data["age_years"] <= 60 else ["none", "lactating"]
+        stages = (["none", "pregnant", "lactating"] if data["age_years"] <= 60
+                  else ["none", "lactating"])
         data["life_stage"] = draw(st.sampled_from(stages))  # no pregnancy over 60 (issue 12)
     if draw(st.booleans()):
         data["include_foods"] = draw(st.lists(st.sampled_from(FOOD_IDS), min_size=1,
@@ -484,7 +485,7 @@ def test_eggs_are_never_halved():
 def test_the_plan_does_not_depend_on_pythons_hash_seed():
     code = (
         "import json; from foods.loader import load_foods; "
-        "from planner.reference import load_reference; "
+        "from planner.data.loader import load_reference; "
         "from planner.domain.profile import parse_profile; "
         "from planner.domain.planning import make_plan; "
         "p = parse_profile({'age_years': 40, 'diet': 'vegan', 'meals_per_day': 4}); "

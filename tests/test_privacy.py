@@ -1,5 +1,5 @@
 """Health data never in a URL (issue 16, point 2): the forms POST, and every link the
-pages make carries the answers as an encrypted, expiring token (planner.privacy).
+pages make carries the answers as an encrypted, expiring token (planner.pages.privacy).
 
 The end-to-end test drives Debian's Chromium through a complete flow against a real
 gunicorn writing an access log, then reads that log.
@@ -15,7 +15,7 @@ import zlib
 import pytest
 import test_handout_limits as limits
 
-from planner import privacy
+from planner.pages import privacy
 
 SECRET_ANSWERS = {  # every value here must stay out of URLs and the access log
     "medications": "metformin", "conditions": "atrophic_gastritis", "symptoms": "tingling",

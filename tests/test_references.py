@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from planner import references
 from planner.domain.model import Profile
+from planner.pages import references
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "planner" / "data"
@@ -138,18 +138,18 @@ def test_the_foods_page_names_its_sources_as_words(client):
 
 
 def test_the_weekly_email_shows_readable_sources(app):
-    from planner import weekly
+    from planner.mail import compose
 
     with app.test_request_context("/"):
-        from planner import web
+        from planner import services
         from planner.domain.profile import parse_profile
 
         profile: Profile = parse_profile({"age_years": 72, "diet": "omnivore",
                                           "medications": ["metformin"],
                                           "symptoms": ["tingling"]})
-        built = web.build_plan(profile, WEEK).to_dict()
-        context = {"plan": built, "week": WEEK, "flags": weekly.ordered_flags(built),
-                   "links": {**weekly.SLOTS, "plan": "http://b12.test/plan/t/x"}}
+        built = services.build_plan(profile, WEEK).to_dict()
+        context = {"plan": built, "week": WEEK, "flags": compose.ordered_flags(built),
+                   "links": {**compose.SLOTS, "plan": "http://b12.test/plan/t/x"}}
         from flask import render_template
 
         text = render_template("email/weekly_plan.txt", **context)

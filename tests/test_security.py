@@ -23,11 +23,11 @@ from markupsafe import escape
 from sqlalchemy import text
 
 from planner import create_app
-from planner import schemas
 from planner import security
-from planner import subscriptions as store
-from planner.db import db
-from planner.models import Subscriber
+from planner.api import schemas
+from planner.mail import subscribers as store
+from planner.store.db import db
+from planner.store.models import Subscriber
 
 pytest_plugins = ["mail_fixtures"]
 

@@ -20,17 +20,17 @@ from sqlalchemy import select
 
 from foods.loader import TABLE_COLUMNS as COLUMNS
 from foods.loader import load_foods
-from planner import backup
 from planner import create_app
-from planner import handout_batch as batch
-from planner import spreadsheet
 from planner.cli import cli
 from planner.commands.plan import render_csv
-from planner.db import db
+from planner.data.loader import load_reference
 from planner.domain.planning import make_plan
 from planner.domain.profile import parse_profile
-from planner.models import Subscriber
-from planner.reference import load_reference
+from planner.handouts import batch
+from planner.mail import backup
+from planner.pages import spreadsheet
+from planner.store.db import db
+from planner.store.models import Subscriber
 
 pytest_plugins = ["mail_fixtures"]
 

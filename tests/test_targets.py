@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from planner.data.loader import load_reference
+from planner.data.loader import read_csv
 from planner.domain.absorption import absorbed_target_ug
 from planner.domain.assessment import build_target
 from planner.domain.model import GUIDELINES
@@ -20,8 +22,6 @@ from planner.domain.targets import daily_target_ug
 from planner.domain.targets import parse_age_years
 from planner.domain.targets import parse_target_rows
 from planner.domain.targets import target_row_for
-from planner.reference import load_reference
-from planner.reference import read_csv
 
 REF = load_reference()
 

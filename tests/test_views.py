@@ -15,17 +15,17 @@ from urllib.parse import urlsplit
 import pytest
 from markupsafe import escape
 
-from planner import catalog
-from planner import charts
-from planner import exports
-from planner import privacy
-from planner import references
-from planner import web
+from planner import services
+from planner.data.loader import load_reference
+from planner.data.loader import read_toml
 from planner.domain import model
 from planner.domain.planning import InfeasiblePlan
-from planner.labels import LABELS
-from planner.reference import load_reference
-from planner.reference import read_toml
+from planner.pages import catalog
+from planner.pages import charts
+from planner.pages import exports
+from planner.pages import privacy
+from planner.pages import references
+from planner.pages.labels import LABELS
 
 WEEK = "2025-W07"
 VEGAN = {"age_years": "34", "diet": "vegan", "week": WEEK,
@@ -258,7 +258,7 @@ def opened(app, link: str) -> dict:
 def test_plan_page_links_its_twins_with_the_same_answers_and_week_sealed(app, client,
                                                                         monkeypatch):
     # Changed on purpose (issue 16): the twins carry a sealed token, not the query string.
-    monkeypatch.setattr(web, "today", lambda: date(2025, 2, 12))  # a Wednesday of 2025-W07
+    monkeypatch.setattr(services, "today", lambda: date(2025, 2, 12))  # a Wednesday of 2025-W07
     args = {k: v for k, v in VEGAN.items() if k != "week"}
     page = Page(client.get(url("/plan", args)).get_data(as_text=True))
 
@@ -301,7 +301,7 @@ def test_infeasible_plan_gives_a_422_page_and_json(client, monkeypatch):
     def infeasible(profile, week, table=None):  # pages pass their table (own foods)
         raise InfeasiblePlan("No foods left to plan with.", "include_foods")
 
-    monkeypatch.setattr(web, "build_plan", infeasible)
+    monkeypatch.setattr(services, "build_plan", infeasible)
 
     page = client.get(url("/plan", VEGAN))
     twin = client.get(url("/plan.json", VEGAN))
@@ -545,7 +545,7 @@ def test_ics_text_escaping_and_folding():
 
 
 def test_profile_defaults_used_by_the_form_match_the_domain():
-    from planner.forms import PROFILE_DEFAULTS
+    from planner.pages.forms import PROFILE_DEFAULTS
 
     defaults = {f.name: f.default for f in dataclasses.fields(model.Profile)
                 if f.default is not dataclasses.MISSING}

@@ -31,12 +31,12 @@ from test_mail_postgres import postgres  # noqa: F401  (the fixture)
 
 from planner import create_app
 from planner import errors
-from planner import privacy
 from planner import security
-from planner import subscriptions as store
-from planner.db import db
-from planner.models import Subscriber
-from planner.models import UserFood
+from planner.mail import subscribers as store
+from planner.pages import privacy
+from planner.store.db import db
+from planner.store.models import Subscriber
+from planner.store.models import UserFood
 
 ROOT = Path(__file__).resolve().parent.parent
 WEEK = "2025-W07"

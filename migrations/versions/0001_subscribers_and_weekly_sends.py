@@ -4,8 +4,8 @@ Revision ID: 0001
 Revises:
 Create Date: 2026-11-21
 
-Generated with ``flask db migrate`` from planner/models.py, then reviewed:
-constraint names follow planner.db.NAMING_CONVENTION so later revisions can
+Generated with ``flask db migrate`` from planner/store/models.py, then reviewed:
+constraint names follow planner.store.db.NAMING_CONVENTION so later revisions can
 alter them (SQLite needs names for batch mode).
 """
 

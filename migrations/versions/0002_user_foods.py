@@ -4,10 +4,10 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-28
 
-Compared with ``flask db migrate`` output from planner/models.py, then written
+Compared with ``flask db migrate`` output from planner/store/models.py, then written
 by hand: only a new table and its index; ``subscribers`` and ``sends`` are not
 touched by either direction. Constraint and index names follow
-planner.db.NAMING_CONVENTION.
+planner.store.db.NAMING_CONVENTION.
 """
 
 import sqlalchemy as sa

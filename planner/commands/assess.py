@@ -8,15 +8,16 @@ from typing import Any
 
 import click
 
+from foods.loader import TableError
+from planner.commands.inputs import InputError
+from planner.commands.inputs import food_table
+from planner.commands.inputs import read_profile
+from planner.data.loader import load_reference
 from planner.domain.assessment import Assessment
 from planner.domain.assessment import assess as assess_profile
 from planner.domain.model import Food
 from planner.domain.model import Profile
-from planner.domain.profile import ProfileError
-from planner.domain.profile import parse_profile
 from planner.domain.reference import ReferenceDataError
-from planner.numbers import loads_json
-from planner.reference import load_reference
 
 WIDTH = 88
 INPUT_ERROR = 2
@@ -27,43 +28,16 @@ def _fail(message: str, status: int = INPUT_ERROR) -> None:
     raise SystemExit(status)
 
 
-def _read_profile(stream: Any) -> Profile:
-    name = getattr(stream, "name", "<stdin>")
-    try:
-        data = loads_json(stream.read())
-    except UnicodeDecodeError:
-        _fail(f"error: {name}: is not UTF-8 text")
-    except json.JSONDecodeError as e:
-        _fail(f"error: {name}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})")
-    except ValueError as e:  # NaN or Infinity, refused by loads_json
-        _fail(f"error: {name}: not valid JSON ({e})")
-    try:
-        return parse_profile(data)
-    except ProfileError as e:
-        _fail(f"error: {name}: {profile_problems(e)}")
-    raise AssertionError("unreachable")
-
-
-def profile_problems(e: ProfileError) -> str:
-    """A refused profile's problems: one line for one problem, else one per line
-    (parse_profile's messages start with the field's name)."""
-    if len(e.errors) == 1:
-        return e.errors[0]["message"]
-    lines = "\n".join(f"  {err['message']}" for err in e.errors)
-    return f"the profile is not valid:\n{lines}"
-
-
 def _own_foods(profile: Profile) -> tuple[Food, ...]:
-    """The food table, only needed to tell whether the person's own foods are fortified."""
+    """The food table (the app's, layered), only needed to tell whether the person's
+    own foods are fortified."""
     if not profile.include_foods:
         return ()
-    from foods.loader import TableError
-    from foods.loader import load_foods
-
     try:
-        return load_foods()
+        return food_table()
     except TableError as e:
-        click.echo(f"warning: food table not loaded, own foods not counted as fortified: {e}", err=True)
+        click.echo("warning: food table not loaded, own foods not counted as fortified: "
+                   f"{e}", err=True)
         return ()
 
 
@@ -109,7 +83,8 @@ def lab_lines(assessment: Assessment) -> list[str]:
         when = f", {r.result.date}" if r.result.date else ""
         bands = "; ".join(f"{b['status']} {b['range']}" for b in r.scheme.describe(r.unit))
         lines.append(_wrap(f"- {r.label}: {r.result.value:g} {r.result.unit}{when}: "
-                           f"{r.status.upper()} ({r.scheme.name}: {bands}). Source: {r.scheme.source}",
+                           f"{r.status.upper()} ({r.scheme.name}: {bands}). "
+                           f"Source: {r.scheme.source}",
                            "  ", "    "))
         for scheme, status in r.alternatives:
             lines.append(_wrap(f"Alternative, {scheme.name}: {status}. Source: {scheme.source}",
@@ -136,7 +111,8 @@ def render_text(assessment: Assessment, texts: dict) -> str:
     if supplement:
         lines += ["", _wrap(
             f"Recommended supplement: {supplement.dose_ug:g} µg {supplement.frequency} "
-            f"({supplement.label}). Why: {supplement.reason.rstrip('.')}. Source: {supplement.source}")]
+            f"({supplement.label}). Why: {supplement.reason.rstrip('.')}. "
+            f"Source: {supplement.source}")]
     if not assessment.flags:
         lines += ["", "No flags: nothing in this profile calls for a supplement or a check."]
     lines += ["", _wrap(assessment.disclaimer, hang="")]
@@ -149,7 +125,10 @@ def render_text(assessment: Assessment, texts: dict) -> str:
               show_default=True, help="JSON (the API's shape) or readable text.")
 def assess(path: Any, fmt: str) -> None:
     """Assess the profile in PATH (a JSON file, or - for stdin): target, flags and risk."""
-    profile = _read_profile(path)
+    try:
+        profile = read_profile(path)
+    except InputError as e:
+        _fail(f"error: {e}")
     try:
         reference = load_reference()
         result = assess_profile(profile, reference, _own_foods(profile))

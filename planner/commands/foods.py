@@ -13,10 +13,10 @@ from foods.loader import TableError
 from foods.loader import add_ingredients
 from foods.loader import load_groups
 from foods.loader import load_table
-from planner import spreadsheet
 from planner.commands.fdc import import_fdc
 from planner.domain.model import DIETS
 from planner.domain.model import PROFILE_MARKETS
+from planner.pages import spreadsheet
 
 
 @click.group("foods")

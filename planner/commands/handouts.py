@@ -1,6 +1,6 @@
 """``b12planner handouts CLIENTS.csv --out DIR``: a PDF handout per client, and an index.
 
-The file's columns are described in :mod:`planner.handout_batch` (the upload
+The file's columns are described in :mod:`planner.handouts.batch` (the upload
 on ``/handouts/batch`` reads the same file). Each PDF is written into DIR as
 soon as it is made (to a hidden ``.part`` file first, renamed when complete,
 so a file in DIR is always whole), and a line on stderr says so; ``index.html``,
@@ -24,9 +24,10 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from planner import handout
-from planner import handout_batch as batch
 from planner.errors import InvalidInput
+from planner.handouts import batch
+from planner.handouts import render
+from planner.handouts import views as web_handouts
 
 USAGE_ERROR = 2
 OUTCOME_WORDS = {"made": "wrote", "kept": "kept (already there)", "problem": "no handout",
@@ -41,7 +42,7 @@ OUTCOME_WORDS = {"made": "wrote", "kept": "kept (already there)", "problem": "no
 @click.option("--week", help="ISO week of the plans, e.g. 2025-W10 (default: this week).")
 @click.option("--practitioner", default="",
               help="Practitioner named on handouts whose row has none.")
-@click.option("--paper", type=click.Choice(handout.PAPERS), default=handout.PAPERS[0],
+@click.option("--paper", type=click.Choice(render.PAPERS), default=render.PAPERS[0],
               show_default=True, help="Paper size.")
 @click.option("--replace", is_flag=True,
               help="Empty DIR first when it already holds files.")
@@ -157,8 +158,6 @@ def handouts_worker(burst: bool) -> None:
     from redis import Redis
     from rq import Queue
     from rq import SimpleWorker
-
-    from planner import handouts as web_handouts
 
     url = current_app.config.get("REDIS_URL")
     if not url:

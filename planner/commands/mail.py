@@ -4,7 +4,7 @@ Cron runs ``send-weekly`` once a week; it reads the clock for the default
 week (the core never does). Without ``REDIS_URL`` it sends in this process;
 with it, it queues one job per subscriber for ``b12planner worker``
 processes and waits for them. Either way the exactly-once rules of
-:mod:`planner.weekly` apply, and the exit status is 1 when any email failed
+:mod:`planner.mail.run` apply, and the exit status is 1 when any email failed
 or is in doubt, so cron reports it.
 """
 
@@ -20,13 +20,13 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from planner import weekly
+from planner.errors import InvalidInput
+from planner.mail import run as weekly
+from planner.mail import settings as mail_settings
+from planner.pages.forms import parse_week
 
 
 def _week(ctx, param, value: str | None) -> str:
-    from planner.errors import InvalidInput
-    from planner.forms import parse_week
-
     try:
         return parse_week(value, date.today(), days=False)
     except InvalidInput as e:
@@ -68,8 +68,8 @@ def send_weekly(week: str, dry_run: Path | None, resend_in_doubt: bool,
                 progress_every: int, wait_timeout: float | None) -> None:
     """Email this week's plan to every confirmed subscriber not yet sent one."""
     try:
-        weekly.check_setup(dry_run=dry_run is not None)
-    except weekly.SetupError as e:
+        mail_settings.check_setup(dry_run=dry_run is not None)
+    except mail_settings.SetupError as e:
         raise click.UsageError(str(e)) from None
     progress = Progress(progress_every)
     if dry_run is not None:
@@ -118,8 +118,8 @@ def worker(burst: bool) -> None:
     if not url:
         raise click.UsageError("Set B12_REDIS_URL, e.g. redis://localhost:6379/0.")
     try:
-        weekly.check_setup()
-    except weekly.SetupError as e:
+        mail_settings.check_setup()
+    except mail_settings.SetupError as e:
         raise click.UsageError(str(e)) from None
     connection = Redis.from_url(str(url))
     name = str(current_app.config["MAIL_QUEUE"])

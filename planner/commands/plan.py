@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import textwrap
 from datetime import date
@@ -10,56 +9,34 @@ from typing import Any
 
 import click
 
-from planner import spreadsheet
+from foods.loader import TableError
 from planner.commands.assess import flag_lines
 from planner.commands.assess import lab_lines
-from planner.commands.assess import profile_problems
+from planner.commands.inputs import InputError
+from planner.commands.inputs import food_table
+from planner.commands.inputs import read_profile
+from planner.data.loader import load_reference
 from planner.domain.assessment import Assessment
 from planner.domain.plan import Plan
 from planner.domain.plan import PlanDay
-from planner.domain.planning import WEEK_FORM
 from planner.domain.planning import PlanError
 from planner.domain.planning import make_plan
-from planner.domain.planning import week_start
-from planner.domain.profile import ProfileError
-from planner.domain.profile import parse_profile
 from planner.domain.reference import ReferenceDataError
-from planner.numbers import loads_json
-from planner.reference import load_reference
+from planner.domain.week import WEEK_FORM
+from planner.domain.week import is_week
+from planner.domain.week import week_of
+from planner.pages.exports import CSV_COLUMNS  # noqa: F401  (the CSV the CLI writes)
+from planner.pages.exports import plan_csv
 
 WIDTH = 88
 MARKET_NAMES = {"us": "the US", "uk": "the UK", "eu": "the EU",
                 "any": "every market (only foods sold everywhere)"}
 INPUT_ERROR = 2
-CSV_COLUMNS = ("day", "date", "weekday", "meal", "dish_id", "dish", "food_id", "name",
-               "grams", "household", "b12_ug", "meal_b12_ug", "meal_absorbed_ug")
-
-
-class _InputError(Exception):
-    """Bad input: the message is shown on stderr and the command exits with 2."""
 
 
 def current_week(today: date) -> str:
     """The ISO week of ``today`` as ``YYYY-Www``."""
-    year, week, _ = today.isocalendar()
-    return f"{year}-W{week:02d}"
-
-
-def _read_profile(stream: Any):
-    name = getattr(stream, "name", "<stdin>")
-    try:
-        data = loads_json(stream.read())
-    except UnicodeDecodeError:
-        raise _InputError(f"{name}: is not UTF-8 text") from None
-    except json.JSONDecodeError as e:
-        raise _InputError(f"{name}: not valid JSON ({e.msg} at line {e.lineno}, "
-                          f"column {e.colno})") from None
-    except ValueError as e:  # NaN or Infinity, refused by loads_json
-        raise _InputError(f"{name}: not valid JSON ({e})") from None
-    try:
-        return parse_profile(data)
-    except ProfileError as e:
-        raise _InputError(f"{name}: {profile_problems(e)}") from None
+    return week_of(today)
 
 
 def _wrap(text: str, indent: str = "", hang: str = "  ") -> str:
@@ -151,28 +128,9 @@ def render_refused(assessment: Assessment, texts: dict) -> str:
 
 
 def render_csv(plan: Plan) -> str:
-    """One row per ingredient of each meal's dish, plus one row per supplement dose
-    (meal ``supplement``);
-    formula-like cells escaped (:mod:`planner.spreadsheet`)."""
-    out = io.StringIO()
-    writer = spreadsheet.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for day in plan.days:
-        head = [day.day, day.date.isoformat(), day.weekday]
-        for meal in day.meals:
-            for item in meal.items:
-                writer.writerow(head + [
-                    meal.meal, meal.dish_id, meal.dish_name, item.food_id, item.name,
-                    f"{item.grams:.1f}", item.household, f"{item.b12_ug:.3f}",
-                    f"{meal.b12_ug:.3f}", f"{meal.absorbed_ug:.3f}",
-                ])
-        if day.supplement_ug:
-            writer.writerow(head + [
-                "supplement", "", "", "", f"B12 supplement ({plan.supplement.frequency})",
-                "", f"{day.supplement_ug:g} µg", f"{day.supplement_ug:.3f}",
-                f"{day.supplement_ug:.3f}", f"{day.supplement_absorbed_ug:.3f}",
-            ])
-    return out.getvalue()
+    """The web's plan CSV (:func:`planner.pages.exports.plan_csv`): one writer, one
+    set of columns for ``/plan.csv`` and ``b12planner plan --format csv``."""
+    return plan_csv(plan.to_dict(), plan.week)
 
 
 @click.command("plan")
@@ -184,25 +142,19 @@ def render_csv(plan: Plan) -> str:
               help="JSON (the API's shape), readable text, or CSV rows per item.")
 def plan(path: Any, week: str | None, fmt: str) -> None:
     """Plan a week of B12 sources for the profile in PATH (a JSON file, or - for stdin)."""
-    from foods.loader import TableError
-    from foods.loader import load_foods
-
     try:
         week = week or current_week(date.today())
-        try:
-            week_start(week)
-        except PlanError:
-            raise _InputError(f"--week {week!r} is not an ISO week; use {WEEK_FORM}") \
-                from None
-        profile = _read_profile(path)
+        if not is_week(week):
+            raise InputError(f"--week {week!r} is not an ISO week; use {WEEK_FORM}")
+        profile = read_profile(path)
         try:
             reference = load_reference()
-            result = make_plan(profile, load_foods(), week=week, reference=reference)
+            result = make_plan(profile, food_table(), week=week, reference=reference)
         except PlanError as e:
             if e.assessment is not None:  # a refused plan never hides a flag
                 click.echo(render_refused(e.assessment, dict(reference.texts)), err=True)
-            raise _InputError(f"{e.field or 'profile'}: {e}") from None
-    except _InputError as e:
+            raise InputError(f"{e.field or 'profile'}: {e}") from None
+    except InputError as e:
         click.echo(f"error: {e}", err=True)
         raise SystemExit(INPUT_ERROR) from None
     except (TableError, ReferenceDataError) as e:

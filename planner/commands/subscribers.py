@@ -1,5 +1,5 @@
 """``b12planner subscribers export PATH`` and ``… import PATH``: a CSV backup of the
-weekly-email subscribers (format and rules in :mod:`planner.backup`)."""
+weekly-email subscribers (format and rules in :mod:`planner.mail.backup`)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
+
+from planner.mail import backup
 
 INPUT_ERROR = 1
 
@@ -22,8 +24,6 @@ def subscribers() -> None:
 @with_appcontext
 def export(path: Path, force: bool) -> None:
     """Write every subscriber to PATH as CSV, readable by you only."""
-    from planner import backup
-
     try:
         count = backup.write_csv(backup.export_rows(), path, overwrite=force)
     except (FileExistsError, FileNotFoundError, PermissionError) as e:
@@ -38,8 +38,6 @@ def export(path: Path, force: bool) -> None:
 @with_appcontext
 def import_(path: Path, check: bool) -> None:
     """Add or update subscribers from a CSV made by export, all or nothing."""
-    from planner import backup
-
     try:
         rows = backup.read_csv(path.read_bytes())
     except backup.BackupError as e:

@@ -67,9 +67,7 @@ How a plan is made
 from __future__ import annotations
 
 import hashlib
-import json
 import math
-import re
 from collections.abc import Iterable
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -110,15 +108,16 @@ from planner.domain.plan import PlanSummary
 from planner.domain.plan import PlanSupplement
 from planner.domain.plan import ShoppingItem
 from planner.domain.plan import shopping_text
+from planner.domain.profile import canonical_json
 from planner.domain.reference import Reference
 from planner.domain.supplements import choose_supplement
 from planner.domain.supplements import dose_options_for
+from planner.domain.week import WEEK_FORM  # noqa: F401  (re-exported: the CLI names it)
+from planner.domain.week import week_monday
 
 MAX_USES_PER_WEEK = 4
 MAX_USES_PER_WEEK_OWN_LIST = 7
 MAX_ITEMS_PER_MEAL = 2
-WEEK_FORM = "YYYY-Www, for example 2025-W07"
-_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 _EPS_UG = 1e-9
 #: Diets whose B12, without a supplement, rests on fortified food.
 LEANS_ON_FORTIFIED = ("vegan", "vegetarian")
@@ -169,14 +168,12 @@ def check_dish_ids(profile: Profile, dishes: Iterable[Dish]) -> None:
 
 
 def week_start(week: str) -> date:
-    """Monday of an ISO week ``"YYYY-Www"``; InvalidWeek names the valid form."""
-    m = _WEEK.match(week) if isinstance(week, str) else None
-    if m:
-        try:
-            return date.fromisocalendar(int(m.group(1)), int(m.group(2)), 1)
-        except ValueError:
-            pass
-    raise InvalidWeek(f"week {week!r} is not an ISO week; use {WEEK_FORM}", "week")
+    """Monday of an ISO week ``"YYYY-Www"`` (:mod:`planner.domain.week`);
+    InvalidWeek names the valid form."""
+    monday = week_monday(week)
+    if monday is None:
+        raise InvalidWeek(f"week {week!r} is not an ISO week; use {WEEK_FORM}", "week")
+    return monday
 
 
 def profile_json(profile: Profile) -> str:
@@ -198,7 +195,7 @@ def profile_json(profile: Profile) -> str:
     for key in ("include_dishes", "exclude_dishes"):
         if not data.get(key):
             data.pop(key, None)
-    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return canonical_json(data)
 
 
 def plan_seed(profile: Profile, week: str) -> bytes:

@@ -8,6 +8,7 @@ plan builder checks that they exist in the food table.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable
@@ -413,3 +414,14 @@ def parse_profile(data: Any) -> Profile:
     if impossible:
         raise ImpossibleProfile(impossible)
     return profile
+
+
+def canonical_json(data: Mapping[str, Any]) -> str:
+    """The one JSON form of profile data: sorted keys, no spaces, so equal data give
+    equal text (stored subscriber rows, plan cache keys and plan seeds use it)."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def canonical_profile_json(profile: Profile) -> str:
+    """Every field of ``profile`` as :func:`canonical_json` (the stored form)."""
+    return canonical_json(profile.to_dict())

@@ -62,6 +62,7 @@ class RiskPolicy:
     tests: tuple[LabTest, ...]
     risk_levels: tuple[str, ...] = RISK_LEVELS
     specificity: tuple[str, ...] = ("general",)
+    medical_flags: tuple[str, ...] = ()
 
     @property
     def supplement_flags(self) -> frozenset[str]:
@@ -243,6 +244,11 @@ def parse_policy(raw: Mapping[str, Any], name: str = "risk_rules.toml") -> RiskP
                 _text(t, "source", f"{name} [tests.{code}]"))
         for code, t in raw.get("tests", {}).items()
     )
+    medical = _texts(policy, "medical_flags", f"{name} [policy]", required=False)
+    if order[: len(medical)] != medical:
+        raise ReferenceDataError(
+            f"{name} [policy]: medical_flags must be the first flags of flag_order "
+            f"({', '.join(order)}), so they are shown first")
     specificity = _texts(policy, "specificity", f"{name} [policy]")
     if sorted(specificity) != sorted(SPECIFICITY):
         raise ReferenceDataError(
@@ -250,6 +256,7 @@ def parse_policy(raw: Mapping[str, Any], name: str = "risk_rules.toml") -> RiskP
             "from the least to the most specific")
     return RiskPolicy(
         flag_order=order,
+        medical_flags=medical,
         levels=levels,
         risk_by_level=risk,
         recommend_supplement=frozenset(recommend),

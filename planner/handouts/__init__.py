@@ -1,0 +1,1 @@
+"""Printable handouts: the pages, the PDF render, batch uploads, practice branding."""

@@ -1,0 +1,1 @@
+"""The weekly email: subscribe pages, subscriber and send SQL, composing, runs, SMTP, backup."""

@@ -1,0 +1,1 @@
+"""People's own foods (/foods/mine): the pages and their store."""

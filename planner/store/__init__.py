@@ -1,0 +1,1 @@
+"""The database: the SQLAlchemy handle (db.py) and the tables (models.py)."""
