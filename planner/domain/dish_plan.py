@@ -540,7 +540,8 @@ def _slot_cost(s: _State, d: int, m: int) -> float:
 
 
 def _current(s: _State) -> Solution:
-    return tuple(tuple(int(c) for c in day) for day in s.slots)  # type: ignore[arg-type]
+    n_meals = len(s.p.meals)
+    return tuple(tuple(s.filled(d, m) for m in range(n_meals)) for d in range(s.p.days))
 
 
 def _eject(s: _State, index: list[dict[int, int]]) -> bool:
@@ -583,13 +584,13 @@ def _try_chain(s: _State, chain: list[tuple[int, int, int]]
                ) -> tuple[float, list[tuple[int, int, int]]]:
     """The change of J by the chain (its last slot re-chosen) and the chain's
     moves; the state is left as it was."""
-    saved = [(d1, m1, s.slots[d1][m1]) for d1, m1, _ in chain]
+    saved = [(d1, m1, s.filled(d1, m1)) for d1, m1, _ in chain]
     delta = s.remove([(d1, m1) for d1, m1, _ in chain])
     for d1, m1, i in chain[:-1]:
         delta += s.place(d1, m1, i)
     d_end, m_end, _ = chain[-1]
     delta += s.place(d_end, m_end, s.best(d_end, m_end))
-    moves = [(d1, m1, int(s.slots[d1][m1])) for d1, m1, _ in chain]  # type: ignore[arg-type]
+    moves = [(d1, m1, s.filled(d1, m1)) for d1, m1, _ in chain]
     s.remove([(d1, m1) for d1, m1, _ in chain])
     for d1, m1, i in saved:
         s.put(d1, m1, i)
@@ -609,28 +610,7 @@ def _chains(s: _State, index: list[dict[int, int]], d: int, m: int, key: int
     takes the dish of the next one (which must suit its meal), and the last
     slot's entry is a placeholder (it is re-chosen)."""
     p = s.p
-    holes = {m: (d, m)}
-    parent: dict[int, int] = {}
-    frontier = [m]
-    while frontier:
-        nxt = []
-        for ma in frontier:
-            da, _ = holes[ma]
-            for mb in range(len(p.meals)):
-                if mb in holes:
-                    continue
-                for d2 in range(p.days):
-                    y = s.cand(d2, mb)
-                    if y is None or y.key == key or y.key not in index[ma]:
-                        continue
-                    if any(0 <= k < p.days and k != d2 and (o := s.cand(k, ma)) is not None
-                           and o.key == y.key for k in (da - 1, da + 1)):
-                        continue
-                    holes[mb] = (d2, mb)
-                    parent[mb] = ma
-                    nxt.append(mb)
-                    break
-        frontier = nxt
+    holes, parent = _chain_tree(s, index, d, m, key)
     chains = []
     for end in holes:
         if end == m:
@@ -643,11 +623,52 @@ def _chains(s: _State, index: list[dict[int, int]], d: int, m: int, key: int
         for ma, mb in zip(path, path[1:], strict=False):
             da, _ = holes[ma]
             db, _ = holes[mb]
-            chain.append((da, ma, index[ma][s.cand(db, mb).key]))
+            chain.append((da, ma, index[ma][p.candidates[mb][s.filled(db, mb)].key]))
         db, _ = holes[end]
         chain.append((db, end, -1))
         chains.append(chain)
     return chains
+
+
+def _chain_tree(s: _State, index: list[dict[int, int]], d: int, m: int, key: int
+                ) -> tuple[dict[int, tuple[int, int]], dict[int, int]]:
+    """The breadth-first search of :func:`_chains` over the meals: per meal
+    reached, the slot of the chain there (``holes``) and the meal before it
+    (``parent``)."""
+    p = s.p
+    holes = {m: (d, m)}
+    parent: dict[int, int] = {}
+    frontier = [m]
+    while frontier:
+        nxt = []
+        for ma in frontier:
+            da, _ = holes[ma]
+            for mb in range(len(p.meals)):
+                if mb in holes:
+                    continue
+                d2 = _chain_link(s, index[ma], da, ma, mb, key)
+                if d2 is not None:
+                    holes[mb] = (d2, mb)
+                    parent[mb] = ma
+                    nxt.append(mb)
+        frontier = nxt
+    return holes, parent
+
+
+def _chain_link(s: _State, index_a: dict[int, int], da: int, ma: int, mb: int, key: int
+                ) -> int | None:
+    """The first day whose meal ``mb`` holds a dish (not ``key``) that suits meal
+    ``ma`` and is not at meal ``ma`` the day before or after ``da``; None if none."""
+    p = s.p
+    for d2 in range(p.days):
+        y = s.cand(d2, mb)
+        if y is None or y.key == key or y.key not in index_a:
+            continue
+        if any(0 <= k < p.days and k != d2 and (o := s.cand(k, ma)) is not None
+               and o.key == y.key for k in (da - 1, da + 1)):
+            continue
+        return d2
+    return None
 
 
 def _screen(s: _State, d: int, m: int) -> list[float]:
@@ -701,8 +722,9 @@ def _pair_moves(s: _State, order: list[list[int]], seen: dict[int, int]) -> bool
             s.put(d, m, cur)
         for m1 in range(n_meals):
             for m2 in range(m1 + 1, n_meals):
-                cur1, cur2 = s.slots[d][m1], s.slots[d][m2]
-                rest = [s.cand(d, k) for k in range(n_meals) if k not in (m1, m2)]
+                cur1, cur2 = s.filled(d, m1), s.filled(d, m2)
+                rest = [p.candidates[k][s.filled(d, k)] for k in range(n_meals)
+                        if k not in (m1, m2)]
                 rest_abs = sum(c.absorbed_ug for c in rest)
                 rest_flags = sum(c.absorbed_ug >= bar for c in rest)
                 e1, e2 = e[m1], e[m2]
@@ -791,7 +813,7 @@ def _shared_pairs(s: _State) -> bool:
 def _shared_pair_at(s: _State, d: int, m: int, with_food: list[dict[int, list[int]]]
                     ) -> tuple[float, int, int, int, int] | None:
     p = s.p
-    cur = s.slots[d][m]
+    cur = s.filled(d, m)
     x = p.candidates[m][cur]
     best: tuple[float, int, int, int, int] | None = None
     for i, c in enumerate(p.candidates[m]):
@@ -805,7 +827,7 @@ def _shared_pair_at(s: _State, d: int, m: int, with_food: list[dict[int, list[in
             for m2 in range(len(p.meals)):
                 if (d2, m2) == (d, m):
                     continue
-                old = s.slots[d2][m2]
+                old = s.filled(d2, m2)
                 y = p.candidates[m2][old]
                 options = {j for f in new for j in with_food[m2].get(f, ())
                            if p.candidates[m2][j].cost < y.cost - EPS
@@ -827,7 +849,7 @@ def _one_opt(s: _State) -> bool:
     changed = False
     for d in range(p.days):
         for m in range(len(p.meals)):
-            current = s.slots[d][m]
+            current = s.filled(d, m)
             old = p.candidates[m][current]
             s.put(d, m, None)
             old_cost = s.local_cost(d, m, old)
@@ -870,6 +892,12 @@ def _improve(s: _State, index: list[dict[int, int]], order: list[list[int]]) -> 
             break
 
 
+def _by_absorbed(cands: Sequence[Candidate]) -> list[int]:
+    """Candidate indices by absorbed B12, ascending (stable: library order on ties)."""
+    absorbed = [c.absorbed_ug for c in cands]
+    return sorted(range(len(cands)), key=absorbed.__getitem__)
+
+
 def solve(p: DishProblem) -> Solution:
     """A plan of least J found by greedy filling and local improvement; while
     the plan chases B12 two more starts fill each day's meals in reverse order
@@ -878,8 +906,7 @@ def solve(p: DishProblem) -> Solution:
     if any(not cands for cands in p.candidates):
         raise ValueError("a meal has no candidate dish")
     index = [{c.key: i for i, c in enumerate(cands)} for cands in p.candidates]
-    order = [sorted(range(len(cands)), key=lambda i, cands=cands: cands[i].absorbed_ug)
-             for cands in p.candidates]
+    order = [_by_absorbed(cands) for cands in p.candidates]
     starts = [list(range(len(p.meals)))]
     if p.chase and len(p.meals) > 1:
         starts += [starts[0][::-1], starts[0][1:] + starts[0][:1]]
