@@ -311,21 +311,41 @@ class _State:
                          for cands in p.candidates]
         self.per_ug = per_ug
         self.day_version = [0] * p.days  # bumped whenever a slot of the day changes
+        # the candidate at each slot (None: empty), kept beside ``slots``
+        self.chosen: list[list[Candidate | None]] = [[None] * len(p.meals)
+                                                     for _ in range(p.days)]
 
     def cand(self, d: int, m: int) -> Candidate | None:
-        c = self.slots[d][m]
-        return None if c is None else self.p.candidates[m][c]
+        return self.chosen[d][m]
 
     def day_cost(self, d: int, m: int, c: Candidate | None) -> float:
-        absorbed, intake = [], 0.0
-        for k in range(len(self.p.meals)):
-            x = c if k == m else self.cand(d, k)
+        if not self.p.chase:
+            return 0.0  # _day_cost's value without B12 terms
+        p = self.p
+        w = p.weights
+        target = max(p.target_absorbed_ug, EPS)
+        bar = SPREAD_SHARE * target - EPS
+        # _day_cost inlined: the same sums in the same order, so the same figures
+        total, intake, b12_meals = 0.0, 0.0, 0
+        row = self.chosen[d]
+        for k in range(len(row)):
+            x = c if k == m else row[k]
             if x is not None:
-                absorbed.append(x.absorbed_ug)
+                a = x.absorbed_ug
                 intake += x.b12_ug
             elif self.optimistic:
-                absorbed.append(self.best_absorbed[k])
-        return _day_cost(self.p, absorbed, intake)
+                a = self.best_absorbed[k]
+            else:
+                continue
+            total += a
+            if a >= bar:
+                b12_meals += 1
+        cost = w.intake_per_target * intake / max(p.intake_target_ug, EPS)
+        if total < p.target_absorbed_ug - EPS:
+            cost += w.uncovered_day + w.shortfall_per_target * (target - total) / target
+        if p.spread and b12_meals < 2:
+            cost += w.single_b12_meal_day
+        return cost
 
     def local_cost(self, d: int, m: int, c: Candidate, day: float | None = None) -> float:
         """The part of J that depends on slot (d, m) holding ``c``, given the counts
@@ -338,16 +358,21 @@ class _State:
         wk = d // WEEK_DAYS
         if self.week_uses[wk].get(c.key, 0) >= 1 and self.repeats[wk] >= self.allowed_repeats[wk]:
             cost += w.hard
-        for k in (d - 1, d + 1):
-            if 0 <= k < p.days:
-                other = self.cand(k, m)
-                if other is not None and other.key == c.key:
-                    cost += w.hard
+        key = c.key
+        if d > 0:
+            other = self.chosen[d - 1][m]
+            if other is not None and other.key == key:
+                cost += w.hard
+        if d + 1 < p.days:
+            other = self.chosen[d + 1][m]
+            if other is not None and other.key == key:
+                cost += w.hard
         for i in c.capped:
             if self.food_uses[i] >= p.food_limits[i]:
                 cost += w.safety
+        ingredient_uses = self.ingredient_uses
         for f in c.food_keys:
-            if not self.ingredient_uses.get(f):
+            if not ingredient_uses.get(f):
                 cost += w.ingredient
         return cost
 
@@ -381,29 +406,37 @@ class _State:
         return delta
 
     def put(self, d: int, m: int, idx: int | None) -> None:
-        old = self.cand(d, m)
+        row = self.chosen[d]
+        old = row[m]
         self.day_version[d] += 1
-        wu = self.week_uses[d // WEEK_DAYS]
+        wk = d // WEEK_DAYS
+        wu = self.week_uses[wk]
+        ingredient_uses = self.ingredient_uses
         if old is not None:
-            if wu[old.key] >= 2:
-                self.repeats[d // WEEK_DAYS] -= 1
-            wu[old.key] -= 1
-            self.uses[old.key] -= 1
+            key = old.key
+            if wu[key] >= 2:
+                self.repeats[wk] -= 1
+            wu[key] -= 1
+            self.uses[key] -= 1
             for i in old.capped:
                 self.food_uses[i] -= 1
             for f in old.food_keys:
-                self.ingredient_uses[f] -= 1
+                ingredient_uses[f] -= 1
         self.slots[d][m] = idx
-        new = self.cand(d, m)
+        new = None if idx is None else self.p.candidates[m][idx]
+        row[m] = new
         if new is not None:
-            if wu.get(new.key, 0) >= 1:
-                self.repeats[d // WEEK_DAYS] += 1
-            wu[new.key] = wu.get(new.key, 0) + 1
-            self.uses[new.key] = self.uses.get(new.key, 0) + 1
+            key = new.key
+            n = wu.get(key, 0)
+            if n >= 1:
+                self.repeats[wk] += 1
+            wu[key] = n + 1
+            uses = self.uses
+            uses[key] = uses.get(key, 0) + 1
             for i in new.capped:
                 self.food_uses[i] += 1
             for f in new.food_keys:
-                self.ingredient_uses[f] = self.ingredient_uses.get(f, 0) + 1
+                ingredient_uses[f] = ingredient_uses.get(f, 0) + 1
 
     def _neighbours(self, d: int, m: int) -> dict[int, int]:
         """Dish keys at meal ``m`` on the days before and after ``d``, counted."""
@@ -418,8 +451,9 @@ class _State:
         """Absorbed B12 of the day's other meals (an empty one counting as its
         meal's best while filling greedily) and their intake."""
         absorbed, intake = [], 0.0
-        for k in range(len(self.p.meals)):
-            x = None if k == m else self.cand(d, k)
+        row = self.chosen[d]
+        for k in range(len(row)):
+            x = None if k == m else row[k]
             if x is not None:
                 absorbed.append(x.absorbed_ug)
                 intake += x.b12_ug
@@ -427,14 +461,19 @@ class _State:
                 absorbed.append(self.best_absorbed[k])
         return absorbed, intake
 
-    def best(self, d: int, m: int) -> int:  # noqa: C901 (hot loop, kept inline)
+    def best(self, d: int, m: int, below: float = math.inf
+             ) -> int:  # noqa: C901 (hot loop, kept inline)
         """The candidate of least local cost at (d, m); the slot must be empty.
         Candidates are visited by a lower bound of their cost (their own cost and
         intake) until it passes the best found; of costs within 1e-9 the one
-        earlier in the library is kept."""
+        earlier in the library is kept. With ``below`` only candidates costing
+        less than about ``below`` are looked for (the search stops sooner): -1
+        when there is none."""
         p = self.p
         absorbed, intake = self._others(d, m)
-        best_i, best_cost = 0, float("inf")
+        best_i, best_cost = 0, below
+        if below < math.inf:
+            best_i = len(p.candidates[m])  # none found yet
         # _day_cost inlined (the same expressions, so the same figures)
         w = p.weights
         chase, spread = p.chase, p.spread
@@ -482,7 +521,7 @@ class _State:
                     cost += w.ingredient
             if cost < best_cost - EPS or (cost < best_cost + EPS and i < best_i):
                 best_i, best_cost = i, cost
-        return best_i
+        return -1 if best_i == len(cands) else best_i
 
 
 def _repair(s: _State) -> bool:
@@ -562,6 +601,9 @@ def _eject(s: _State, index: list[dict[int, int]]) -> bool:
             if x is None:
                 continue
             repeated = s.uses.get(x.key, 0) >= 2
+            if not repeated and not any(cheap[k] < x.cost - SCREEN_MARGIN
+                                        for k in range(n_meals) if k != m):
+                continue  # no chain could pass the screen below
             chains = [c for c in _chains(s, index, d, m, x.key)
                       if repeated or cheap[c[-1][1]] < x.cost - SCREEN_MARGIN]
             if not chains:
@@ -591,7 +633,8 @@ def _try_chain(s: _State, chain: list[tuple[int, int, int]]
     d_end, m_end, _ = chain[-1]
     delta += s.place(d_end, m_end, s.best(d_end, m_end))
     moves = [(d1, m1, s.filled(d1, m1)) for d1, m1, _ in chain]
-    s.remove([(d1, m1) for d1, m1, _ in chain])
+    for d1, m1, _ in chain:
+        s.put(d1, m1, None)
     for d1, m1, i in saved:
         s.put(d1, m1, i)
     return delta, moves
@@ -749,7 +792,8 @@ def _pair_moves(s: _State, order: list[list[int]], seen: dict[int, int]) -> bool
                         e[m] = _screen(s, d, m)
                         s.put(d, m, cur)
                 else:
-                    s.remove([(d, m1), (d, m2)])
+                    s.put(d, m1, None)
+                    s.put(d, m2, None)
                     s.put(d, m1, cur1)
                     s.put(d, m2, cur2)
         seen[d] = s.day_version[d]
@@ -836,9 +880,7 @@ def _shared_pair_at(s: _State, d: int, m: int, with_food: list[dict[int, list[in
                     step = s.remove([(d2, m2)]) + s.place(d2, m2, j)
                     if delta + step < -1e-7 and (best is None or delta + step < best[0] - 1e-9):
                         best = (delta + step, i, d2, m2, j)
-                    s.remove([(d2, m2)])
                     s.put(d2, m2, old)
-        s.remove([(d, m)])
         s.put(d, m, cur)
     return best
 
@@ -853,8 +895,9 @@ def _one_opt(s: _State) -> bool:
             old = p.candidates[m][current]
             s.put(d, m, None)
             old_cost = s.local_cost(d, m, old)
-            idx = s.best(d, m)
-            if idx != current and s.local_cost(d, m, p.candidates[m][idx]) < old_cost - 1e-7:
+            idx = s.best(d, m, old_cost - 1e-7)
+            if (idx >= 0 and idx != current
+                    and s.local_cost(d, m, p.candidates[m][idx]) < old_cost - 1e-7):
                 s.put(d, m, idx)
                 changed = True
             else:
