@@ -461,8 +461,8 @@ class _State:
                 absorbed.append(self.best_absorbed[k])
         return absorbed, intake
 
-    def best(self, d: int, m: int, below: float = math.inf
-             ) -> int:  # noqa: C901 (hot loop, kept inline)
+    def best(self, d: int, m: int,  # noqa: C901 (hot loop, kept inline)
+             below: float = math.inf) -> int:
         """The candidate of least local cost at (d, m); the slot must be empty.
         Candidates are visited by a lower bound of their cost (their own cost and
         intake) until it passes the best found; of costs within 1e-9 the one
