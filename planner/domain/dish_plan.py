@@ -314,6 +314,17 @@ class _State:
         # the candidate at each slot (None: empty), kept beside ``slots``
         self.chosen: list[list[Candidate | None]] = [[None] * len(p.meals)
                                                      for _ in range(p.days)]
+        self.key_index = [{c.key: i for i, c in enumerate(cands)} for cands in p.candidates]
+        self._screen_base: list[list[float] | None] = [None] * len(p.meals)
+
+    def screen_base(self, m: int) -> list[float]:
+        """Per candidate of meal ``m``: its own cost and intake (see :func:`_screen`)."""
+        base = self._screen_base[m]
+        if base is None:
+            p = self.p
+            k = p.weights.intake_per_target / max(p.intake_target_ug, EPS)
+            base = self._screen_base[m] = [c.cost + k * c.b12_ug for c in p.candidates[m]]
+        return base
 
     def cand(self, d: int, m: int) -> Candidate | None:
         return self.chosen[d][m]
@@ -719,25 +730,27 @@ def _screen(s: _State, d: int, m: int) -> list[float]:
     coverage: its own cost, its intake, repeats and the hard rules (the slot must
     be empty). Used to shortlist pair moves, which are then scored exactly."""
     p, w = s.p, s.p.weights
-    k = w.intake_per_target / max(p.intake_target_ug, EPS)
-    uses = s.uses
     wk = d // WEEK_DAYS
     week_uses = s.week_uses[wk]
     full = s.repeats[wk] >= s.allowed_repeats[wk]
     neighbours = {o.key for o in (s.cand(d - 1, m) if d > 0 else None,
                                   s.cand(d + 1, m) if d + 1 < p.days else None)
                   if o is not None}
-    out = []
-    for c in p.candidates[m]:
-        n = uses.get(c.key, 0)
-        cost = c.cost + k * c.b12_ug
-        if n:
-            cost += w.repeat + (w.hard if n >= p.max_uses else 0.0)
-            if full and week_uses.get(c.key):
-                cost += w.hard
-        if c.key in neighbours:
-            cost += w.hard
-        out.append(cost)
+    # every candidate's own cost and intake, then the terms of the dishes in use
+    # (the same additions in the same order as candidate by candidate)
+    out = list(s.screen_base(m))
+    index = s.key_index[m]
+    for key, n in s.uses.items():
+        i = index.get(key)
+        if not n or i is None:
+            continue
+        out[i] += w.repeat + (w.hard if n >= p.max_uses else 0.0)
+        if full and week_uses.get(key):
+            out[i] += w.hard
+    for key in neighbours:
+        i = index.get(key)
+        if i is not None:
+            out[i] += w.hard
     return out
 
 
@@ -754,6 +767,8 @@ def _pair_moves(s: _State, order: list[list[int]], seen: dict[int, int]) -> bool
     bar = SPREAD_SHARE * target - EPS
     n_meals = len(p.meals)
     improved = False
+    absorbed_sorted = [[cands[i].absorbed_ug for i in srt]
+                       for cands, srt in zip(p.candidates, order, strict=True)]
     for d in range(p.days):
         if seen.get(d) == s.day_version[d]:
             continue
@@ -763,6 +778,7 @@ def _pair_moves(s: _State, order: list[list[int]], seen: dict[int, int]) -> bool
             s.put(d, m, None)
             e.append(_screen(s, d, m))
             s.put(d, m, cur)
+        suffixes: list[list[tuple[float, int]] | None] = [None] * n_meals
         for m1 in range(n_meals):
             for m2 in range(m1 + 1, n_meals):
                 cur1, cur2 = s.filled(d, m1), s.filled(d, m2)
@@ -771,15 +787,11 @@ def _pair_moves(s: _State, order: list[list[int]], seen: dict[int, int]) -> bool
                 rest_abs = sum(c.absorbed_ug for c in rest)
                 rest_flags = sum(c.absorbed_ug >= bar for c in rest)
                 e1, e2 = e[m1], e[m2]
-                cands2 = p.candidates[m2]
-                srt = order[m2]  # indices by absorbed, ascending
-                absorbed2 = [cands2[i].absorbed_ug for i in srt]
-                suffix: list[tuple[float, int]] = [(math.inf, -1)] * (len(srt) + 1)
-                for r in range(len(srt) - 1, -1, -1):
-                    i = srt[r]
-                    suffix[r] = min(suffix[r + 1], (e2[i], i))
+                suffix = suffixes[m2]
+                if suffix is None:
+                    suffix = suffixes[m2] = _suffix_minima(e2, order[m2])
                 best = _best_pair(s, m1, e1, (e1[cur1] + e2[cur2] - 1e-7, cur1, cur2),
-                                  rest_abs, rest_flags, absorbed2, suffix)
+                                  rest_abs, rest_flags, absorbed_sorted[m2], suffix)
                 if (best[1], best[2]) == (cur1, cur2):
                     continue
                 delta = s.remove([(d, m1), (d, m2)])
@@ -790,6 +802,7 @@ def _pair_moves(s: _State, order: list[list[int]], seen: dict[int, int]) -> bool
                         cur = s.slots[d][m]
                         s.put(d, m, None)
                         e[m] = _screen(s, d, m)
+                        suffixes[m] = None
                         s.put(d, m, cur)
                 else:
                     s.put(d, m1, None)
@@ -798,6 +811,16 @@ def _pair_moves(s: _State, order: list[list[int]], seen: dict[int, int]) -> bool
                     s.put(d, m2, cur2)
         seen[d] = s.day_version[d]
     return improved
+
+
+def _suffix_minima(e2: list[float], srt: list[int]) -> list[tuple[float, int]]:
+    """``suffix[r]``: the least ``(estimate, index)`` over ``srt[r:]`` (candidates
+    by absorbed B12, ascending); ``(inf, -1)`` past the end."""
+    suffix: list[tuple[float, int]] = [(math.inf, -1)] * (len(srt) + 1)
+    for r in range(len(srt) - 1, -1, -1):
+        i = srt[r]
+        suffix[r] = min(suffix[r + 1], (e2[i], i))
+    return suffix
 
 
 def _best_pair(s: _State, m1: int, e1: list[float], best: tuple[float, int, int],
