@@ -307,7 +307,9 @@ class _State:
         # candidates by a lower bound of their local cost (own cost and intake):
         # best() stops once the bound passes the best cost found
         per_ug = p.weights.intake_per_target / max(p.intake_target_ug, EPS) if p.chase else 0.0
-        self.by_bound = [sorted((c.cost + per_ug * c.b12_ug, i) for i, c in enumerate(cands))
+        # (with the fields best() reads, unpacked once)
+        self.by_bound = [sorted((c.cost + per_ug * c.b12_ug, i, c.cost, c.b12_ug, c.absorbed_ug,
+                                 c.key, c.capped, c.food_keys) for i, c in enumerate(cands))
                          for cands in p.candidates]
         self.per_ug = per_ug
         self.day_version = [0] * p.days  # bumped whenever a slot of the day changes
@@ -503,33 +505,36 @@ class _State:
         ingredient_uses = self.ingredient_uses
         cands = p.candidates[m]
         shift = self.per_ug * intake - EPS
-        for bound, i in self.by_bound[m]:
+        w_intake, w_uncovered, w_shortfall = (w.intake_per_target, w.uncovered_day,
+                                              w.shortfall_per_target)
+        w_single, w_repeat, w_hard = w.single_b12_meal_day, w.repeat, w.hard
+        w_ingredient = w.ingredient
+        for bound, i, own, b12, absorbed_c, key, capped, food_keys in self.by_bound[m]:
             if bound + shift >= best_cost + EPS:
                 break  # every later candidate costs at least its bound
-            c = cands[i]
             day = 0.0
             if chase:
-                day = w.intake_per_target * (intake + c.b12_ug) / intake_target
-                total = base + c.absorbed_ug
+                day = w_intake * (intake + b12) / intake_target
+                total = base + absorbed_c
                 if total < short_of:
-                    day += w.uncovered_day + w.shortfall_per_target * (target - total) / target
-                if spread and flags + (c.absorbed_ug >= bar) < 2:
-                    day += w.single_b12_meal_day
-            cost = c.cost + day
+                    day += w_uncovered + w_shortfall * (target - total) / target
+                if spread and flags + (absorbed_c >= bar) < 2:
+                    day += w_single
+            cost = own + day
             if cost >= best_cost + EPS:
                 continue  # the rest of the local cost is never negative
             # local_cost inlined (the same terms in the same order)
-            n = uses.get(c.key, 0)
-            cost += w.repeat * (n >= 1) + w.hard * (n >= max_uses)
-            if week_full and week_uses.get(c.key, 0) >= 1:
-                cost += w.hard
-            cost += w.hard * neighbours.get(c.key, 0)
-            for f in c.capped:
+            n = uses.get(key, 0)
+            cost += w_repeat * (n >= 1) + w_hard * (n >= max_uses)
+            if week_full and week_uses.get(key, 0) >= 1:
+                cost += w_hard
+            cost += w_hard * neighbours.get(key, 0)
+            for f in capped:
                 if food_uses[f] >= limits[f]:
                     cost += w.safety
-            for f in c.food_keys:
+            for f in food_keys:
                 if not ingredient_uses.get(f):
-                    cost += w.ingredient
+                    cost += w_ingredient
             if cost < best_cost - EPS or (cost < best_cost + EPS and i < best_i):
                 best_i, best_cost = i, cost
         return -1 if best_i == len(cands) else best_i
@@ -621,8 +626,9 @@ def _eject(s: _State, index: list[dict[int, int]]) -> bool:
                 continue
             best: tuple[float, list[tuple[int, int, int]]] | None = None
             for chain in chains:
-                value, moves = _try_chain(s, chain)
-                if value < -1e-7 and (best is None or value < best[0] - 1e-9):
+                limit = -1e-7 if best is None else min(-1e-7, best[0] - 1e-9)
+                value, moves = _try_chain(s, chain, limit)
+                if value < limit:
                     best = (value, moves)
             if best is not None:
                 s.remove([(d1, m1) for d1, m1, _ in best[1]])
@@ -633,17 +639,27 @@ def _eject(s: _State, index: list[dict[int, int]]) -> bool:
     return improved
 
 
-def _try_chain(s: _State, chain: list[tuple[int, int, int]]
+def _try_chain(s: _State, chain: list[tuple[int, int, int]], limit: float = math.inf
                ) -> tuple[float, list[tuple[int, int, int]]]:
     """The change of J by the chain (its last slot re-chosen) and the chain's
-    moves; the state is left as it was."""
+    moves; the state is left as it was. Only a change below ``limit`` is looked
+    for: when the last slot has no candidate that could reach it, ``(inf, [])``."""
     saved = [(d1, m1, s.filled(d1, m1)) for d1, m1, _ in chain]
     delta = s.remove([(d1, m1) for d1, m1, _ in chain])
     for d1, m1, i in chain[:-1]:
         delta += s.place(d1, m1, i)
     d_end, m_end, _ = chain[-1]
-    delta += s.place(d_end, m_end, s.best(d_end, m_end))
-    moves = [(d1, m1, s.filled(d1, m1)) for d1, m1, _ in chain]
+    # the last slot's marginal is its local cost less the day's cost without it;
+    # the search stops at the local cost that would reach ``limit`` (with slack
+    # for rounding: the exact change is summed below)
+    below = limit - delta + s.day_cost(d_end, m_end, None) + 1e-6
+    end = s.best(d_end, m_end, below)
+    moves: list[tuple[int, int, int]] = []
+    if end < 0:
+        delta = math.inf
+    else:
+        delta += s.place(d_end, m_end, end)
+        moves = [(d1, m1, s.filled(d1, m1)) for d1, m1, _ in chain]
     for d1, m1, _ in chain:
         s.put(d1, m1, None)
     for d1, m1, i in saved:
