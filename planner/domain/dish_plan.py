@@ -316,6 +316,10 @@ class _State:
         # the candidate at each slot (None: empty), kept beside ``slots``
         self.chosen: list[list[Candidate | None]] = [[None] * len(p.meals)
                                                      for _ in range(p.days)]
+        self.target = max(p.target_absorbed_ug, EPS)
+        self.bar = SPREAD_SHARE * self.target - EPS
+        self.short_of = p.target_absorbed_ug - EPS
+        self.intake_den = max(p.intake_target_ug, EPS)
         self.key_index = [{c.key: i for i, c in enumerate(cands)} for cands in p.candidates]
         self._screen_base: list[list[float] | None] = [None] * len(p.meals)
 
@@ -336,8 +340,7 @@ class _State:
             return 0.0  # _day_cost's value without B12 terms
         p = self.p
         w = p.weights
-        target = max(p.target_absorbed_ug, EPS)
-        bar = SPREAD_SHARE * target - EPS
+        target, bar = self.target, self.bar
         # _day_cost inlined: the same sums in the same order, so the same figures
         total, intake, b12_meals = 0.0, 0.0, 0
         row = self.chosen[d]
@@ -353,8 +356,8 @@ class _State:
             total += a
             if a >= bar:
                 b12_meals += 1
-        cost = w.intake_per_target * intake / max(p.intake_target_ug, EPS)
-        if total < p.target_absorbed_ug - EPS:
+        cost = w.intake_per_target * intake / self.intake_den
+        if total < self.short_of:
             cost += w.uncovered_day + w.shortfall_per_target * (target - total) / target
         if p.spread and b12_meals < 2:
             cost += w.single_b12_meal_day
