@@ -909,16 +909,19 @@ def _shared_pair_at(s: _State, d: int, m: int, with_food: list[dict[int, list[in
         if not new:
             continue
         delta = s.remove([(d, m)]) + s.place(d, m, i)
+        # per meal, the unused dishes with one of the new ingredients (the state
+        # is the same for every slot below: each try is undone)
+        unused = [sorted({j for f in new for j in with_food[m2].get(f, ())
+                          if not s.uses.get(p.candidates[m2][j].key)})
+                  for m2 in range(len(p.meals))]
         for d2 in range(p.days):
             for m2 in range(len(p.meals)):
                 if (d2, m2) == (d, m):
                     continue
                 old = s.filled(d2, m2)
                 y = p.candidates[m2][old]
-                options = {j for f in new for j in with_food[m2].get(f, ())
-                           if p.candidates[m2][j].cost < y.cost - EPS
-                           and not s.uses.get(p.candidates[m2][j].key)}
-                for j in sorted(options):
+                cands2 = p.candidates[m2]
+                for j in [j for j in unused[m2] if cands2[j].cost < y.cost - EPS]:
                     step = s.remove([(d2, m2)]) + s.place(d2, m2, j)
                     if delta + step < -1e-7 and (best is None or delta + step < best[0] - 1e-9):
                         best = (delta + step, i, d2, m2, j)
