@@ -850,8 +850,9 @@ def _best_pair(s: _State, m1: int, e1: list[float], best: tuple[float, int, int]
     meals when the plan spreads B12; or pays for not doing so)."""
     p = s.p
     bar = SPREAD_SHARE * max(p.target_absorbed_ug, EPS) - EPS
+    least = suffix[0][0]  # no second meal costs less (and ``extra`` is never negative)
     for i1, c1 in enumerate(p.candidates[m1]):
-        if e1[i1] >= best[0]:
+        if e1[i1] >= best[0] or e1[i1] + least >= best[0]:
             continue
         need = p.target_absorbed_ug - EPS - rest_abs - c1.absorbed_ug
         flags = rest_flags + (c1.absorbed_ug >= bar)
