@@ -663,9 +663,7 @@ def _try_chain(s: _State, chain: list[tuple[int, int, int]], limit: float = math
     else:
         delta += s.place(d_end, m_end, end)
         moves = [(d1, m1, s.filled(d1, m1)) for d1, m1, _ in chain]
-    for d1, m1, _ in chain:
-        s.put(d1, m1, None)
-    for d1, m1, i in saved:
+    for d1, m1, i in saved:  # put() swaps a slot's dish: the counts end as they were
         s.put(d1, m1, i)
     return delta, moves
 
