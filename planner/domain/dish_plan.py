@@ -100,6 +100,16 @@ The solver
    take cheaper unused dishes that share an ingredient neither could pay for
    alone (two noodle dishes instead of a curry and a trout), then step 2 again.
 
+Speed without changing a plan: every search that only needs a better value
+than one it already has is bounded by it (a slot's re-choice by the slot's own
+cost, the last slot of an ejection chain by the change the chain must beat, a
+pair move's first meal by the cheapest second meal), restores swap dishes back
+without scoring, and what does not change during a solve (candidates by their
+bound, each meal's own costs and intake, the dishes with an ingredient) is
+computed once. The same candidate wins every comparison it won before, so the
+plans are those of the unbounded search (``benchmarks/plan_bench.py`` times
+it).
+
 ``benchmarks/milp_reference.py`` solves the same problem exactly (HiGHS) for
 the benchmark profiles; ``make bench`` reports the gap (README, Benchmark).
 
