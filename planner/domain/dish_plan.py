@@ -844,9 +844,15 @@ def _suffix_minima(e2: list[float], srt: list[int]) -> list[tuple[float, int]]:
     """``suffix[r]``: the least ``(estimate, index)`` over ``srt[r:]`` (candidates
     by absorbed B12, ascending); ``(inf, -1)`` past the end."""
     suffix: list[tuple[float, int]] = [(math.inf, -1)] * (len(srt) + 1)
+    least, at = math.inf, -1
     for r in range(len(srt) - 1, -1, -1):
         i = srt[r]
-        suffix[r] = min(suffix[r + 1], (e2[i], i))
+        v = e2[i]
+        if v < least or (v == least and i < at):  # min() of the (value, index) pairs
+            least, at = v, i
+            suffix[r] = (v, i)
+        else:
+            suffix[r] = suffix[r + 1]
     return suffix
 
 
