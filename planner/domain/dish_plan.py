@@ -100,6 +100,16 @@ The solver
    take cheaper unused dishes that share an ingredient neither could pay for
    alone (two noodle dishes instead of a curry and a trout), then step 2 again.
 
+Speed without changing a plan: every search that only needs a better value
+than one it already has is bounded by it (a slot's re-choice by the slot's own
+cost, the last slot of an ejection chain by the change the chain must beat, a
+pair move's first meal by the cheapest second meal), restores swap dishes back
+without scoring, and what does not change during a solve (candidates by their
+bound, each meal's own costs and intake, the dishes with an ingredient) is
+computed once. The same candidate wins every comparison it won before, so the
+plans are those of the unbounded search (``benchmarks/plan_bench.py`` times
+it).
+
 ``benchmarks/milp_reference.py`` solves the same problem exactly (HiGHS) for
 the benchmark profiles; ``make bench`` reports the gap (README, Benchmark).
 
@@ -307,25 +317,61 @@ class _State:
         # candidates by a lower bound of their local cost (own cost and intake):
         # best() stops once the bound passes the best cost found
         per_ug = p.weights.intake_per_target / max(p.intake_target_ug, EPS) if p.chase else 0.0
-        self.by_bound = [sorted((c.cost + per_ug * c.b12_ug, i) for i, c in enumerate(cands))
+        # (with the fields best() reads, unpacked once)
+        self.by_bound = [sorted((c.cost + per_ug * c.b12_ug, i, c.cost, c.b12_ug, c.absorbed_ug,
+                                 c.key, c.capped, c.food_keys) for i, c in enumerate(cands))
                          for cands in p.candidates]
         self.per_ug = per_ug
         self.day_version = [0] * p.days  # bumped whenever a slot of the day changes
+        # the candidate at each slot (None: empty), kept beside ``slots``
+        self.chosen: list[list[Candidate | None]] = [[None] * len(p.meals)
+                                                     for _ in range(p.days)]
+        self.target = max(p.target_absorbed_ug, EPS)
+        self.bar = SPREAD_SHARE * self.target - EPS
+        self.short_of = p.target_absorbed_ug - EPS
+        self.intake_den = max(p.intake_target_ug, EPS)
+        self.key_index = [{c.key: i for i, c in enumerate(cands)} for cands in p.candidates]
+        self._screen_base: list[list[float] | None] = [None] * len(p.meals)
+
+    def screen_base(self, m: int) -> list[float]:
+        """Per candidate of meal ``m``: its own cost and intake (see :func:`_screen`)."""
+        base = self._screen_base[m]
+        if base is None:
+            p = self.p
+            k = p.weights.intake_per_target / max(p.intake_target_ug, EPS)
+            base = self._screen_base[m] = [c.cost + k * c.b12_ug for c in p.candidates[m]]
+        return base
 
     def cand(self, d: int, m: int) -> Candidate | None:
-        c = self.slots[d][m]
-        return None if c is None else self.p.candidates[m][c]
+        return self.chosen[d][m]
 
     def day_cost(self, d: int, m: int, c: Candidate | None) -> float:
-        absorbed, intake = [], 0.0
-        for k in range(len(self.p.meals)):
-            x = c if k == m else self.cand(d, k)
+        if not self.p.chase:
+            return 0.0  # _day_cost's value without B12 terms
+        p = self.p
+        w = p.weights
+        target, bar = self.target, self.bar
+        # _day_cost inlined: the same sums in the same order, so the same figures
+        total, intake, b12_meals = 0.0, 0.0, 0
+        row = self.chosen[d]
+        for k in range(len(row)):
+            x = c if k == m else row[k]
             if x is not None:
-                absorbed.append(x.absorbed_ug)
+                a = x.absorbed_ug
                 intake += x.b12_ug
             elif self.optimistic:
-                absorbed.append(self.best_absorbed[k])
-        return _day_cost(self.p, absorbed, intake)
+                a = self.best_absorbed[k]
+            else:
+                continue
+            total += a
+            if a >= bar:
+                b12_meals += 1
+        cost = w.intake_per_target * intake / self.intake_den
+        if total < self.short_of:
+            cost += w.uncovered_day + w.shortfall_per_target * (target - total) / target
+        if p.spread and b12_meals < 2:
+            cost += w.single_b12_meal_day
+        return cost
 
     def local_cost(self, d: int, m: int, c: Candidate, day: float | None = None) -> float:
         """The part of J that depends on slot (d, m) holding ``c``, given the counts
@@ -338,16 +384,21 @@ class _State:
         wk = d // WEEK_DAYS
         if self.week_uses[wk].get(c.key, 0) >= 1 and self.repeats[wk] >= self.allowed_repeats[wk]:
             cost += w.hard
-        for k in (d - 1, d + 1):
-            if 0 <= k < p.days:
-                other = self.cand(k, m)
-                if other is not None and other.key == c.key:
-                    cost += w.hard
+        key = c.key
+        if d > 0:
+            other = self.chosen[d - 1][m]
+            if other is not None and other.key == key:
+                cost += w.hard
+        if d + 1 < p.days:
+            other = self.chosen[d + 1][m]
+            if other is not None and other.key == key:
+                cost += w.hard
         for i in c.capped:
             if self.food_uses[i] >= p.food_limits[i]:
                 cost += w.safety
+        ingredient_uses = self.ingredient_uses
         for f in c.food_keys:
-            if not self.ingredient_uses.get(f):
+            if not ingredient_uses.get(f):
                 cost += w.ingredient
         return cost
 
@@ -381,29 +432,37 @@ class _State:
         return delta
 
     def put(self, d: int, m: int, idx: int | None) -> None:
-        old = self.cand(d, m)
+        row = self.chosen[d]
+        old = row[m]
         self.day_version[d] += 1
-        wu = self.week_uses[d // WEEK_DAYS]
+        wk = d // WEEK_DAYS
+        wu = self.week_uses[wk]
+        ingredient_uses = self.ingredient_uses
         if old is not None:
-            if wu[old.key] >= 2:
-                self.repeats[d // WEEK_DAYS] -= 1
-            wu[old.key] -= 1
-            self.uses[old.key] -= 1
+            key = old.key
+            if wu[key] >= 2:
+                self.repeats[wk] -= 1
+            wu[key] -= 1
+            self.uses[key] -= 1
             for i in old.capped:
                 self.food_uses[i] -= 1
             for f in old.food_keys:
-                self.ingredient_uses[f] -= 1
+                ingredient_uses[f] -= 1
         self.slots[d][m] = idx
-        new = self.cand(d, m)
+        new = None if idx is None else self.p.candidates[m][idx]
+        row[m] = new
         if new is not None:
-            if wu.get(new.key, 0) >= 1:
-                self.repeats[d // WEEK_DAYS] += 1
-            wu[new.key] = wu.get(new.key, 0) + 1
-            self.uses[new.key] = self.uses.get(new.key, 0) + 1
+            key = new.key
+            n = wu.get(key, 0)
+            if n >= 1:
+                self.repeats[wk] += 1
+            wu[key] = n + 1
+            uses = self.uses
+            uses[key] = uses.get(key, 0) + 1
             for i in new.capped:
                 self.food_uses[i] += 1
             for f in new.food_keys:
-                self.ingredient_uses[f] = self.ingredient_uses.get(f, 0) + 1
+                ingredient_uses[f] = ingredient_uses.get(f, 0) + 1
 
     def _neighbours(self, d: int, m: int) -> dict[int, int]:
         """Dish keys at meal ``m`` on the days before and after ``d``, counted."""
@@ -418,8 +477,9 @@ class _State:
         """Absorbed B12 of the day's other meals (an empty one counting as its
         meal's best while filling greedily) and their intake."""
         absorbed, intake = [], 0.0
-        for k in range(len(self.p.meals)):
-            x = None if k == m else self.cand(d, k)
+        row = self.chosen[d]
+        for k in range(len(row)):
+            x = None if k == m else row[k]
             if x is not None:
                 absorbed.append(x.absorbed_ug)
                 intake += x.b12_ug
@@ -427,14 +487,19 @@ class _State:
                 absorbed.append(self.best_absorbed[k])
         return absorbed, intake
 
-    def best(self, d: int, m: int) -> int:  # noqa: C901 (hot loop, kept inline)
+    def best(self, d: int, m: int,  # noqa: C901 (hot loop, kept inline)
+             below: float = math.inf) -> int:
         """The candidate of least local cost at (d, m); the slot must be empty.
         Candidates are visited by a lower bound of their cost (their own cost and
         intake) until it passes the best found; of costs within 1e-9 the one
-        earlier in the library is kept."""
+        earlier in the library is kept. With ``below`` only candidates costing
+        less than about ``below`` are looked for (the search stops sooner): -1
+        when there is none."""
         p = self.p
         absorbed, intake = self._others(d, m)
-        best_i, best_cost = 0, float("inf")
+        best_i, best_cost = 0, below
+        if below < math.inf:
+            best_i = len(p.candidates[m])  # none found yet
         # _day_cost inlined (the same expressions, so the same figures)
         w = p.weights
         chase, spread = p.chase, p.spread
@@ -453,36 +518,39 @@ class _State:
         ingredient_uses = self.ingredient_uses
         cands = p.candidates[m]
         shift = self.per_ug * intake - EPS
-        for bound, i in self.by_bound[m]:
+        w_intake, w_uncovered, w_shortfall = (w.intake_per_target, w.uncovered_day,
+                                              w.shortfall_per_target)
+        w_single, w_repeat, w_hard = w.single_b12_meal_day, w.repeat, w.hard
+        w_ingredient = w.ingredient
+        for bound, i, own, b12, absorbed_c, key, capped, food_keys in self.by_bound[m]:
             if bound + shift >= best_cost + EPS:
                 break  # every later candidate costs at least its bound
-            c = cands[i]
             day = 0.0
             if chase:
-                day = w.intake_per_target * (intake + c.b12_ug) / intake_target
-                total = base + c.absorbed_ug
+                day = w_intake * (intake + b12) / intake_target
+                total = base + absorbed_c
                 if total < short_of:
-                    day += w.uncovered_day + w.shortfall_per_target * (target - total) / target
-                if spread and flags + (c.absorbed_ug >= bar) < 2:
-                    day += w.single_b12_meal_day
-            cost = c.cost + day
+                    day += w_uncovered + w_shortfall * (target - total) / target
+                if spread and flags + (absorbed_c >= bar) < 2:
+                    day += w_single
+            cost = own + day
             if cost >= best_cost + EPS:
                 continue  # the rest of the local cost is never negative
             # local_cost inlined (the same terms in the same order)
-            n = uses.get(c.key, 0)
-            cost += w.repeat * (n >= 1) + w.hard * (n >= max_uses)
-            if week_full and week_uses.get(c.key, 0) >= 1:
-                cost += w.hard
-            cost += w.hard * neighbours.get(c.key, 0)
-            for f in c.capped:
+            n = uses.get(key, 0)
+            cost += w_repeat * (n >= 1) + w_hard * (n >= max_uses)
+            if week_full and week_uses.get(key, 0) >= 1:
+                cost += w_hard
+            cost += w_hard * neighbours.get(key, 0)
+            for f in capped:
                 if food_uses[f] >= limits[f]:
                     cost += w.safety
-            for f in c.food_keys:
+            for f in food_keys:
                 if not ingredient_uses.get(f):
-                    cost += w.ingredient
+                    cost += w_ingredient
             if cost < best_cost - EPS or (cost < best_cost + EPS and i < best_i):
                 best_i, best_cost = i, cost
-        return best_i
+        return -1 if best_i == len(cands) else best_i
 
 
 def _repair(s: _State) -> bool:
@@ -540,7 +608,8 @@ def _slot_cost(s: _State, d: int, m: int) -> float:
 
 
 def _current(s: _State) -> Solution:
-    return tuple(tuple(int(c) for c in day) for day in s.slots)  # type: ignore[arg-type]
+    n_meals = len(s.p.meals)
+    return tuple(tuple(s.filled(d, m) for m in range(n_meals)) for d in range(s.p.days))
 
 
 def _eject(s: _State, index: list[dict[int, int]]) -> bool:
@@ -561,14 +630,18 @@ def _eject(s: _State, index: list[dict[int, int]]) -> bool:
             if x is None:
                 continue
             repeated = s.uses.get(x.key, 0) >= 2
+            if not repeated and not any(cheap[k] < x.cost - SCREEN_MARGIN
+                                        for k in range(n_meals) if k != m):
+                continue  # no chain could pass the screen below
             chains = [c for c in _chains(s, index, d, m, x.key)
                       if repeated or cheap[c[-1][1]] < x.cost - SCREEN_MARGIN]
             if not chains:
                 continue
             best: tuple[float, list[tuple[int, int, int]]] | None = None
             for chain in chains:
-                value, moves = _try_chain(s, chain)
-                if value < -1e-7 and (best is None or value < best[0] - 1e-9):
+                limit = -1e-7 if best is None else min(-1e-7, best[0] - 1e-9)
+                value, moves = _try_chain(s, chain, limit)
+                if value < limit:
                     best = (value, moves)
             if best is not None:
                 s.remove([(d1, m1) for d1, m1, _ in best[1]])
@@ -579,19 +652,28 @@ def _eject(s: _State, index: list[dict[int, int]]) -> bool:
     return improved
 
 
-def _try_chain(s: _State, chain: list[tuple[int, int, int]]
+def _try_chain(s: _State, chain: list[tuple[int, int, int]], limit: float = math.inf
                ) -> tuple[float, list[tuple[int, int, int]]]:
     """The change of J by the chain (its last slot re-chosen) and the chain's
-    moves; the state is left as it was."""
-    saved = [(d1, m1, s.slots[d1][m1]) for d1, m1, _ in chain]
+    moves; the state is left as it was. Only a change below ``limit`` is looked
+    for: when the last slot has no candidate that could reach it, ``(inf, [])``."""
+    saved = [(d1, m1, s.filled(d1, m1)) for d1, m1, _ in chain]
     delta = s.remove([(d1, m1) for d1, m1, _ in chain])
     for d1, m1, i in chain[:-1]:
         delta += s.place(d1, m1, i)
     d_end, m_end, _ = chain[-1]
-    delta += s.place(d_end, m_end, s.best(d_end, m_end))
-    moves = [(d1, m1, int(s.slots[d1][m1])) for d1, m1, _ in chain]  # type: ignore[arg-type]
-    s.remove([(d1, m1) for d1, m1, _ in chain])
-    for d1, m1, i in saved:
+    # the last slot's marginal is its local cost less the day's cost without it;
+    # the search stops at the local cost that would reach ``limit`` (with slack
+    # for rounding: the exact change is summed below)
+    below = limit - delta + s.day_cost(d_end, m_end, None) + 1e-6
+    end = s.best(d_end, m_end, below)
+    moves: list[tuple[int, int, int]] = []
+    if end < 0:
+        delta = math.inf
+    else:
+        delta += s.place(d_end, m_end, end)
+        moves = [(d1, m1, s.filled(d1, m1)) for d1, m1, _ in chain]
+    for d1, m1, i in saved:  # put() swaps a slot's dish: the counts end as they were
         s.put(d1, m1, i)
     return delta, moves
 
@@ -609,28 +691,7 @@ def _chains(s: _State, index: list[dict[int, int]], d: int, m: int, key: int
     takes the dish of the next one (which must suit its meal), and the last
     slot's entry is a placeholder (it is re-chosen)."""
     p = s.p
-    holes = {m: (d, m)}
-    parent: dict[int, int] = {}
-    frontier = [m]
-    while frontier:
-        nxt = []
-        for ma in frontier:
-            da, _ = holes[ma]
-            for mb in range(len(p.meals)):
-                if mb in holes:
-                    continue
-                for d2 in range(p.days):
-                    y = s.cand(d2, mb)
-                    if y is None or y.key == key or y.key not in index[ma]:
-                        continue
-                    if any(0 <= k < p.days and k != d2 and (o := s.cand(k, ma)) is not None
-                           and o.key == y.key for k in (da - 1, da + 1)):
-                        continue
-                    holes[mb] = (d2, mb)
-                    parent[mb] = ma
-                    nxt.append(mb)
-                    break
-        frontier = nxt
+    holes, parent = _chain_tree(s, index, d, m, key)
     chains = []
     for end in holes:
         if end == m:
@@ -643,11 +704,52 @@ def _chains(s: _State, index: list[dict[int, int]], d: int, m: int, key: int
         for ma, mb in zip(path, path[1:], strict=False):
             da, _ = holes[ma]
             db, _ = holes[mb]
-            chain.append((da, ma, index[ma][s.cand(db, mb).key]))
+            chain.append((da, ma, index[ma][p.candidates[mb][s.filled(db, mb)].key]))
         db, _ = holes[end]
         chain.append((db, end, -1))
         chains.append(chain)
     return chains
+
+
+def _chain_tree(s: _State, index: list[dict[int, int]], d: int, m: int, key: int
+                ) -> tuple[dict[int, tuple[int, int]], dict[int, int]]:
+    """The breadth-first search of :func:`_chains` over the meals: per meal
+    reached, the slot of the chain there (``holes``) and the meal before it
+    (``parent``)."""
+    p = s.p
+    holes = {m: (d, m)}
+    parent: dict[int, int] = {}
+    frontier = [m]
+    while frontier:
+        nxt = []
+        for ma in frontier:
+            da, _ = holes[ma]
+            for mb in range(len(p.meals)):
+                if mb in holes:
+                    continue
+                d2 = _chain_link(s, index[ma], da, ma, mb, key)
+                if d2 is not None:
+                    holes[mb] = (d2, mb)
+                    parent[mb] = ma
+                    nxt.append(mb)
+        frontier = nxt
+    return holes, parent
+
+
+def _chain_link(s: _State, index_a: dict[int, int], da: int, ma: int, mb: int, key: int
+                ) -> int | None:
+    """The first day whose meal ``mb`` holds a dish (not ``key``) that suits meal
+    ``ma`` and is not at meal ``ma`` the day before or after ``da``; None if none."""
+    p = s.p
+    for d2 in range(p.days):
+        y = s.cand(d2, mb)
+        if y is None or y.key == key or y.key not in index_a:
+            continue
+        if any(0 <= k < p.days and k != d2 and (o := s.cand(k, ma)) is not None
+               and o.key == y.key for k in (da - 1, da + 1)):
+            continue
+        return d2
+    return None
 
 
 def _screen(s: _State, d: int, m: int) -> list[float]:
@@ -655,25 +757,27 @@ def _screen(s: _State, d: int, m: int) -> list[float]:
     coverage: its own cost, its intake, repeats and the hard rules (the slot must
     be empty). Used to shortlist pair moves, which are then scored exactly."""
     p, w = s.p, s.p.weights
-    k = w.intake_per_target / max(p.intake_target_ug, EPS)
-    uses = s.uses
     wk = d // WEEK_DAYS
     week_uses = s.week_uses[wk]
     full = s.repeats[wk] >= s.allowed_repeats[wk]
     neighbours = {o.key for o in (s.cand(d - 1, m) if d > 0 else None,
                                   s.cand(d + 1, m) if d + 1 < p.days else None)
                   if o is not None}
-    out = []
-    for c in p.candidates[m]:
-        n = uses.get(c.key, 0)
-        cost = c.cost + k * c.b12_ug
-        if n:
-            cost += w.repeat + (w.hard if n >= p.max_uses else 0.0)
-            if full and week_uses.get(c.key):
-                cost += w.hard
-        if c.key in neighbours:
-            cost += w.hard
-        out.append(cost)
+    # every candidate's own cost and intake, then the terms of the dishes in use
+    # (the same additions in the same order as candidate by candidate)
+    out = list(s.screen_base(m))
+    index = s.key_index[m]
+    for key, n in s.uses.items():
+        i = index.get(key)
+        if not n or i is None:
+            continue
+        out[i] += w.repeat + (w.hard if n >= p.max_uses else 0.0)
+        if full and week_uses.get(key):
+            out[i] += w.hard
+    for key in neighbours:
+        i = index.get(key)
+        if i is not None:
+            out[i] += w.hard
     return out
 
 
@@ -690,6 +794,8 @@ def _pair_moves(s: _State, order: list[list[int]], seen: dict[int, int]) -> bool
     bar = SPREAD_SHARE * target - EPS
     n_meals = len(p.meals)
     improved = False
+    absorbed_sorted = [[cands[i].absorbed_ug for i in srt]
+                       for cands, srt in zip(p.candidates, order, strict=True)]
     for d in range(p.days):
         if seen.get(d) == s.day_version[d]:
             continue
@@ -699,22 +805,20 @@ def _pair_moves(s: _State, order: list[list[int]], seen: dict[int, int]) -> bool
             s.put(d, m, None)
             e.append(_screen(s, d, m))
             s.put(d, m, cur)
+        suffixes: list[list[tuple[float, int]] | None] = [None] * n_meals
         for m1 in range(n_meals):
             for m2 in range(m1 + 1, n_meals):
-                cur1, cur2 = s.slots[d][m1], s.slots[d][m2]
-                rest = [s.cand(d, k) for k in range(n_meals) if k not in (m1, m2)]
+                cur1, cur2 = s.filled(d, m1), s.filled(d, m2)
+                rest = [p.candidates[k][s.filled(d, k)] for k in range(n_meals)
+                        if k not in (m1, m2)]
                 rest_abs = sum(c.absorbed_ug for c in rest)
                 rest_flags = sum(c.absorbed_ug >= bar for c in rest)
                 e1, e2 = e[m1], e[m2]
-                cands2 = p.candidates[m2]
-                srt = order[m2]  # indices by absorbed, ascending
-                absorbed2 = [cands2[i].absorbed_ug for i in srt]
-                suffix: list[tuple[float, int]] = [(math.inf, -1)] * (len(srt) + 1)
-                for r in range(len(srt) - 1, -1, -1):
-                    i = srt[r]
-                    suffix[r] = min(suffix[r + 1], (e2[i], i))
+                suffix = suffixes[m2]
+                if suffix is None:
+                    suffix = suffixes[m2] = _suffix_minima(e2, order[m2])
                 best = _best_pair(s, m1, e1, (e1[cur1] + e2[cur2] - 1e-7, cur1, cur2),
-                                  rest_abs, rest_flags, absorbed2, suffix)
+                                  rest_abs, rest_flags, absorbed_sorted[m2], suffix)
                 if (best[1], best[2]) == (cur1, cur2):
                     continue
                 delta = s.remove([(d, m1), (d, m2)])
@@ -725,13 +829,31 @@ def _pair_moves(s: _State, order: list[list[int]], seen: dict[int, int]) -> bool
                         cur = s.slots[d][m]
                         s.put(d, m, None)
                         e[m] = _screen(s, d, m)
+                        suffixes[m] = None
                         s.put(d, m, cur)
                 else:
-                    s.remove([(d, m1), (d, m2)])
+                    s.put(d, m1, None)
+                    s.put(d, m2, None)
                     s.put(d, m1, cur1)
                     s.put(d, m2, cur2)
         seen[d] = s.day_version[d]
     return improved
+
+
+def _suffix_minima(e2: list[float], srt: list[int]) -> list[tuple[float, int]]:
+    """``suffix[r]``: the least ``(estimate, index)`` over ``srt[r:]`` (candidates
+    by absorbed B12, ascending); ``(inf, -1)`` past the end."""
+    suffix: list[tuple[float, int]] = [(math.inf, -1)] * (len(srt) + 1)
+    least, at = math.inf, -1
+    for r in range(len(srt) - 1, -1, -1):
+        i = srt[r]
+        v = e2[i]
+        if v < least or (v == least and i < at):  # min() of the (value, index) pairs
+            least, at = v, i
+            suffix[r] = (v, i)
+        else:
+            suffix[r] = suffix[r + 1]
+    return suffix
 
 
 def _best_pair(s: _State, m1: int, e1: list[float], best: tuple[float, int, int],
@@ -742,8 +864,9 @@ def _best_pair(s: _State, m1: int, e1: list[float], best: tuple[float, int, int]
     meals when the plan spreads B12; or pays for not doing so)."""
     p = s.p
     bar = SPREAD_SHARE * max(p.target_absorbed_ug, EPS) - EPS
+    least = suffix[0][0]  # no second meal costs less (and ``extra`` is never negative)
     for i1, c1 in enumerate(p.candidates[m1]):
-        if e1[i1] >= best[0]:
+        if e1[i1] >= best[0] or e1[i1] + least >= best[0]:
             continue
         need = p.target_absorbed_ug - EPS - rest_abs - c1.absorbed_ug
         flags = rest_flags + (c1.absorbed_ug >= bar)
@@ -791,7 +914,7 @@ def _shared_pairs(s: _State) -> bool:
 def _shared_pair_at(s: _State, d: int, m: int, with_food: list[dict[int, list[int]]]
                     ) -> tuple[float, int, int, int, int] | None:
     p = s.p
-    cur = s.slots[d][m]
+    cur = s.filled(d, m)
     x = p.candidates[m][cur]
     best: tuple[float, int, int, int, int] | None = None
     for i, c in enumerate(p.candidates[m]):
@@ -801,22 +924,23 @@ def _shared_pair_at(s: _State, d: int, m: int, with_food: list[dict[int, list[in
         if not new:
             continue
         delta = s.remove([(d, m)]) + s.place(d, m, i)
+        # per meal, the unused dishes with one of the new ingredients (the state
+        # is the same for every slot below: each try is undone)
+        unused = [sorted({j for f in new for j in with_food[m2].get(f, ())
+                          if not s.uses.get(p.candidates[m2][j].key)})
+                  for m2 in range(len(p.meals))]
         for d2 in range(p.days):
             for m2 in range(len(p.meals)):
                 if (d2, m2) == (d, m):
                     continue
-                old = s.slots[d2][m2]
+                old = s.filled(d2, m2)
                 y = p.candidates[m2][old]
-                options = {j for f in new for j in with_food[m2].get(f, ())
-                           if p.candidates[m2][j].cost < y.cost - EPS
-                           and not s.uses.get(p.candidates[m2][j].key)}
-                for j in sorted(options):
+                cands2 = p.candidates[m2]
+                for j in [j for j in unused[m2] if cands2[j].cost < y.cost - EPS]:
                     step = s.remove([(d2, m2)]) + s.place(d2, m2, j)
                     if delta + step < -1e-7 and (best is None or delta + step < best[0] - 1e-9):
                         best = (delta + step, i, d2, m2, j)
-                    s.remove([(d2, m2)])
                     s.put(d2, m2, old)
-        s.remove([(d, m)])
         s.put(d, m, cur)
     return best
 
@@ -827,12 +951,13 @@ def _one_opt(s: _State) -> bool:
     changed = False
     for d in range(p.days):
         for m in range(len(p.meals)):
-            current = s.slots[d][m]
+            current = s.filled(d, m)
             old = p.candidates[m][current]
             s.put(d, m, None)
             old_cost = s.local_cost(d, m, old)
-            idx = s.best(d, m)
-            if idx != current and s.local_cost(d, m, p.candidates[m][idx]) < old_cost - 1e-7:
+            idx = s.best(d, m, old_cost - 1e-7)
+            if (idx >= 0 and idx != current
+                    and s.local_cost(d, m, p.candidates[m][idx]) < old_cost - 1e-7):
                 s.put(d, m, idx)
                 changed = True
             else:
@@ -870,6 +995,12 @@ def _improve(s: _State, index: list[dict[int, int]], order: list[list[int]]) -> 
             break
 
 
+def _by_absorbed(cands: Sequence[Candidate]) -> list[int]:
+    """Candidate indices by absorbed B12, ascending (stable: library order on ties)."""
+    absorbed = [c.absorbed_ug for c in cands]
+    return sorted(range(len(cands)), key=absorbed.__getitem__)
+
+
 def solve(p: DishProblem) -> Solution:
     """A plan of least J found by greedy filling and local improvement; while
     the plan chases B12 two more starts fill each day's meals in reverse order
@@ -878,8 +1009,7 @@ def solve(p: DishProblem) -> Solution:
     if any(not cands for cands in p.candidates):
         raise ValueError("a meal has no candidate dish")
     index = [{c.key: i for i, c in enumerate(cands)} for cands in p.candidates]
-    order = [sorted(range(len(cands)), key=lambda i, cands=cands: cands[i].absorbed_ug)
-             for cands in p.candidates]
+    order = [_by_absorbed(cands) for cands in p.candidates]
     starts = [list(range(len(p.meals)))]
     if p.chase and len(p.meals) > 1:
         starts += [starts[0][::-1], starts[0][1:] + starts[0][:1]]

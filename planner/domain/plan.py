@@ -118,17 +118,18 @@ class PlanItem:
         if servings is None:
             servings = grams / food.serving_g if food.serving_g > 0 else 0.0
         counts = getattr(food, "counts_as_source", True)
+        household = household_text(food, grams)
         return cls(
             food_id=food.food_id,
             name=food.name,
             servings=servings,
             grams=grams,
-            portion=household_text(food, grams),
+            portion=household,
             b12_ug=grams * food.b12_ug_per_100g / 100.0 if counts else 0.0,
             source=food.source,
             fortified=food.fortified,
             group=food.group,
-            household=household_text(food, grams),
+            household=household,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -345,10 +345,12 @@ def _substitute(food: Food, allowed: dict[str, Food], own: frozenset[str]) -> Fo
 
 
 def _serve(dish: Dish, allowed: dict[str, Food], own: frozenset[str],
-           foods: dict[str, Food]) -> tuple[Food, ...] | None:
+           foods: dict[str, Food], swaps: dict[str, Food | None] | None = None
+           ) -> tuple[Food, ...] | None:
     """The foods of ``dish`` as this person would cook it, or None when an
     ingredient is not allowed. With ``include_foods`` (the B12 foods the person
-    buys) every B12 source of the dish must be one of them."""
+    buys) every B12 source of the dish must be one of them. ``swaps``: the
+    substitutes found so far for these ``allowed`` and ``own`` (filled here)."""
     out = []
     for ing in dish.ingredients:
         food = allowed.get(ing.food_id)
@@ -356,7 +358,12 @@ def _serve(dish: Dish, allowed: dict[str, Food], own: frozenset[str],
             original = food or foods.get(ing.food_id)
             if original is None or not original.fortified:
                 return None
-            food = _substitute(original, allowed, own)
+            if swaps is None:
+                food = _substitute(original, allowed, own)
+            elif original.food_id in swaps:
+                food = swaps[original.food_id]
+            else:
+                food = swaps[original.food_id] = _substitute(original, allowed, own)
             if food is None:
                 return None
         out.append(food)
@@ -398,15 +405,31 @@ def supplement_covers_alone(profile: Profile, assessment: Assessment,
     return False
 
 
+def _dish_terms(dish: Dish, got: tuple[Food, ...], food_key: dict[str, int],
+                cap_index: dict[str, int], weights: dish_plan.Weights, seed: bytes,
+                own: frozenset[str], liked: frozenset[str]
+                ) -> tuple[float, tuple[int, ...], tuple[int, ...]]:
+    """What a dish brings to every meal it may fill: its own cost (tier, liked,
+    own B12 foods, taste), its distinct ingredient keys and its capped foods."""
+    cost = dish_plan.taste(dish.dish_id, seed, weights.taste)
+    if {food.tier for food in got} - {"everyday"}:
+        cost += weights.occasional
+    if dish.dish_id in liked:
+        cost += weights.liked
+    if own and any(is_source(f) and f.food_id in own for f in got):
+        cost += weights.own_b12_food
+    return (cost, tuple(sorted({food_key[f.food_id] for f in got})),
+            tuple(sorted({cap_index[f.food_id] for f in got if f.food_id in cap_index})))
+
+
 def _candidate(key: int, dish: Dish, got: tuple[Food, ...], factor: float,
                max_g: float | None, safe: SafeFoods,
-               factor_of: dict[str, tuple[float, float]], food_key: dict[str, int],
-               cap_index: dict[str, int], weights: dish_plan.Weights, seed: bytes,
-               own: frozenset[str], liked: frozenset[str], params: AbsorptionParams,
-               name: str = "") -> dish_plan.Candidate:
+               factor_of: dict[str, tuple[float, float]],
+               terms: tuple[float, tuple[int, ...], tuple[int, ...]],
+               params: AbsorptionParams, name: str = "") -> dish_plan.Candidate:
     """One dish as served to this person at one meal: grams scaled, eggs whole
     (halves for children), a child's cap on the whole meal, its B12 and absorbed
-    B12 (planning mode), and its own cost (tier, liked, own B12 foods, taste)."""
+    B12 (planning mode), with the dish's own ``terms`` (:func:`_dish_terms`)."""
     ingredients = []
     for ing, food in zip(dish.ingredients, got, strict=True):
         grams = ing.grams * factor
@@ -424,13 +447,7 @@ def _candidate(key: int, dish: Dish, got: tuple[Food, ...], factor: float,
         ingredients = [(f, min(g, safe.max_item_g)) for f, g in ingredients]
     doses = [(food.b12_ug_per_100g * g / 100.0, *factor_of[food.food_id])
              for food, g in ingredients if is_source(food)]
-    cost = dish_plan.taste(dish.dish_id, seed, weights.taste)
-    if {food.tier for food in got} - {"everyday"}:
-        cost += weights.occasional
-    if dish.dish_id in liked:
-        cost += weights.liked
-    if own and any(is_source(f) and f.food_id in own for f in got):
-        cost += weights.own_b12_food
+    cost, food_keys, capped = terms
     return dish_plan.Candidate(
         dish=dish,
         ingredients=tuple(ingredients),
@@ -438,8 +455,8 @@ def _candidate(key: int, dish: Dish, got: tuple[Food, ...], factor: float,
         absorbed_ug=meal_absorbed_ug(doses, params, True),
         cost=cost,
         key=key,
-        food_keys=tuple(sorted({food_key[f.food_id] for f in got})),
-        capped=tuple(sorted({cap_index[f.food_id] for f in got if f.food_id in cap_index})),
+        food_keys=food_keys,
+        capped=capped,
         name=name,
     )
 
@@ -474,10 +491,11 @@ def build_dish_problem(
     weights = dish_plan.Weights()
     served: list[tuple[int, Dish, tuple[Food, ...]]] = []
     names: dict[int, str] = {}
+    swaps: dict[str, Food | None] = {}
     for key, dish in enumerate(dishes):
         if dish.dish_id in disliked:
             continue
-        got = _serve(dish, allowed, own, by_id)
+        got = _serve(dish, allowed, own, by_id, swaps)
         if got is not None:
             served.append((key, dish, got))
             names[key] = served_name(dish, got, by_id)
@@ -485,6 +503,8 @@ def build_dish_problem(
     factor_of = dict(zip((f.food_id for f in used),
                          absorption_factors(profile, used, reference), strict=True))
     food_key = {f.food_id: i for i, f in enumerate(used)}
+    terms = {key: _dish_terms(dish, got, food_key, cap_index, weights, seed, own, liked)
+             for key, dish, got in served}
     per_meal = []
     for meal in profile.meal_names:
         factor, max_g = portion_factor(profile, meal, reference, safe)
@@ -493,9 +513,8 @@ def build_dish_problem(
         # takes any dish the person may eat
         fits = [x for x in served if meal_kind(meal) in x[1].meals] or served
         for key, dish, got in fits:
-            cands.append(_candidate(key, dish, got, factor, max_g, safe, factor_of, food_key,
-                                    cap_index, weights, seed, own, liked,
-                                    reference.absorption, names[key]))
+            cands.append(_candidate(key, dish, got, factor, max_g, safe, factor_of,
+                                    terms[key], reference.absorption, names[key]))
         if not cands:
             raise InfeasiblePlan(
                 f"No dish of the library fits {meal.replace('_', ' ')} under this "
