@@ -14,10 +14,10 @@ import math
 import pytest
 
 from foods.loader import load_foods
+from planner.data.loader import load_reference
 from planner.domain import dish_plan
 from planner.domain.planning import build_dish_problem
 from planner.domain.profile import parse_profile
-from planner.reference import load_reference
 
 REFERENCE = load_reference()
 TABLE = load_foods()
