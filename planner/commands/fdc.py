@@ -18,6 +18,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Unpack
 
 import click
 import requests
@@ -156,7 +157,7 @@ def _check_writable(into: Path) -> None:
 
 
 def _fetch(fdc_ids: tuple[int, ...], query: str | None, limit: int,
-           **api: object) -> list[dict]:
+           **api: Unpack[fdc.Connection]) -> list[dict]:
     """Food details for the given ids plus the top ``limit`` search results."""
     ids = list(fdc_ids)
     if query:
