@@ -46,6 +46,8 @@ from datetime import datetime
 from typing import Annotated
 from typing import Any
 from typing import NamedTuple
+from typing import TypedDict
+from typing import Unpack
 
 import requests
 import urllib3
@@ -171,16 +173,25 @@ def api_key(key: str | None = None) -> str:
     return key or os.environ.get(ENV_API_KEY) or DEFAULT_API_KEY
 
 
+class Connection(TypedDict, total=False):
+    """How :func:`get_food`, :func:`get_foods` and :func:`search_foods` reach FDC,
+    all optional: ``session`` (a new one per call when absent), ``base_url`` and
+    ``api_key`` (see :func:`api_url`, :func:`api_key`), ``timeout`` (connect,
+    read) [s], ``retry``, ``deadline_s`` (the most one request may take in all
+    [s]) and ``max_bytes`` (the largest body read)."""
+
+    session: requests.Session | None
+    base_url: str | None
+    api_key: str | None
+    timeout: tuple[float, float]
+    retry: Retry
+    deadline_s: float
+    max_bytes: int
+
+
 def get_food(
     fdc_id: int,
-    *,
-    session: requests.Session | None = None,
-    base_url: str | None = None,
-    api_key: str | None = None,
-    timeout: tuple[float, float] = DEFAULT_TIMEOUT_S,
-    retry: Retry = DEFAULT_RETRY,
-    deadline_s: float = DEFAULT_DEADLINE_S,
-    max_bytes: int = MAX_RESPONSE_BYTES,
+    **conn: Unpack[Connection],
 ) -> dict[str, Any]:
     """Details of one food (``GET /v1/food/{fdc_id}``), as FDC's JSON object.
 
@@ -192,23 +203,15 @@ def get_food(
     """
     fdc_id = int(fdc_id)
     data = _call(
-        "GET", f"/v1/food/{fdc_id}", session=session, base_url=base_url,
-        key=api_key, timeout=timeout, retry=retry, deadline_s=deadline_s,
-        max_bytes=max_bytes, not_found=f"FoodData Central has no food with id {fdc_id}",
+        "GET", f"/v1/food/{fdc_id}", conn,
+        not_found=f"FoodData Central has no food with id {fdc_id}",
     )
     return check_food(_expect(data, dict, "a food object"))
 
 
 def get_foods(
     fdc_ids: Iterable[int],
-    *,
-    session: requests.Session | None = None,
-    base_url: str | None = None,
-    api_key: str | None = None,
-    timeout: tuple[float, float] = DEFAULT_TIMEOUT_S,
-    retry: Retry = DEFAULT_RETRY,
-    deadline_s: float = DEFAULT_DEADLINE_S,
-    max_bytes: int = MAX_RESPONSE_BYTES,
+    **conn: Unpack[Connection],
 ) -> list[dict[str, Any]]:
     """Details of several foods (``POST /v1/foods``), in the order of ``fdc_ids``.
 
@@ -220,10 +223,7 @@ def get_foods(
     for start in range(0, len(wanted), MAX_IDS_PER_REQUEST):
         chunk = wanted[start:start + MAX_IDS_PER_REQUEST]
         data = _call(
-            "POST", "/v1/foods", json_body={"fdcIds": chunk}, session=session,
-            base_url=base_url, key=api_key, timeout=timeout, retry=retry,
-            deadline_s=deadline_s, max_bytes=max_bytes,
-        )
+            "POST", "/v1/foods", conn, json_body={"fdcIds": chunk})
         for food in _expect(data, list, "a list of foods"):
             food = check_food(_expect(food, dict, "a food object"))
             found[food["fdcId"]] = food
@@ -238,35 +238,30 @@ def get_foods(
 def search_foods(
     query: str,
     page_size: int = 5,
-    *,
-    session: requests.Session | None = None,
-    base_url: str | None = None,
-    api_key: str | None = None,
-    timeout: tuple[float, float] = DEFAULT_TIMEOUT_S,
-    retry: Retry = DEFAULT_RETRY,
-    deadline_s: float = DEFAULT_DEADLINE_S,
-    max_bytes: int = MAX_RESPONSE_BYTES,
+    **conn: Unpack[Connection],
 ) -> dict[str, Any]:
     """The first page of a keyword search (``GET /v1/foods/search``), as FDC's JSON.
 
     ``page_size`` is the number of foods asked for (FDC allows 1 to 200).
     """
     data = _call(
-        "GET", "/v1/foods/search", params={"query": query, "pageSize": int(page_size)},
-        session=session, base_url=base_url, key=api_key, timeout=timeout, retry=retry,
-        deadline_s=deadline_s, max_bytes=max_bytes,
+        "GET", "/v1/foods/search", conn,
+        params={"query": query, "pageSize": int(page_size)},
     )
     return check_search(_expect(data, dict, "a search result object"))
 
 
-def _call(method: str, path: str, *, session: requests.Session | None,
-          base_url: str | None, key: str | None, timeout: tuple[float, float],
-          retry: Retry, params: dict[str, Any] | None = None, json_body: Any = None,
-          not_found: str | None = None, deadline_s: float = DEFAULT_DEADLINE_S,
-          max_bytes: int = MAX_RESPONSE_BYTES) -> Any:
+def _call(method: str, path: str, conn: Connection, *,
+          params: dict[str, Any] | None = None, json_body: Any = None,
+          not_found: str | None = None) -> Any:
     """Send one API request, retrying 429 and 5xx; return the decoded JSON body."""
-    url = api_url(base_url) + path  # named in errors; the key never is
-    key = api_key(key)
+    url = api_url(conn.get("base_url")) + path  # named in errors; the key never is
+    key = api_key(conn.get("api_key"))
+    session = conn.get("session")
+    timeout = conn.get("timeout", DEFAULT_TIMEOUT_S)
+    retry = conn.get("retry", DEFAULT_RETRY)
+    deadline_s = conn.get("deadline_s", DEFAULT_DEADLINE_S)
+    max_bytes = conn.get("max_bytes", MAX_RESPONSE_BYTES)
     query = {**(params or {}), "api_key": key}
     http = requests.Session() if session is None else session
     owned = http if session is None else None

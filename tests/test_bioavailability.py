@@ -33,7 +33,6 @@ from planner.domain.facts import profile_facts
 from planner.domain.model import GUIDELINES
 from planner.domain.planning import InfeasiblePlan
 from planner.domain.planning import absorption_factors
-from planner.domain.planning import build_problem
 from planner.domain.planning import make_plan
 from planner.domain.profile import parse_profile
 from planner.domain.reference import ReferenceDataError
@@ -227,13 +226,10 @@ def test_no_half_at_64_without_those_medicines_or_conditions():
 
 def test_the_80_year_old_on_a_ppi_gets_half_of_model_s_from_pollock():
     prof = profile(age_years=80, medications=["ppi"], include_foods=["pollock_alaska_cooked"])
-    problem = build_problem(prof, FOODS, week=WEEK, reference=REF)
-    i = next(k for k, f in enumerate(problem.foods) if f.food_id == "pollock_alaska_cooked")
-    meal = ((i, 2.0),)  # 2 × 3 oz: 6.2 µg
-    assert problem.dose_ug(meal[0]) == pytest.approx(6.22, abs=0.01)
-    assert problem.meal_absorbed_ug(meal) == pytest.approx(
-        0.5 * absorbed_ug(6.222, PARAMS), rel=1e-3)
-    assert problem.meal_absorbed_ug(meal) < 0.62  # not 1.227
+    pollock = BY_ID["pollock_alaska_cooked"]
+    assert 2 * pollock.b12_ug_per_serving == pytest.approx(6.22, abs=0.01)  # 2 × 3 oz
+    assert single(pollock, 2, prof) == pytest.approx(0.5 * absorbed_ug(6.222, PARAMS), rel=1e-3)
+    assert single(pollock, 2, prof) < 0.62  # not 1.227
     plan = make_plan(prof, FOODS, week=WEEK, reference=REF)
     for meal in (m for d in plan.days for m in d.meals if m.items):
         assert meal.absorbed_ug == pytest.approx(0.5 * absorbed_ug(meal.b12_ug, PARAMS))

@@ -30,8 +30,6 @@ from planner.domain.model import MEAL_NAMES
 from planner.domain.model import MEDICATIONS
 from planner.domain.model import Profile
 from planner.domain.model import meal_kind
-from planner.domain.optimizer import HALF_STEPS
-from planner.domain.optimizer import serving_steps
 from planner.domain.plan import portion_text
 from planner.domain.planning import InfeasiblePlan
 from planner.domain.planning import InvalidWeek
@@ -479,7 +477,6 @@ def test_eggs_are_never_halved():
             for item in meal.items:
                 if item.group == "egg":
                     assert item.servings in (1.0, 2.0, 3.0, 4.0)
-    assert serving_steps(TABLE_BY_ID["milk_skim"]) == HALF_STEPS
 
 
 def test_the_plan_does_not_depend_on_pythons_hash_seed():

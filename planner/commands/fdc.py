@@ -2,7 +2,8 @@
 
 The command fetches foods (by id, or by a search), turns each into a table row
 with :func:`foods.fdc.parse_food`, shows what it would add or update, and
-writes the user's CSV atomically after the loader has validated the result.
+writes the user's CSV atomically after the loader has validated the result
+(:mod:`foods.user_table` holds that table code).
 Rows of the shipped, curated table are never overwritten: a food that is
 already curated is refused unless ``--replace-curated`` is given, and even then
 only the user's table gets an overlay row.
@@ -13,56 +14,35 @@ problem, or a refusal, 2 wrong usage. Errors are one clear message on stderr.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Unpack
 
 import click
-import pandas as pd
 import requests
 
 from foods import fdc
-from foods.loader import COLUMNS
-from foods.loader import TABLE_COLUMNS
 from foods.loader import TableError
 from foods.loader import load_foods
 from foods.loader import load_groups
-from foods.loader import read_table
-from foods.loader import validate_frame
+from foods.user_table import Change
+from foods.user_table import CuratedFoodRefused
+from foods.user_table import apply_changes
+from foods.user_table import plan_changes
+from foods.user_table import read_user_table
+from foods.user_table import write_table
 from planner.domain.model import ALLERGENS
 from planner.domain.model import DIETS
 from planner.domain.model import MEALS
 from planner.domain.model import Food
-
-NEW_FILE_MODE = 0o644
 
 
 class UsageProblem(click.ClickException):
     """Wrong use of the command: exit status 2, like click's own usage errors."""
 
     exit_code = 2
-
-
-class CuratedFoodRefused(Exception):
-    """The import would overwrite a row of the shipped, curated table."""
-
-
-@dataclass(frozen=True)
-class Change:
-    """What the import does to one row of the user table.
-
-    ``action`` is ``add``, ``update``, ``unchanged`` or ``overlay`` (a user row
-    that replaces the curated row ``curated_id`` when the tables are layered);
-    ``index`` is the row's position in the user table when it already exists.
-    """
-
-    action: str
-    row: dict[str, str]
-    index: int | None = None
-    curated_id: str | None = None
 
 
 @click.command("import-fdc")
@@ -117,7 +97,7 @@ def import_fdc(fdc_ids: tuple[int, ...], query: str | None, limit: int, into: Pa
             found = _fetch(fdc_ids, query, limit, session=session,
                            base_url=api_url, api_key=api_key, deadline_s=deadline)
         rows = _rows(found, overrides, explicit=set(fdc_ids))
-        table = _read_user_table(into)
+        table = read_user_table(into)
         changes = plan_changes(rows, table, _shipped_foods(), replace_curated, into)
     except (fdc.FdcError, TableError, CuratedFoodRefused) as e:
         raise click.ClickException(str(e)) from None
@@ -177,7 +157,7 @@ def _check_writable(into: Path) -> None:
 
 
 def _fetch(fdc_ids: tuple[int, ...], query: str | None, limit: int,
-           **api: object) -> list[dict]:
+           **api: Unpack[fdc.Connection]) -> list[dict]:
     """Food details for the given ids plus the top ``limit`` search results."""
     ids = list(fdc_ids)
     if query:
@@ -211,107 +191,6 @@ def _rows(found: list[dict], overrides: dict,
 def _shipped_foods() -> tuple[Food, ...]:
     """The curated, shipped table (the import never writes to it)."""
     return load_foods()
-
-
-def _read_user_table(path: Path) -> pd.DataFrame:
-    """The user table as text cells; an empty frame with the header when new.
-
-    An existing table must already be valid: its problems are reported, not
-    silently carried into the new file.
-    """
-    if not path.exists() or path.stat().st_size == 0:
-        return pd.DataFrame(columns=list(TABLE_COLUMNS), dtype=str)
-    table = read_table(path)
-    for column in TABLE_COLUMNS:  # a table written before a column was added
-        if column not in table.columns and column not in COLUMNS:
-            table[column] = ""
-    if table.empty and list(table.columns) == list(TABLE_COLUMNS):
-        return table
-    validate_frame(table, path)
-    return table
-
-
-def plan_changes(rows: list[tuple[dict[str, str], frozenset[str]]],
-                 table: pd.DataFrame, shipped: tuple[Food, ...],
-                 replace_curated: bool, into: Path) -> list[Change]:
-    """Decide add/update/overlay for each row; refuse curated foods unless allowed."""
-    changes, refused = [], []
-    for row, sources in rows:
-        curated = _curated_match(row["food_id"], sources, shipped)
-        if curated and not replace_curated:
-            refused.append(f"{row['name']!r} ({row['source']}) is already curated in "
-                           f"the shipped table as {curated.food_id!r} ({curated.source})")
-            continue
-        if curated:
-            row = {**row, "food_id": curated.food_id}
-        changes.append(_change(row, sources, table, curated))
-    if refused:
-        raise CuratedFoodRefused(
-            "not written: " + "; ".join(refused) + ". Curated rows are never "
-            f"overwritten; pass --replace-curated to put your version in {into} over "
-            "them (the shipped table itself is never changed).")
-    return changes
-
-
-def _curated_match(food_id: str, sources: frozenset[str],
-                   shipped: tuple[Food, ...]) -> Food | None:
-    return next((f for f in shipped if f.food_id == food_id or f.source in sources),
-                None)
-
-
-def _change(row: dict[str, str], sources: frozenset[str], table: pd.DataFrame,
-            curated: Food | None) -> Change:
-    """Add, update or leave one row, matching the user table by source, then id."""
-    by_source = table.index[table["source"].isin(sources)]
-    by_id = table.index[table["food_id"] == row["food_id"]]
-    matches = list(by_source) or list(by_id)
-    curated_id = curated.food_id if curated else None
-    if not matches:
-        return Change("overlay" if curated else "add", row, None, curated_id)
-    index = int(matches[0])
-    if not curated:  # keep the id the user's table already uses for this food
-        row = {**row, "food_id": table.at[index, "food_id"]}
-    old = {c: table.at[index, c] for c in TABLE_COLUMNS}
-    if old == row:
-        return Change("unchanged", row, index, curated_id)
-    return Change("overlay" if curated else "update", row, index, curated_id)
-
-
-def apply_changes(table: pd.DataFrame, changes: list[Change]) -> pd.DataFrame:
-    """The user table with ``changes`` applied: updates in place, additions at the end."""
-    table = table.copy()
-    for change in changes:
-        if change.index is not None:
-            for column in TABLE_COLUMNS:
-                table.at[change.index, column] = change.row[column]
-    added = pd.DataFrame([c.row for c in changes if c.index is None],
-                         columns=list(TABLE_COLUMNS), dtype=str)
-    if table.empty:
-        return added
-    if added.empty:
-        return table
-    return pd.concat([table, added], ignore_index=True)
-
-
-def write_table(table: pd.DataFrame, path: Path) -> None:
-    """Validate ``table`` as it will be read back, then replace ``path`` atomically.
-
-    The CSV goes to a temporary file beside ``path``; the loader reads and
-    validates that file (errors name ``path``); only then ``os.replace`` puts it
-    in place, so a reader never sees a half-written or invalid table.
-    """
-    mode = path.stat().st_mode & 0o777 if path.exists() else NEW_FILE_MODE
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            table.to_csv(f, index=False, lineterminator="\n")
-        validate_frame(read_table(tmp), path)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 # --- Talking to the user ------------------------------------------------------------

@@ -208,7 +208,7 @@ def assess(profile: Profile, reference: Reference, foods: Iterable[Food] = ()) -
     policy = reference.risk_policy
     if policy is None:
         raise ReferenceDataError(
-            "the reference has no risk policy; load it with planner.reference.load_reference()")
+            "the reference has no risk policy; load it with planner.data.loader.load_reference()")
     target = build_target(profile, reference)
     intrinsic_factor = policy.no_if_conditions.isdisjoint(profile.conditions)
     reaches, best_available = _own_supplement_reach(profile, reference, target, intrinsic_factor)

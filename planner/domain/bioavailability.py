@@ -120,7 +120,7 @@ def item_factors(
 
 
 # ---------------------------------------------------------------------------
-# Parsing (pure; planner.reference reads the file)
+# Parsing (pure; planner.data.loader reads the file)
 # ---------------------------------------------------------------------------
 
 

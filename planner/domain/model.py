@@ -236,6 +236,28 @@ class Supplement:
 
 
 @dataclass(frozen=True)
+class SupplementDose:
+    """A supplement dose the planner names: ``dose_ug`` [µg] per ``frequency``
+    (daily|weekly), ``reason`` (why) and ``source``. The assessment's
+    recommendation and the plan's supplement are each one, with more fields."""
+
+    dose_ug: float
+    frequency: str
+    reason: str
+    source: str
+
+    @property
+    def daily_equivalent_ug(self) -> float:
+        """Average dose per day [µg]; a weekly dose counts through the 7-day average."""
+        return self.dose_ug if self.frequency == "daily" else self.dose_ug / 7.0
+
+    def dose_dict(self) -> dict[str, Any]:
+        """The four fields, first in each subclass's ``to_dict``."""
+        return {"dose_ug": self.dose_ug, "frequency": self.frequency, "reason": self.reason,
+                "source": self.source}
+
+
+@dataclass(frozen=True)
 class LabResult:
     """One laboratory result as the lab reported it: ``value`` in ``unit``, and the
     date of the sample as written (``YYYY-MM-DD``; shown, never compared with today)."""

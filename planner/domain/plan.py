@@ -16,6 +16,7 @@ from typing import Any
 
 from planner.domain.model import Food
 from planner.domain.model import Profile
+from planner.domain.model import SupplementDose
 
 UG_DECIMALS = 3
 G_DECIMALS = 1
@@ -228,7 +229,7 @@ class PlanDay:
 
 
 @dataclass(frozen=True)
-class PlanSupplement:
+class PlanSupplement(SupplementDose):
     """The supplement counted in the plan: ``dose_ug`` [µg] per ``frequency``.
 
     ``kind`` is ``"own"`` (the profile already takes it) or ``"recommended"``
@@ -236,20 +237,13 @@ class PlanSupplement:
     what the model gives for one dose taken on its own.
     """
 
-    dose_ug: float
-    frequency: str
-    reason: str
-    source: str
     kind: str
     absorbed_ug_per_dose: float
     label: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "dose_ug": self.dose_ug,
-            "frequency": self.frequency,
-            "reason": self.reason,
-            "source": self.source,
+            **self.dose_dict(),
             "kind": self.kind,
             "label": self.label,
             "absorbed_ug_per_dose": _ug(self.absorbed_ug_per_dose),

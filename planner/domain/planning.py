@@ -21,21 +21,17 @@ How a plan is made
    plan at all.
 2. **Target.** From :func:`planner.domain.assessment.assess`: the absorbed
    target [µg/day] is the coverage bar.
-3. **Food plan.** :mod:`planner.domain.optimizer` chooses portions so that
+3. **Food plan.** :mod:`planner.domain.dish_plan` chooses a dish per meal so that
    every day is covered by food alone where the allowed foods make that
    possible (food first: "food-only days should each be covered"), minimising
-   the objective documented there. A food may appear in at most
-   :data:`MAX_USES_PER_WEEK` meals a week from the full table, or
-   :data:`MAX_USES_PER_WEEK_OWN_LIST` when the person gave their own short
-   list (they told us these are the foods they eat; three fortified foods,
-   each once a day, is the Vegan Society's "fortified foods two or three
-   times a day").
+   the objective documented there. A dish may fill at most
+   :func:`planner.domain.dish_plan.max_uses` meals of the plan.
    For people without intrinsic factor or without a working terminal ileum
    food cannot meet the need (only about 1.2 % is absorbed), so the food part
    is planned as for normal absorption, reported with the no-IF model, and
    never counts towards covering a day; the supplement carries the coverage.
 4. **Absorption as reported.** Each meal is one dose; its absorbed amount is
-   :meth:`~planner.domain.optimizer.Problem.meal_absorbed_ug`, the same
+   :func:`~planner.domain.absorption.meal_absorbed_ug`, the same
    function the optimiser minimises with, in the person's mode: Model S for
    crystalline B12, the food group's share (eggs about 30 %, fish about 42 %)
    for food-bound B12, never above Model S, and half of that for food-bound
@@ -96,8 +92,6 @@ from planner.domain.model import Dish
 from planner.domain.model import Food
 from planner.domain.model import Profile
 from planner.domain.model import meal_kind
-from planner.domain.optimizer import Problem
-from planner.domain.optimizer import make_problem
 from planner.domain.plan import COUNTED_GROUPS
 from planner.domain.plan import LabelCheck
 from planner.domain.plan import Plan
@@ -115,9 +109,6 @@ from planner.domain.supplements import dose_options_for
 from planner.domain.week import WEEK_FORM  # noqa: F401  (re-exported: the CLI names it)
 from planner.domain.week import week_monday
 
-MAX_USES_PER_WEEK = 4
-MAX_USES_PER_WEEK_OWN_LIST = 7
-MAX_ITEMS_PER_MEAL = 2
 _EPS_UG = 1e-9
 #: Diets whose B12, without a supplement, rests on fortified food.
 LEANS_ON_FORTIFIED = ("vegan", "vegetarian")
@@ -265,40 +256,6 @@ def absorption_factors(profile: Profile, foods: Sequence[Food],
     (``absorption.toml``; :mod:`planner.domain.bioavailability`)."""
     facts = profile_facts(profile, reference.supplement_adequacy, fortified_ids(foods))
     return item_factors(foods, reference.bioavailability, facts)
-
-
-def build_problem(
-    profile: Profile,
-    foods: Sequence[Food],
-    *,
-    week: str,
-    reference: Reference,
-    assessment: Assessment | None = None,
-) -> Problem:
-    """The optimisation problem :func:`make_plan` solves (the benchmark and the
-    MILP reference use it too, so they solve exactly the same problem)."""
-    week_start(week)
-    check_food_ids(profile, foods)
-    if assessment is None:
-        assessment = assess(profile, reference, foods)
-    limit = MAX_USES_PER_WEEK_OWN_LIST if profile.include_foods else MAX_USES_PER_WEEK
-    safe = safe_sources(profile, allowed_sources(profile, foods), reference)
-    seed = plan_seed(profile, week)
-    return make_problem(
-        safe.foods,
-        profile.meal_names,
-        profile.days,
-        assessment.target.absorbed_ug,
-        assessment.target.intake_ug,
-        reference.absorption,
-        intrinsic_factor=True,
-        max_uses_per_week=limit,
-        max_items_per_meal=MAX_ITEMS_PER_MEAL,
-        seed=seed,
-        food_limits=share_caps(safe.caps, seed),
-        max_item_g=safe.max_item_g,
-        factors=absorption_factors(profile, safe.foods, reference),
-    )
 
 
 #: Profile fields a dish may be excluded by, in the order the message names them.
@@ -845,7 +802,7 @@ def make_plan(
     profile : a validated :class:`~planner.domain.model.Profile`.
     foods : the food table (all rows; the plan picks the allowed sources).
     week : ISO week ``"YYYY-Www"``; day 1 is its Monday.
-    reference : the reference data (``planner.reference.load_reference()``).
+    reference : the reference data (``planner.data.loader.load_reference()``).
     dishes : the dish library; default ``reference.dishes``.
 
     Raises

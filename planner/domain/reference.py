@@ -1,6 +1,6 @@
 """The reference data the core works from, as plain values.
 
-``planner.reference.load_reference()`` (outside the core) reads the files in
+``planner.data.loader.load_reference()`` (outside the core) reads the files in
 ``planner/data/`` and builds one :class:`Reference`; the core only receives it.
 Each row type lives in the module that uses it; the ``parse_*`` functions
 there validate raw rows and raise :class:`ReferenceDataError`.

@@ -99,32 +99,6 @@ class TreatmentOption:
 
 
 @dataclass(frozen=True)
-class Rule:
-    """One row of ``risk_rules.toml``."""
-
-    id: str
-    when: When
-    flag: str
-    level: str
-    title: str
-    advice: str
-    reasons: tuple[str, ...]
-    sources: tuple[str, ...]
-    tests: tuple[str, ...] = ()
-    tables: tuple[str, ...] = ()
-    specificity: str = "general"
-    options: tuple[TreatmentOption, ...] = ()
-    loading: tuple[TreatmentOption, ...] = ()  # offered first whenever the rule fires
-
-    def matches(self, facts: Facts) -> bool:
-        return holds(self.when, facts)
-
-    def voice(self) -> RuleVoice:
-        return RuleVoice(self.id, self.level, self.specificity, self.title, self.advice,
-                         self.reasons, self.sources)
-
-
-@dataclass(frozen=True)
 class RuleVoice:
     """What one rule that fired says on its flag, in its own words."""
 
@@ -140,6 +114,27 @@ class RuleVoice:
         return {"id": self.id, "level": self.level, "specificity": self.specificity,
                 "title": self.title, "advice": self.advice, "reasons": list(self.reasons),
                 "sources": list(self.sources)}
+
+
+@dataclass(frozen=True)
+class Rule(RuleVoice):
+    """One row of ``risk_rules.toml``: what it says (the :class:`RuleVoice` fields),
+    when it fires, the flag it raises, and the tests, tables and doses it names."""
+
+    when: When
+    flag: str
+    tests: tuple[str, ...] = ()
+    tables: tuple[str, ...] = ()
+    options: tuple[TreatmentOption, ...] = ()
+    loading: tuple[TreatmentOption, ...] = ()  # offered first whenever the rule fires
+
+    def matches(self, facts: Facts) -> bool:
+        return holds(self.when, facts)
+
+    def voice(self) -> RuleVoice:
+        """The rule's words alone, as its flag keeps them."""
+        return RuleVoice(self.id, self.level, self.specificity, self.title, self.advice,
+                         self.reasons, self.sources)
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from planner.domain.facts import parse_when
 from planner.domain.facts import profile_facts
 from planner.domain.model import FREQUENCIES
 from planner.domain.model import Profile
+from planner.domain.model import SupplementDose
 from planner.domain.reference import Reference
 from planner.domain.reference import ReferenceDataError
 from planner.domain.reference import choice_field as _choice
@@ -78,28 +79,16 @@ class SupplementOption:
 
 
 @dataclass(frozen=True)
-class RecommendedSupplement:
+class RecommendedSupplement(SupplementDose):
     """The supplement the planner recommends: ``dose_ug`` [µg] taken ``frequency``."""
 
-    dose_ug: float
-    frequency: str
-    reason: str
-    source: str
     label: str = ""
     option_id: str = ""
     status: str = ""
 
-    @property
-    def daily_equivalent_ug(self) -> float:
-        """Average dose per day [µg]; a weekly dose counts through the 7-day average."""
-        return self.dose_ug if self.frequency == "daily" else self.dose_ug / 7.0
-
     def to_dict(self) -> dict[str, Any]:
         return {
-            "dose_ug": self.dose_ug,
-            "frequency": self.frequency,
-            "reason": self.reason,
-            "source": self.source,
+            **self.dose_dict(),
             "label": self.label,
             "status": self.status,
         }
