@@ -267,12 +267,6 @@ def test_the_user_table_code_lives_in_foods_and_the_command_only_calls_it():
                           "_read_user_table"}
 
 
-# dish_plan.py is being reworked on another branch at the same time (issue 15's
-# clean-up left it alone); its docstring still names the removed optimiser.
-# Drop this entry once that docstring is fixed.
-STALE_NAMES_ELSEWHERE = {("planner/domain/dish_plan.py", "planner.domain.optimizer")}
-
-
 def dotted_planner_names(source: str) -> set[str]:
     """Dotted planner.x names in code, comments and prose; a quoted key such as
     ``"planner.foods"`` (an app.extensions entry) is a key, not a module."""
@@ -309,5 +303,5 @@ def test_no_code_names_a_module_that_is_gone():
     for path in code_files():
         where = str(path.relative_to(ROOT))
         found = names_gone(dotted_planner_names(path.read_text(encoding="utf-8")))
-        gone += [(where, n) for n in found if (where, n) not in STALE_NAMES_ELSEWHERE]
+        gone += [(where, n) for n in found]
     assert gone == []

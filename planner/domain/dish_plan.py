@@ -1,9 +1,7 @@
 """Choose a dish for every meal of a plan: the objective and its solver.
 
-This is the optimiser :func:`planner.domain.planning.make_plan` uses. (The
-item-based optimiser in :mod:`planner.domain.optimizer` is kept for its
-exhaustive-search tests; plans no longer use it, and since issue 13's MILP
-comparison ``benchmarks/milp_reference.py`` models this module's objective.)
+This is the optimiser :func:`planner.domain.planning.make_plan` uses; the MILP
+reference ``benchmarks/milp_reference.py`` models this module's objective.
 
 The problem
 -----------
