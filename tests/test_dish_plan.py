@@ -5,6 +5,7 @@ include/exclude_dishes fields."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import Counter
 
@@ -17,10 +18,12 @@ from hypothesis import strategies as st
 
 from foods.loader import load_foods
 from planner.data.loader import load_reference
+from planner.domain.dish_names import same_kind
 from planner.domain.model import ALLERGENS
 from planner.domain.model import DIETS
 from planner.domain.model import GUIDELINES
 from planner.domain.model import MEDICATIONS
+from planner.domain.model import Food
 from planner.domain.plan import LIQUID_GROUPS
 from planner.domain.planning import SPECIALTY
 from planner.domain.planning import PlanError
@@ -358,3 +361,23 @@ def test_a_dish_served_with_another_fortified_food_says_what_it_is_made_with():
     # the JSON contract carries the same name
     names = {m["dish"]["name"] for d in plan.to_dict()["days"] for m in d["meals"]}
     assert any("made with rice drink instead of" in n for n in names)
+
+
+def test_a_fortified_food_of_the_same_kind_does_not_rename_the_dish():
+    """Yeast flakes served as the nutritional yeast flakes the person buys are the
+    same kind of food: the dish keeps its name ("Avocado toast with fortified
+    yeast flakes" read "…, made with nutritional yeast flakes instead of yeast
+    flakes" before), while a rice drink for an oat drink still renames it."""
+    def food(name: str) -> Food:
+        return dataclasses.replace(BY_ID["rice_drink_unsweetened_fortified"], name=name)
+
+    assert same_kind(food("Nutritional yeast flakes, fortified"), food("Yeast flakes, fortified"))
+    assert same_kind(food("Yeast flakes"), food("Nutritional yeast flakes, typical level (US)"))
+    assert not same_kind(food("Rice drink, fortified"), food("Oat drink, fortified"))
+    assert same_kind(food("Soy drink"), food("Silk Plain soy drink"))
+    plan = plan_of({"age_years": 34, "sex": "female", "diet": "vegan", "guideline": "us",
+                    "allergies": ["peanut"],
+                    "include_foods": ["soy_drink_fortified_eu",
+                                      "nutritional_yeast_fortified_generic"]})
+    names = [m.dish_name for d in plan.days for m in d.meals]
+    assert not [n for n in names if "yeast flakes instead of yeast flakes" in n], names

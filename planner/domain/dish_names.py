@@ -28,16 +28,25 @@ def kind(food: Food) -> str:
     return head
 
 
+def same_kind(a: Food, b: Food) -> bool:
+    """Whether two foods are one kind for a dish's name: equal kinds, or one kind
+    the other's last words ("nutritional yeast flakes" is a kind of "yeast
+    flakes"; "rice drink" is not a kind of "oat drink")."""
+    x, y = kind(a).casefold().split(), kind(b).casefold().split()
+    short, long_ = sorted((x, y), key=len)
+    return long_[len(long_) - len(short):] == short
+
+
 def served_name(dish: Dish, served: Sequence[Food], foods: Mapping[str, Food]) -> str:
     """``dish.name``, and when ``served`` (the foods it is cooked with, in the
     order of ``dish.ingredients``) differs from the library's ingredients in a
-    food of another kind, what it is made with instead."""
+    food of another kind (:func:`same_kind`), what it is made with instead."""
     swaps = []
     for ing, food in zip(dish.ingredients, served, strict=True):
         original = foods.get(ing.food_id)
         if food.food_id == ing.food_id or original is None:
             continue
-        if kind(food).casefold() != kind(original).casefold():
+        if not same_kind(food, original):
             swaps.append(f"{kind(food)} instead of {kind(original)}")
     if not swaps:
         return dish.name
