@@ -65,7 +65,7 @@ FORBIDDEN = {
     "infant": (ids_in_groups("milk", "plant_drink", "processed_meat") | HONEY | RAW_EGG
                | {"kelloggs_frosted_flakes", "cinnamon_toast_crunch", "kelloggs_raisin_bran",
                   "yogurt_vanilla_low_fat", "yogurt_fruit_low_fat", "bacon_bits_meatless",
-                  "marmite_yeast_extract_uk", "yeast_extract_spread"}),
+                  "marmite_yeast_extract_uk", "yeast_extract_spread", "salt_table"}),
     "child": {"rice_drink_unsweetened_fortified", "milk_skim", "milk_1_percent",
               "buttermilk_low_fat"},
     "pregnant": LIVER | LIVER_PRODUCTS | RAW_EGG | {"brie_cheese", "pork_salami_dry"},
