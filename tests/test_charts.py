@@ -50,15 +50,15 @@ def test_one_intake_and_one_absorbed_bar_per_day(plan):
 
 def test_bars_sit_on_the_baseline_and_scale_with_their_value(plan):
     chart = charts.week_chart(plan)
-    plot_h = chart.bottom - chart.top
+    plot_h = chart.frame.bottom - chart.frame.top
     for bar in chart.bars:
-        assert bar.y + bar.height == pytest.approx(chart.bottom, abs=0.02)
+        assert bar.y + bar.height == pytest.approx(chart.frame.bottom, abs=0.02)
         if not bar.clipped:
             assert bar.height == pytest.approx(bar.value_ug / chart.axis_max_ug * plot_h,
                                                abs=0.02)
     target = plan["target"]["absorbed_ug"]
     assert chart.target_ug == target
-    assert chart.target_y == pytest.approx(chart.bottom - target / chart.axis_max_ug * plot_h,
+    assert chart.target_y == pytest.approx(chart.frame.bottom - target / chart.axis_max_ug * plot_h,
                                            abs=0.02)
 
 
@@ -67,7 +67,7 @@ def test_a_bar_over_the_axis_is_clipped_and_keeps_its_value(plan):
     chart = charts.week_chart(big)
     first = chart.bars[0]
     assert first.clipped and first.value_ug == 5000.0
-    assert first.y == pytest.approx(chart.top)
+    assert first.y == pytest.approx(chart.frame.top)
     assert not any(b.clipped for b in chart.bars[1:] if b.value_ug <= chart.axis_max_ug)
 
 

@@ -527,7 +527,7 @@ def test_chart_clips_very_large_days_and_keeps_their_value(client):
     chart = charts.week_chart(plan)
     first = chart.bars[0]
 
-    assert first.clipped and first.value_ug == 2000.0 and first.y == chart.top
+    assert first.clipped and first.value_ug == 2000.0 and first.y == chart.frame.top
     assert chart.axis_max_ug < 2000
     heights = [b.height for b in chart.bars if b.kind == "absorbed"]
     values = [d["counted_absorbed_ug"] for d in plan["days"]]

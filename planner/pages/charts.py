@@ -20,20 +20,11 @@ from dataclasses import dataclass
 
 from planner.pages.labels import amount_ug
 
-WIDTH, HEIGHT = 640.0, 300.0
-LEFT, RIGHT, TOP, BOTTOM = 64.0, 16.0, 40.0, 44.0
-
-
 @dataclass(frozen=True)
-class Layout:
-    """The drawing's box [SVG user units] and where its legend goes.
-
-    ``legend`` holds, per item (intake, absorbed, target), its offset from
-    ``left`` and its row (0 is the top row). The page scales the drawing to its
-    column; ``font`` is the text size in user units that the page's stylesheet
-    gives the chart of this layout, so a label's size on screen is ``font``
-    times the rendered width over ``width``.
-    """
+class Frame:
+    """A drawing's size and the edges of its plot area [SVG user units]: ``left``
+    and ``right`` are x coordinates, ``top`` and ``bottom`` y coordinates (y grows
+    downwards), so the plot spans ``left``–``right`` by ``top``–``bottom``."""
 
     width: float
     height: float
@@ -41,6 +32,28 @@ class Layout:
     right: float
     top: float
     bottom: float
+
+    @classmethod
+    def with_margins(cls, width: float, height: float,
+                     margins: tuple[float, float, float, float]) -> Frame:
+        """The frame of a ``width`` × ``height`` drawing whose plot keeps ``margins``
+        (left, right, top, bottom) clear for the axis labels, legend and day names."""
+        left, right, top, bottom = margins
+        return cls(width, height, left, width - right, top, height - bottom)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a chart is drawn: its :class:`Frame` and where its legend goes.
+
+    ``legend`` holds, per item (intake, absorbed, target), its offset from the
+    plot's left edge and its row (0 is the top row). The page scales the drawing
+    to its column; ``font`` is the text size in user units that the page's
+    stylesheet gives the chart of this layout, so a label's size on screen is
+    ``font`` times the rendered width over the frame's width.
+    """
+
+    frame: Frame
     legend: tuple[tuple[float, int], ...]
     font: float
     status: tuple[str, str] = ("✓ covered", "✗ short")  # under a covered, a short day
@@ -48,11 +61,12 @@ class Layout:
 
 
 #: The plan page's chart on wide screens and in print (the handout's too).
-WIDE = Layout(WIDTH, HEIGHT, LEFT, RIGHT, TOP, BOTTOM, ((0, 0), (90, 0), (250, 0)), 13.0)
+WIDE = Layout(Frame.with_margins(640.0, 300.0, (64.0, 16.0, 40.0, 44.0)),
+              ((0, 0), (90, 0), (250, 0)), 13.0)
 #: The plan page's chart on phones: drawn about as wide as a phone's column
 #: (358 px at 390 px), so labels keep their size; the legend takes two rows.
-NARROW = Layout(360.0, 340.0, 68.0, 6.0, 58.0, 44.0, ((0, 0), (80, 0), (0, 1)), 13.0,
-                status=("✓", "✗"), clip_values=False)
+NARROW = Layout(Frame.with_margins(360.0, 340.0, (68.0, 6.0, 58.0, 44.0)),
+                ((0, 0), (80, 0), (0, 1)), 13.0, status=("✓", "✗"), clip_values=False)
 
 STEPS = (1.0, 2.0, 2.5, 5.0, 10.0)
 SCALE_LIMIT = 4.0  # the axis shows at most this many times the target
@@ -100,12 +114,7 @@ class DayLabel:
 
 @dataclass(frozen=True)
 class WeekChart:
-    width: float
-    height: float
-    left: float
-    right: float
-    top: float
-    bottom: float
+    frame: Frame
     bars: tuple[Bar, ...]
     ticks: tuple[Tick, ...]
     days: tuple[DayLabel, ...]
@@ -143,10 +152,10 @@ def week_chart(plan: dict, layout: Layout = WIDE) -> WeekChart:
     intakes = [d["b12_ug"] for d in days]
     absorbed = [d["counted_absorbed_ug"] for d in days]
     top_ug = axis_max_ug(intakes, absorbed, target["absorbed_ug"], target["intake_ug"])
-    width, left, top = layout.width, layout.left, layout.top
-    plot_w = width - left - layout.right
-    plot_h = layout.height - top - layout.bottom
-    base = top + plot_h
+    frame = layout.frame
+    plot_w = frame.right - frame.left
+    plot_h = frame.bottom - frame.top
+    base = frame.bottom
 
     def y_of(value: float) -> float:
         return round(base - min(value, top_ug) / top_ug * plot_h, 2)
@@ -155,22 +164,21 @@ def week_chart(plan: dict, layout: Layout = WIDE) -> WeekChart:
     bar_w = round(group * 0.32, 2)
     bars, labels = [], []
     for i, day in enumerate(days):
-        x0 = left + i * group
+        x0 = frame.left + i * group
         for offset, kind, value in ((0.16, "intake", day["b12_ug"]),
                                     (0.52, "absorbed", day["counted_absorbed_ug"])):
             y = y_of(value)
             bars.append(Bar(kind, round(x0 + offset * group, 2), y, bar_w,
-                            round(base - y, 2), value, value > top_ug, top - 4,
+                            round(base - y, 2), value, value > top_ug, frame.top - 4,
                             f"↑ {amount_ug(value)}" if layout.clip_values else "↑"))
         labels.append(DayLabel(round(x0 + group / 2, 2), base + 18, base + 36,
                                f"Day {day['day']}", bool(day["covered"]),
                                layout.status[0 if day["covered"] else 1]))
     ticks = tuple(Tick(y_of(top_ug * k / 4), top_ug * k / 4) for k in range(5))
     return WeekChart(
-        width=width, height=layout.height, left=left, right=width - layout.right, top=top,
-        bottom=base, bars=tuple(bars), ticks=ticks, days=tuple(labels),
+        frame=frame, bars=tuple(bars), ticks=ticks, days=tuple(labels),
         target_ug=target["absorbed_ug"], target_y=y_of(target["absorbed_ug"]),
-        axis_max_ug=top_ug, description=describe(plan), tick_x=left - 6,
+        axis_max_ug=top_ug, description=describe(plan), tick_x=frame.left - 6,
         legend=legend(target["absorbed_ug"], layout),
     )
 
@@ -183,7 +191,7 @@ def legend(target_ug: float, layout: Layout = WIDE) -> tuple[LegendItem, ...]:
     out = []
     for (kind, text), (dx, row) in zip(items, layout.legend, strict=True):
         row_y = 14.0 + row * row_height
-        x = layout.left + dx
+        x = layout.frame.left + dx
         x2 = x + (30 if kind == "target" else size)
         out.append(LegendItem(kind, x, x2, row_y, row_y - size / 2, x2 + 6, text))
     return tuple(out)
