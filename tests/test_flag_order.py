@@ -30,7 +30,7 @@ def test_medical_flags_out_of_the_flag_order_are_refused():
     raw = tomllib.loads(RULES.read_text(encoding="utf-8"))
     raw["policy"]["medical_flags"] = ["medical_check", "malabsorption"]
     with pytest.raises(ReferenceDataError, match="medical_flags must be the first"):
-        parse_policy(raw)
+        parse_policy(raw, load_reference().labs)
 
 
 def test_flags_are_sorted_by_the_data_order():

@@ -56,7 +56,7 @@ def page_text(response) -> str:
 
 def with_rules(raw: dict):
     """A reference whose risk rules come from ``raw`` (a changed copy of the data file)."""
-    policy = parse_policy(raw)
+    policy = parse_policy(raw, REF.labs)
     rules = parse_rules(raw, policy, [t.id for t in REF.differentials])
     return type(REF)(**{**REF.__dict__, "rules": rules, "risk_policy": policy})
 

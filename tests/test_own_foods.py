@@ -121,11 +121,7 @@ def test_a_food_from_its_label_is_listed_with_label_evidence_and_per_100g(client
 
 def test_the_food_is_the_table_row_the_loader_would_make(client, app, drink):
     (row,) = stored(app)
-    cells = user_foods.table_row(
-        food_id=row.food_id, name=row.name, group=row.food_group, serving_g=row.serving_g,
-        serving_label=row.serving_label, b12_ug_per_serving=row.b12_ug_per_serving,
-        diets=row.diets.split(";"), allergens=row.allergens.split(";"),
-        meals=row.meals.split(";"), entered=row.updated_at.date())
+    cells = user_foods.table_row(row, row.updated_at.date())
 
     (from_loader,) = validate_frame(pd.DataFrame([cells], columns=list(COLUMNS)), "own.csv")
     with app.test_request_context():

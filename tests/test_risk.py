@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from planner.data.loader import load_reference
 from planner.data.loader import read_toml
 from planner.domain.assessment import assess
+from planner.domain.labs import parse_lab_table
 from planner.domain.model import ALLERGENS
 from planner.domain.model import CONDITIONS
 from planner.domain.model import DIETS
@@ -423,7 +424,7 @@ def test_every_seed_citation_points_at_a_real_section_heading():
 def _broken(mutate):
     raw = copy.deepcopy(RAW_RULES)
     mutate(raw)
-    policy = parse_policy(raw)
+    policy = parse_policy(raw, REF.labs)
     return parse_rules(raw, policy, [t.id for t in REF.differentials])
 
 
@@ -446,11 +447,32 @@ def _broken(mutate):
         (lambda raw: raw["intrinsic_factor"].update(lost_with=["scurvy"]), "'scurvy' is not a condition"),  # noqa: E501  (a case table reads better one case a line)
         (lambda raw: raw["flags"]["supplement"]["risk"].update(essential="dire"),
          "'dire' is not a risk level"),
+        (lambda raw: raw["policy"].update(tests=["serum_b12", "x_ray"]),
+         "'x_ray' is not a lab test of labs.toml; choose one of serum_b12"),
+        (lambda raw: raw["policy"].update(tests=[]), "tests must not be empty"),
     ],
 )
 def test_broken_rule_data_is_rejected_with_a_clear_message(mutate, message):
     with pytest.raises(ReferenceDataError, match=re.escape(message)):
         _broken(mutate)
+
+
+def test_a_flags_tests_are_described_once_in_the_lab_table():
+    policy = REF.risk_policy
+    assert [t.code for t in policy.tests] == list(RAW_RULES["policy"]["tests"])
+    assert all(t is REF.labs.tests[t.code] for t in policy.tests)
+    assert "tests" not in RAW_RULES  # no second list of labels beside labs.toml
+    flag = assess(Profile(age_years=40, diet="vegan", symptoms=("tingling",)), REF).flag(
+        "medical_check")
+    assert flag.to_dict()["tests"] == [REF.labs.tests[t.code].label for t in flag.tests]
+
+
+def test_a_lab_test_without_its_source_is_refused():
+    raw = read_toml("labs.toml")
+    del raw["tests"]["mma"]["source"]
+    with pytest.raises(ReferenceDataError, match=re.escape(
+            "labs.toml [tests.mma]: source must be non-empty text")):
+        parse_lab_table(raw)
 
 
 def test_a_new_rule_needs_only_a_new_row():
@@ -461,7 +483,7 @@ def test_a_new_rule_needs_only_a_new_row():
         "title": "Test", "advice": "Test.",
         "reasons": ["A test row."], "source": ["b12-reference.md §3 test"],
     })
-    policy = parse_policy(raw)
+    policy = parse_policy(raw, REF.labs)
     rules = parse_rules(raw, policy, [t.id for t in REF.differentials])
     ref = type(REF)(**{**REF.__dict__, "rules": rules, "risk_policy": policy})
     assert "test_only_rule" in assess(Profile(age_years=85, diet="pescatarian"), ref).flag(

@@ -98,7 +98,8 @@ def load_reference() -> Reference:
     differential_raw = read_toml("differential.toml")
     differentials = parse_differentials(differential_raw)
     rules_raw = read_toml("risk_rules.toml")
-    policy = parse_policy(rules_raw)
+    labs = parse_lab_table(read_toml("labs.toml"))
+    policy = parse_policy(rules_raw, labs)
     supplements_raw = read_toml("supplements.toml")
     groups = parse_groups(supplements_raw)
     return Reference(
@@ -113,7 +114,7 @@ def load_reference() -> Reference:
         supplement_adequacy=parse_adequacy(supplements_raw),
         food_safety=load_food_safety(),
         bioavailability=load_bioavailability(),
-        labs=parse_lab_table(read_toml("labs.toml")),
+        labs=labs,
         pointers=parse_pointers(differential_raw, differentials, SYMPTOMS),
         dishes=load_dish_library(),
         meal_portions=load_meal_portions(),

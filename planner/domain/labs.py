@@ -95,10 +95,12 @@ class LabUnit:
 
 @dataclass(frozen=True)
 class LabTest:
-    """A test as ``labs.toml`` describes it."""
+    """A test as ``labs.toml`` describes it: the one description of a test, which
+    flags name (``risk_rules.toml`` [policy] tests) and lab readings convert with."""
 
     code: str
     label: str
+    source: str  # where the test is named as a check of B12 status
     unit: str
     decimals: int
     units: Mapping[str, LabUnit]
@@ -251,8 +253,8 @@ def parse_lab_table(raw: Mapping[str, Any], name: str = "labs.toml") -> LabTable
                         for i, s in enumerate(row.get("scheme", []), 1))
         if not schemes:
             raise ReferenceDataError(f"{where}: needs at least one threshold scheme")
-        tests[code] = LabTest(code, _text(row, "label", where), unit, decimals, parsed_units,
-                              schemes)
+        tests[code] = LabTest(code, _text(row, "label", where), _text(row, "source", where),
+                              unit, decimals, parsed_units, schemes)
     unknown = [c for c in raw_tests if c not in LAB_UNITS]
     if unknown:
         raise ReferenceDataError(

@@ -26,6 +26,8 @@ from planner.domain.facts import Facts
 from planner.domain.facts import When
 from planner.domain.facts import holds
 from planner.domain.facts import parse_when
+from planner.domain.labs import LabTable
+from planner.domain.labs import LabTest
 from planner.domain.model import CONDITIONS
 from planner.domain.model import FREQUENCIES
 from planner.domain.reference import ReferenceDataError
@@ -38,15 +40,6 @@ RISK_LEVELS = ("low", "moderate", "high")
 OPTION_STATUSES = ("P", "S", "U", "design")
 # who a rule speaks to, least to most specific; risk_rules.toml [policy] must list these
 SPECIFICITY = ("general", "condition_with_symptoms", "pregnancy_or_breastfeeding", "infant")
-
-
-@dataclass(frozen=True)
-class LabTest:
-    """A laboratory test a medical check can name."""
-
-    code: str
-    label: str
-    source: str
 
 
 @dataclass(frozen=True)
@@ -207,8 +200,10 @@ def _choice(value: Any, choices: Iterable[str], what: str, where: str) -> str:
     return value
 
 
-def parse_policy(raw: Mapping[str, Any], name: str = "risk_rules.toml") -> RiskPolicy:
-    """The ``[policy]``, ``[flags.*]``, ``[intrinsic_factor]`` and ``[tests.*]`` tables."""
+def parse_policy(raw: Mapping[str, Any], labs: LabTable,
+                 name: str = "risk_rules.toml") -> RiskPolicy:
+    """The ``[policy]``, ``[flags.*]`` and ``[intrinsic_factor]`` tables; the tests
+    ``[policy]`` names are looked up in ``labs`` (``labs.toml``), where each is described."""
     policy = raw.get("policy", {})
     order = tuple(policy.get("flag_order", ()))
     if sorted(order) != sorted(FLAG_CODES):
@@ -234,11 +229,9 @@ def parse_policy(raw: Mapping[str, Any], name: str = "risk_rules.toml") -> RiskP
     lost = _texts(intrinsic, "lost_with", where)
     for word in lost:
         _choice(word, CONDITIONS, "condition", where)
-    tests = tuple(
-        LabTest(code, _text(t, "label", f"{name} [tests.{code}]"),
-                _text(t, "source", f"{name} [tests.{code}]"))
-        for code, t in raw.get("tests", {}).items()
-    )
+    where = f"{name} [policy] tests"
+    tests = tuple(labs.tests[_choice(code, labs.tests, "lab test of labs.toml", where)]
+                  for code in _texts(policy, "tests", where))
     medical = _texts(policy, "medical_flags", f"{name} [policy]", required=False)
     if order[: len(medical)] != medical:
         raise ReferenceDataError(

@@ -75,6 +75,9 @@ OWNER_KEY = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 FIELDS = ("name", "group", "serving_g", "serving_label", "b12_ug_per_serving",
           "diets", "allergens", "meals")
 LIST_FIELDS = ("diets", "allergens", "meals")
+#: The columns of a stored food that its label fills (lists ";"-separated, as in the table).
+LABEL_COLUMNS = ("name", "food_group", "serving_g", "serving_label", "b12_ug_per_serving",
+                 "diets", "allergens", "meals")
 FORM_ONLY = ("csrf_token",)
 MAX_NAME_CHARS = 80
 MAX_SERVING_LABEL_CHARS = 60
@@ -100,20 +103,6 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 class TooManyFoods(Exception):
     """The browser already keeps the most foods allowed."""
-
-
-@dataclass(frozen=True)
-class Entry:
-    """A checked form: what the label says. ``serving_g`` [g], B12 [µg per serving]."""
-
-    name: str
-    group: str
-    serving_g: float
-    serving_label: str
-    b12_ug_per_serving: float
-    diets: tuple[str, ...]
-    allergens: tuple[str, ...]
-    meals: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -205,23 +194,23 @@ def _cell(value: float | None) -> str:
     return str(int(value)) if value.is_integer() else repr(value)
 
 
-def table_row(*, food_id: str, name: str, group: str, serving_g: float | None,
-              serving_label: str, b12_ug_per_serving: float | None,
-              diets: Iterable[str], allergens: Iterable[str], meals: Iterable[str],
-              entered: date) -> dict[str, str]:
-    """The food as a row of the composition table (text cells, foods.loader.COLUMNS).
+def table_row(food: UserFood, entered: date) -> dict[str, str]:
+    """A stored or just-checked food as a row of the composition table (text cells,
+    foods.loader.COLUMNS), entered on ``entered``.
 
-    A number that could not be read is an empty cell (the checker reports it).
+    A number that could not be read (None) is an empty cell (the checker reports it).
     """
+    serving_g: float | None = food.serving_g
+    b12_ug_per_serving: float | None = food.b12_ug_per_serving
     per_100g = None
     if serving_g and serving_g > 0 and b12_ug_per_serving is not None:
         per_100g = per_100g_ug(b12_ug_per_serving, serving_g)
     row = {
-        "food_id": food_id, "name": name, "group": group,
+        "food_id": food.food_id, "name": food.name, "group": food.food_group,
         "b12_ug_per_100g": _cell(per_100g), "serving_g": _cell(serving_g),
-        "serving_label": serving_label,
-        "meals": ";".join(meals), "diets": ";".join(diets), "allergens": ";".join(allergens),
-        "fortified": str(is_fortified(group, b12_ug_per_serving or 0.0)).lower(),
+        "serving_label": food.serving_label,
+        "meals": food.meals or "", "diets": food.diets or "", "allergens": food.allergens or "",
+        "fortified": str(is_fortified(food.food_group, b12_ug_per_serving or 0.0)).lower(),
         "source": f"user:label entered {entered.isoformat()}",
         "evidence": "label",
         "notes": "Entered from the product's label",
@@ -314,8 +303,10 @@ def _amount(text: str, unit: str, high: float | None = None) -> tuple[float | No
 
 
 def check_entry(form: MultiDict, *, food_id: str = ID_PREFIX + "0" * 12,
-                today: date) -> Entry:
-    """The entry of a submitted form (a MultiDict), checked as a table row would be.
+                today: date) -> UserFood:
+    """The entry of a submitted form (a MultiDict), checked as a table row would be:
+    what the label says, as a :class:`UserFood` not yet stored (no owner, in no
+    session; :func:`add` and :func:`update` copy its :data:`LABEL_COLUMNS`).
 
     Raises :class:`InvalidInput` (400) naming every field at fault; the first
     problem found with a field is the one shown for it.
@@ -337,10 +328,11 @@ def check_entry(form: MultiDict, *, food_id: str = ID_PREFIX + "0" * 12,
     meals = _ordered(text["meals"], MEALS)
     serving_label = text["serving_label"] or (
         default_serving_label(serving_g) if serving_g is not None else "")
-    row = table_row(food_id=food_id, name=text["name"], group=text["group"],
-                    serving_g=serving_g, serving_label=serving_label,
-                    b12_ug_per_serving=b12, diets=diets, allergens=allergens, meals=meals,
-                    entered=today)
+    entry = UserFood(food_id=food_id, name=text["name"], food_group=text["group"],
+                     serving_g=serving_g, serving_label=serving_label,
+                     b12_ug_per_serving=b12, diets=";".join(diets),
+                     allergens=";".join(allergens), meals=";".join(meals))
+    row = table_row(entry, today)
     _, problems = check_row(row)
     derived = {"b12_ug_per_serving": "b12_ug_per_100g", "serving_label": "serving_label"}
     for problem in problems:
@@ -352,9 +344,7 @@ def check_entry(form: MultiDict, *, food_id: str = ID_PREFIX + "0" * 12,
         order = {k: i for i, k in enumerate(FIELDS)}
         raise InvalidInput([{"field": k, "message": m} for k, m in
                             sorted(errors.items(), key=lambda kv: order.get(kv[0], -1))])
-    return Entry(name=text["name"], group=text["group"], serving_g=serving_g,
-                 serving_label=serving_label, b12_ug_per_serving=b12, diets=diets,
-                 allergens=allergens, meals=meals)
+    return entry
 
 
 def form_values(row: UserFood) -> dict[str, list[str]]:
@@ -375,11 +365,7 @@ def _split(text: str) -> list[str]:
 def stored_food(row: UserFood) -> StoredFood:
     """A stored row checked again as a table row (rules may have changed since)."""
     entered = (row.updated_at or row.created_at).date()
-    food, problems = check_row(table_row(
-        food_id=row.food_id, name=row.name, group=row.food_group, serving_g=row.serving_g,
-        serving_label=row.serving_label, b12_ug_per_serving=row.b12_ug_per_serving,
-        diets=_split(row.diets), allergens=_split(row.allergens), meals=_split(row.meals),
-        entered=entered))
+    food, problems = check_row(table_row(row, entered))
     return StoredFood(row=row, food=food, problems=problems)
 
 
@@ -405,15 +391,12 @@ def count(owner: str) -> int:
                              .where(UserFood.owner_key == owner)) or 0
 
 
-def _apply(row: UserFood, entry: Entry) -> None:
-    row.name, row.food_group = entry.name, entry.group
-    row.serving_g, row.serving_label = entry.serving_g, entry.serving_label
-    row.b12_ug_per_serving = entry.b12_ug_per_serving
-    row.diets, row.allergens, row.meals = (";".join(entry.diets), ";".join(entry.allergens),
-                                           ";".join(entry.meals))
+def _apply(row: UserFood, entry: UserFood) -> None:
+    for column in LABEL_COLUMNS:
+        setattr(row, column, getattr(entry, column))
 
 
-def add(owner: str, entry: Entry, *, limit: int, taken_ids: Iterable[str] = ()) -> UserFood:
+def add(owner: str, entry: UserFood, *, limit: int, taken_ids: Iterable[str] = ()) -> UserFood:
     """Store a checked entry under a new ``mine_<12 hex>`` id (not one of ``taken_ids``,
     the shared table's). Raises :class:`TooManyFoods` at ``limit`` foods.
 
@@ -446,7 +429,7 @@ def _lock_key(owner: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def _insert_within_limit(owner: str, food_id: str, entry: Entry, limit: int) -> bool:
+def _insert_within_limit(owner: str, food_id: str, entry: UserFood, limit: int) -> bool:
     """Insert the food only while the owner keeps fewer than ``limit``, in one
     transaction; False (nothing written) when the owner is at the limit.
 
@@ -460,9 +443,7 @@ def _insert_within_limit(owner: str, food_id: str, entry: Entry, limit: int) -> 
     row = UserFood(owner_key=owner, food_id=food_id, created_at=now, updated_at=now)
     _apply(row, entry)
     table = UserFood.__table__
-    columns = ["owner_key", "food_id", "name", "food_group", "serving_g", "serving_label",
-               "b12_ug_per_serving", "diets", "allergens", "meals", "created_at",
-               "updated_at"]
+    columns = ["owner_key", "food_id", *LABEL_COLUMNS, "created_at", "updated_at"]
     kept = (select(func.count()).select_from(table)
             .where(table.c.owner_key == owner).scalar_subquery())
     values = select(*(literal(getattr(row, c), table.c[c].type) for c in columns)
@@ -478,7 +459,7 @@ def _insert_within_limit(owner: str, food_id: str, entry: Entry, limit: int) -> 
     return result.rowcount == 1
 
 
-def update(row: UserFood, entry: Entry) -> None:
+def update(row: UserFood, entry: UserFood) -> None:
     """Replace a stored food's values; its id (and so plan links using it) stays."""
     _apply(row, entry)
     db.session.commit()

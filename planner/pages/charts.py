@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from planner.pages.labels import amount_ug
 
+
 @dataclass(frozen=True)
 class Frame:
     """A drawing's size and the edges of its plot area [SVG user units]: ``left``
