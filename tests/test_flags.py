@@ -182,6 +182,49 @@ def test_a_pregnant_vegan_with_tingling_hears_the_pregnancy_rule_first():
     assert supplement.voices[1].advice == RULES["vegan_without_reliable_source"].advice
 
 
+ADULT_DOSES = ("2000 µg once a week", "2000 µg a week", "at least 10 µg every day",
+               "10 µg a day")
+CHILDREN = [(age, diet, foods) for age in (0.5, 0.75, 2, 3, 8, 13.9)
+            for diet, foods in (("vegan", ()), ("vegan", ("soy_drink_fortified_unsweetened",)),
+                                ("vegetarian", ()))]
+
+
+def _said(flag) -> str:
+    """Everything a flag says in words (not its sources): its title, advice and
+    reasons, and every rule's own, as the pages show them."""
+    data = flag.to_dict()
+    voices = [data, *data["rule_details"]]
+    return " ".join(" ".join([v["title"], v["advice"], *v["reasons"]]) for v in voices)
+
+
+@pytest.mark.parametrize(("age", "diet", "foods"), CHILDREN)
+def test_a_child_hears_a_childs_dose_not_an_adults(age, diet, foods):
+    """Under 14 (the supplement groups' children), the diet's supplement flag speaks of
+    a daily dose for the child's age; no rule behind it quotes the adult options."""
+    profile = Profile(age_years=age, diet=diet, include_foods=foods)
+    flag = assess(profile, REF).flag("supplement")
+    said = _said(flag)
+    assert not [d for d in ADULT_DOSES if d in said.replace(
+        "The adult options, such as 2000 µg once a week, are not meant for children.", "")]
+    assert all(RULES[rule].specificity == "child" for rule in flag.rule_ids), flag.rule_ids
+    assert "dose for the child's age" in flag.advice
+
+
+@pytest.mark.parametrize("age", [14, 30, 70])
+def test_from_14_the_vegan_society_options_speak(age):
+    flag = assess(Profile(age_years=age, diet="vegan"), REF).flag("supplement")
+    assert flag.advice == RULES["vegan_without_reliable_source"].advice
+    assert "2000 µg once a week" in flag.advice
+
+
+def test_the_child_rules_keep_the_adult_rules_level():
+    for child, adult in (("vegan_child_without_reliable_source", "vegan_without_reliable_source"),
+                         ("vegan_child_fortified_foods_only", "vegan_fortified_foods_only"),
+                         ("vegetarian_child_without_reliable_source",
+                          "vegetarian_without_reliable_source")):
+        assert (RULES[child].flag, RULES[child].level) == (RULES[adult].flag, RULES[adult].level)
+
+
 def test_specificity_is_read_from_the_data_not_from_the_file_order():
     infant = Profile(age_years=0.75, diet="omnivore", symptoms=("weakness",))
     raw = copy.deepcopy(RAW_RULES)

@@ -39,7 +39,8 @@ FLAG_CODES = ("malabsorption", "medical_check", "supplement", "differential")
 RISK_LEVELS = ("low", "moderate", "high")
 OPTION_STATUSES = ("P", "S", "U", "design")
 # who a rule speaks to, least to most specific; risk_rules.toml [policy] must list these
-SPECIFICITY = ("general", "condition_with_symptoms", "pregnancy_or_breastfeeding", "infant")
+SPECIFICITY = ("general", "condition_with_symptoms", "child", "pregnancy_or_breastfeeding",
+               "infant")
 
 
 @dataclass(frozen=True)
