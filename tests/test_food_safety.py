@@ -65,12 +65,23 @@ FORBIDDEN = {
     "infant": (ids_in_groups("milk", "plant_drink", "processed_meat") | HONEY | RAW_EGG
                | {"kelloggs_frosted_flakes", "cinnamon_toast_crunch", "kelloggs_raisin_bran",
                   "yogurt_vanilla_low_fat", "yogurt_fruit_low_fat", "bacon_bits_meatless",
-                  "marmite_yeast_extract_uk", "yeast_extract_spread", "salt_table"}),
+                  "marmite_yeast_extract_uk", "yeast_extract_spread", "salt_table",
+                  "peanut_butter_smooth", "peanuts_dry_roasted", "pretzels_hard"}),
     "child": {"rice_drink_unsweetened_fortified", "milk_skim", "milk_1_percent",
               "buttermilk_low_fat"},
     "pregnant": LIVER | LIVER_PRODUCTS | RAW_EGG | {"brie_cheese", "pork_salami_dry"},
     "lactating": set(),
 }
+
+
+def test_every_food_made_with_added_salt_is_tagged_salty():
+    """§8 'little salt': a row whose USDA name says it is salted is a salty food for a
+    baby (salted peanut butter in a baby's porridge was the case that showed it)."""
+    salted = {f.food_id for f in TABLE
+              if re.search(r"\bwith salt\b|\bsalted\b", f.name, re.I)
+              and not re.search(r"\b(?:un|without|no|low)[- ]?salt", f.name, re.I)}
+    assert salted >= {"peanut_butter_smooth", "peanuts_dry_roasted", "pretzels_hard"}
+    assert salted <= {f for f, tags in load_tags().items() if "salty" in tags}
 
 
 def profile(**fields):
