@@ -66,9 +66,12 @@ FORBIDDEN = {
                | {"kelloggs_frosted_flakes", "cinnamon_toast_crunch", "kelloggs_raisin_bran",
                   "yogurt_vanilla_low_fat", "yogurt_fruit_low_fat", "bacon_bits_meatless",
                   "marmite_yeast_extract_uk", "yeast_extract_spread", "salt_table",
-                  "peanut_butter_smooth", "peanuts_dry_roasted", "pretzels_hard"}),
+                  "peanut_butter_smooth", "peanuts_dry_roasted", "pretzels_hard",
+                  "soy_sauce", "frankfurter_meatless", "morningstar_breakfast_sausage_links",
+                  "granola_homemade", "almonds_raw", "walnuts", "cashews_dry_roasted"}),
     "child": {"rice_drink_unsweetened_fortified", "milk_skim", "milk_1_percent",
-              "buttermilk_low_fat"},
+              "buttermilk_low_fat", "granola_homemade", "almonds_raw", "walnuts",
+              "cashews_dry_roasted", "peanuts_dry_roasted"},
     "pregnant": LIVER | LIVER_PRODUCTS | RAW_EGG | {"brie_cheese", "pork_salami_dry"},
     "lactating": set(),
 }
@@ -82,6 +85,19 @@ def test_every_food_made_with_added_salt_is_tagged_salty():
               and not re.search(r"\b(?:un|without|no|low)[- ]?salt", f.name, re.I)}
     assert salted >= {"peanut_butter_smooth", "peanuts_dry_roasted", "pretzels_hard"}
     assert salted <= {f for f, tags in load_tags().items() if "salty" in tags}
+
+
+def test_every_whole_nut_row_is_tagged_whole_nut():
+    """§8: no whole nuts before 5 years. USDA names nuts "Nuts, …"; butters, milks and
+    flours are not whole. Homemade granola holds nuts (and is often sweetened with
+    honey), so it is tagged too: the review that found it saw it in a baby's breakfast."""
+    tags = load_tags()
+    whole = {f.food_id for f in TABLE if f.name.startswith("Nuts, ")
+             and not re.search(r"butter|milk|flour|paste|ground", f.name, re.I)}
+    assert whole >= {"almonds_raw", "walnuts", "cashews_dry_roasted"}
+    for food_id in whole | {"peanuts_dry_roasted", "granola_homemade"}:
+        assert "whole_nut" in tags.get(food_id, ()), food_id
+    assert "honey" in tags["granola_homemade"]
 
 
 def profile(**fields):
