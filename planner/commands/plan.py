@@ -79,7 +79,8 @@ def _closing_text(plan: Plan) -> list[str]:
     s = plan.supplement
     if s is not None:
         kind = "the one you take" if s.kind == "own" else "recommended"
-        lines += ["", _wrap(f"Supplement ({kind}): {s.dose_ug:g} µg {s.frequency}. "
+        option = f" ({s.label})" if s.kind == "recommended" and s.label else ""
+        lines += ["", _wrap(f"Supplement ({kind}): {s.dose_ug:g} µg {s.frequency}{option}. "
                             f"Why: {s.reason}"),
                   _wrap(f"Source: {s.source}", "  ")]
     m = plan.summary
