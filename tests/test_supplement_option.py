@@ -69,7 +69,7 @@ def test_the_handout_shows_the_option(client, case):
     query += "".join(f"&{k}={x}" for k, v in profile.items() if isinstance(v, list) for x in v)
     page = client.get(f"/plan/handout?{query}").get_data(as_text=True)
     card = words(page[page.index('class="supplement-card"'):])
-    assert "The dose option:" in card and phrase in card
+    assert "(added by the plan: " in card and phrase in card
 
 
 def test_the_weekly_email_shows_the_option(mail_app, recorder, case):
