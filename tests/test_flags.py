@@ -10,6 +10,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from foods.loader import load_foods
 from planner.api import schemas
 from planner.commands.assess import assess as assess_command
 from planner.commands.plan import plan as plan_command
@@ -19,6 +20,7 @@ from planner.domain.assessment import assess
 from planner.domain.model import SYMPTOMS
 from planner.domain.model import Profile
 from planner.domain.model import Supplement
+from planner.domain.planning import make_plan
 from planner.domain.profile import ProfileError
 from planner.domain.profile import parse_profile
 from planner.domain.reference import ReferenceDataError
@@ -29,6 +31,7 @@ REF = load_reference()
 RAW_RULES = read_toml("risk_rules.toml")
 RULES = {r.id: r for r in REF.rules}
 WEEK = "2025-W07"
+TABLE = load_foods()
 
 # Pernicious anaemia with numbness, refusing supplements: no plan can be made (issue 12).
 REFUSED = {"age_years": 58, "diet": "omnivore", "conditions": ["pernicious_anemia"],
@@ -179,7 +182,38 @@ def test_a_pregnant_vegan_with_tingling_hears_the_pregnancy_rule_first():
     assert [v.id for v in check.voices][1:] == ["nerve_sensations", "plant_based_pregnancy_check"]
     supplement = result.flag("supplement")
     assert supplement.title == RULES["vegan_pregnancy_or_breastfeeding"].title
-    assert supplement.voices[1].advice == RULES["vegan_without_reliable_source"].advice
+    # the adult rule's options (a weekly 2000 µg among them) are not for pregnancy
+    assert [v.id for v in supplement.voices] == ["vegan_pregnancy_or_breastfeeding"]
+
+
+PREGNANT_OR_BREASTFEEDING = [
+    {"age_years": 30, "sex": "female", "life_stage": stage, "diet": diet, **extra}
+    for stage in ("pregnant", "lactating") for diet in ("vegan", "vegetarian")
+    for extra in ({}, {"include_foods": ["soy_drink_fortified_unsweetened"]})]
+
+
+@pytest.mark.parametrize("fields", PREGNANT_OR_BREASTFEEDING,
+                         ids=lambda f: "-".join(str(v) for v in f.values()))
+def test_pregnancy_and_breastfeeding_hear_no_weekly_dose(fields):
+    """§5.1: a daily regimen in pregnancy and breastfeeding. No rule behind the
+    supplement flag offers the adult weekly dose, and the level is not softened."""
+    profile = parse_profile(fields)
+    flag = assess(profile, REF).flag("supplement")
+    assert "2000 µg" not in _said(flag) and "week" not in flag.advice.replace(
+        "a weekly dose at this time", "")
+    assert flag.level == {"vegan": "essential", "vegetarian": "advised"}[fields["diet"]]
+
+
+def test_breastfeeding_advice_and_plan_agree_on_a_10_microgram_supplement():
+    """The plan replaces a 10 µg daily supplement that does not reach the breastfeeding
+    target; the flag says a higher daily dose may be needed, not that 10 µg is enough."""
+    profile = parse_profile({"age_years": 30, "sex": "female", "life_stage": "lactating",
+                             "diet": "vegan",
+                             "supplement": {"dose_ug": 10, "frequency": "daily"}})
+    flag = assess(profile, REF).flag("supplement")
+    plan = make_plan(profile, TABLE, week=WEEK, reference=REF)
+    assert plan.supplement.dose_ug > 10 and "replaces" in plan.supplement.reason
+    assert "the higher daily dose this plan recommends" in flag.advice
 
 
 ADULT_DOSES = ("2000 µg once a week", "2000 µg a week", "at least 10 µg every day",
@@ -280,7 +314,7 @@ def test_the_assess_command_shows_every_rule_advice(tmp_path):
     assert result.exit_code == 0
     flat = " ".join(result.stdout.split())
     assert RULES["nerve_sensations"].advice in flat
-    assert RULES["vegan_without_reliable_source"].advice in flat
+    assert " ".join(RULES["plant_based_pregnancy_check"].advice.split()) in flat
 
 
 # ---------------------------------------------------------------------------
