@@ -68,10 +68,11 @@ FORBIDDEN = {
                   "marmite_yeast_extract_uk", "yeast_extract_spread", "salt_table",
                   "peanut_butter_smooth", "peanuts_dry_roasted", "pretzels_hard",
                   "soy_sauce", "frankfurter_meatless", "morningstar_breakfast_sausage_links",
-                  "granola_homemade", "almonds_raw", "walnuts", "cashews_dry_roasted"}),
+                  "granola_homemade", "almonds_raw", "walnuts", "cashews_dry_roasted",
+                  "coffee_brewed", "tea_black_brewed"}),
     "child": {"rice_drink_unsweetened_fortified", "milk_skim", "milk_1_percent",
               "buttermilk_low_fat", "granola_homemade", "almonds_raw", "walnuts",
-              "cashews_dry_roasted", "peanuts_dry_roasted"},
+              "cashews_dry_roasted", "peanuts_dry_roasted", "coffee_brewed", "tea_black_brewed"},
     "pregnant": LIVER | LIVER_PRODUCTS | RAW_EGG | {"brie_cheese", "pork_salami_dry"},
     "lactating": set(),
 }
@@ -166,6 +167,13 @@ EXCLUDE_CASES = {
         (INFANT, "omnivore", {"bacon_pan_fried", "ham_cured_roasted", "beef_frankfurter",
                               "smoked_salmon_lox"}, []),
         (INFANT_UK, "omnivore", {"marmite_yeast_extract_uk"}, []),
+    ],
+    "young_child_no_tea_or_coffee": [
+        # tea and coffee (no B12) are kept out of dishes: FORBIDDEN, below
+        (TODDLER, "vegan", set(), [synthetic("my_iced_latte", "Iced oat latte, fortified",
+                                             "plant_drink", "vegan")]),
+        (INFANT, "vegetarian", set(), [synthetic("my_coffee", "Coffee drink with B12",
+                                                 "drink", "vegetarian")]),
     ],
     "infant_no_added_sugar": [
         (INFANT, "vegetarian", {"kelloggs_frosted_flakes", "yogurt_fruit_low_fat"}, []),
