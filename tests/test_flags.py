@@ -524,3 +524,40 @@ def test_without_intrinsic_factor_no_supplement_rule_talks_over_the_treatment(pr
 def test_the_supplement_rules_still_speak_when_absorption_is_normal():
     result = assess(parse_profile({"age_years": 58, "diet": "omnivore"}), REF)
     assert [f.code for f in result.flags if f.code == "supplement"] == ["supplement"]
+
+
+@pytest.mark.parametrize("fields", [
+    {"age_years": 40, "diet": "vegan", "symptoms": ["tingling", "fatigue"]},
+    {"age_years": 40, "diet": "vegan", "symptoms": ["fatigue"]},
+    {"age_years": 30, "diet": "vegetarian", "symptoms": ["joint_pain"]},
+])
+def test_symptoms_without_a_supplement_hear_test_first_without_losing_the_lead(fields):
+    """§4.1 design suggestion [U]: no B12 before a planned test. The caveat joins the
+    medical check as one more voice; the rule that raised the check still leads it."""
+    check = assess(parse_profile(fields), REF).flag("medical_check")
+    ids = [v.id for v in check.voices]
+    assert "symptoms_test_before_supplement" in ids
+    assert ids[0] != "symptoms_test_before_supplement"
+    assert check.title == RULES[ids[0]].title
+
+
+@pytest.mark.parametrize("fields", [
+    {"age_years": 40, "diet": "vegan"},
+    {"age_years": 40, "diet": "vegan", "symptoms": ["tingling"],
+     "supplement": {"dose_ug": 50, "frequency": "daily"}},
+    {"age_years": 40, "diet": "omnivore", "symptoms": ["tingling"]},
+    # in pregnancy B12 comes every day, and a baby's dose is the doctor's
+    {"age_years": 30, "sex": "female", "life_stage": "pregnant", "diet": "vegan",
+     "symptoms": ["tingling"]},
+    {"age_years": 0.75, "diet": "vegan", "symptoms": ["weakness"]},
+])
+def test_the_test_first_caveat_is_only_for_plant_diets_with_symptoms_and_no_supplement(fields):
+    result = assess(parse_profile(fields), REF)
+    assert all("symptoms_test_before_supplement" not in f.rule_ids for f in result.flags)
+
+
+def test_the_plan_page_shows_the_test_first_caveat(client):
+    response = client.get("/plan", query_string={"age_years": 40, "diet": "vegan",
+                                                 "symptoms": "tingling", "week": WEEK})
+    text = " ".join(page_text(response).split())
+    assert " ".join(RULES["symptoms_test_before_supplement"].advice.split()) in text
