@@ -374,7 +374,8 @@ def test_a_child_portion_is_a_third_at_1_and_half_at_5():
     portion = REFERENCE.food_safety.portion_for
     assert portion(profile(age_years=1)).factor == pytest.approx(1 / 3, abs=0.01)
     assert portion(profile(age_years=4.99)).factor == pytest.approx(0.5, abs=0.01)
-    assert portion(profile(age_years=5)) is None  # adult servings from 5 years
+    assert portion(profile(age_years=5)).factor == pytest.approx(0.5, abs=0.01)  # rising on
+    assert portion(profile(age_years=14)) is None  # adult servings from 14 years
     assert portion(profile(age_years=40)) is None
 
 
@@ -576,3 +577,25 @@ def test_a_wrong_rule_row_is_refused_naming_it(change, message):
     change(raw)
     with pytest.raises(ReferenceDataError, match=re.escape(message)):
         parse_food_safety(raw, {g for g in catalog.groups()})
+
+
+def day_grams(age: float, diet: str = "vegan") -> float:
+    plan = plan_of(profile(age_years=age, diet=diet))
+    return sum(i.grams for d in plan.days for m in d.meals for i in m.items) / len(plan.days)
+
+
+def test_a_childs_portions_rise_with_age_without_a_jump_at_5():
+    """§8: a child's portion rises with age. Before the 5–13 stage a serving doubled
+    overnight at 5 (89 g of pasta at 4.9 years, 180 g at 5.0); now it carries on rising
+    to an adult's at 14."""
+    at = {age: day_grams(age) for age in (4.99, 5.0, 7.0, 10.0, 13.9, 30.0)}
+    assert 0.85 <= at[5.0] / at[4.99] <= 1.15
+    assert at[5.0] < at[7.0] < at[10.0] < at[13.9] < at[30.0]
+    assert at[7.0] < 0.75 * at[30.0]
+
+
+def test_a_school_childs_serving_label_says_its_share():
+    portion = REFERENCE.food_safety.portion_for(profile(age_years=9.5))
+    assert portion is not None and portion.label == "child portion"
+    assert 0.65 < portion.factor < 0.75
+    assert REFERENCE.food_safety.portion_for(profile(age_years=14)) is None

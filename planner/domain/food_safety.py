@@ -35,7 +35,8 @@ from planner.domain.model import Profile
 from planner.domain.reference import ReferenceDataError
 
 KINDS = ("exclude", "max_per_week")
-_SHARES = ((0.25, "¼"), (1 / 3, "⅓"), (0.4, "⅖"), (0.5, "½"), (2 / 3, "⅔"), (0.75, "¾"))
+_SHARES = ((0.25, "¼"), (1 / 3, "⅓"), (0.4, "⅖"), (0.5, "½"), (0.6, "⅗"), (2 / 3, "⅔"),
+           (0.75, "¾"), (0.8, "⅘"), (0.9, "9/10"))
 FILE = "food_safety.toml"
 _GRAMS = re.compile(r"\s*\(\s*[\d.]+\s*g\s*\)\s*$")
 # A serving label naming one countable piece: those foods keep their size (an
