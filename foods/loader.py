@@ -37,6 +37,7 @@ SHIPPED_TABLE = FOODS_DIR / "b12_foods.csv"
 INGREDIENTS_TABLE = FOODS_DIR / "ingredients.csv"
 GROUPS_FILE = FOODS_DIR / "groups.csv"
 TAGS_FILE = FOODS_DIR / "food_tags.csv"
+DRY_WEIGHTS_FILE = FOODS_DIR / "dry_weights.csv"
 TIERS_FILE = FOODS_DIR / "food_tiers.csv"
 
 COLUMNS = (
@@ -303,8 +304,9 @@ def validate_frame(df: pd.DataFrame, path: str | Path) -> tuple[Food, ...]:
 
 
 def load_table(path: str | Path) -> tuple[Food, ...]:
-    """Read and validate one table file; foods get their food-safety tags and tiers."""
-    return with_tiers(with_tags(validate_frame(read_table(path), path)))
+    """Read and validate one table file; foods get their food-safety tags, tiers and
+    dry weights."""
+    return with_dry_weights(with_tiers(with_tags(validate_frame(read_table(path), path))))
 
 
 @functools.cache
@@ -372,6 +374,45 @@ def with_tags(foods: Iterable[Food]) -> tuple[Food, ...]:
     tags = load_tags()
     return tuple(replace(f, tags=f.tags | tags[f.food_id]) if f.food_id in tags else f
                  for f in foods)
+
+
+@functools.cache
+def load_dry_weights(path: Path = DRY_WEIGHTS_FILE) -> dict[str, tuple[float, str]]:
+    """What a cooked food is bought as, by food id (``dry_weights.csv``: food_id,
+    dry_name, factor = grams dry per gram cooked, source). A factor that is not a
+    number in (0, 1], a blank cell or an id listed twice raises TableError naming
+    line and column."""
+    weights: dict[str, tuple[float, str]] = {}
+    errors = []
+    with open(path, newline="", encoding="utf-8") as f:
+        for line, row in enumerate(csv.DictReader(f), start=2):
+            where = f"{path}, line {line}"
+            cells = {k: (row.get(k) or "").strip() for k in ("food_id", "dry_name", "factor",
+                                                           "source")}
+            for column, value in cells.items():
+                if not value:
+                    errors.append(f"{where}, column {column}: is empty; a value is required")
+            try:
+                factor = float(cells["factor"])
+            except ValueError:
+                factor = math.nan
+            if cells["factor"] and not 0 < factor <= 1:
+                errors.append(f"{where}, column factor: {cells['factor']!r} is not a number "
+                              "from 0 to 1 (grams dry per gram cooked)")
+            if cells["food_id"] in weights:
+                errors.append(f"{where}, column food_id: duplicate id {cells['food_id']!r}")
+            elif all(cells.values()) and 0 < factor <= 1:
+                weights[cells["food_id"]] = (factor, cells["dry_name"])
+    if errors:
+        raise TableError(errors)
+    return weights
+
+
+def with_dry_weights(foods: Iterable[Food]) -> tuple[Food, ...]:
+    """``foods`` with what ``dry_weights.csv`` says their cooked weight is bought as."""
+    weights = load_dry_weights()
+    return tuple(replace(f, dry_factor=weights[f.food_id][0], dry_name=weights[f.food_id][1])
+                 if f.food_id in weights else f for f in foods)
 
 
 def layer(base: Iterable[Food], overlay: Iterable[Food]) -> tuple[Food, ...]:

@@ -401,9 +401,13 @@ class ShoppingItem(Model):
     servings: float = Field(description="the total in the food table's servings")
     grams: Annotated[float, Field(ge=0, description="total grams [g] over the plan's meals")]
     household: str = Field(description="the total as bought: l or ml for drinks, a count "
-                           "of eggs, else g or kg")
+                           "of eggs, the dry weight of pasta, rice and pulses with the "
+                           "cooked weight beside it, else g or kg")
     aisle: str = Field(description="where it is in a shop (foods/groups.csv aisle)")
     meals: int
+    dry_grams: Annotated[float, Field(ge=0)] | None = Field(
+        description="what is cooked at home (pasta, rice, pulses), as bought dry [g] "
+        "(foods/dry_weights.csv); null: bought as eaten")
 
 
 class PlanTarget(Model):

@@ -168,6 +168,10 @@ class Food:
     markets: frozenset[str] = frozenset({ANY_MARKET})  # where this B12 figure holds
     tier: str = "everyday"  # TIERS; the group's default or foods/food_tiers.csv
     tier_reason: str = ""
+    # grams bought dry per gram eaten cooked, and what is bought (foods/dry_weights.csv);
+    # 0.0: bought as eaten
+    dry_factor: float = 0.0
+    dry_name: str = ""
 
     def __post_init__(self) -> None:
         if self.evidence == "unreliable" and self.counts_as_source:

@@ -73,14 +73,23 @@ def household_text(food: Food, grams: float) -> str:
     return f"{grams:.0f} g (about {share} × {base})" if share != "1" else f"{grams:.0f} g ({base})"
 
 
-def shopping_text(group: str, grams: float, egg_g: float = 0.0) -> str:
+def shopping_text(group: str, grams: float, egg_g: float = 0.0, dry_factor: float = 0.0,
+                  dry_name: str = "") -> str:
     """A week's total as bought: litres or millilitres for drinks, a count of eggs,
-    else grams or kilograms."""
+    the dry weight of what is cooked at home (pasta, rice, pulses: ``dry_factor``
+    grams dry per gram cooked) with the cooked weight beside it, else grams or
+    kilograms."""
     if group in LIQUID_GROUPS:
         return f"{round(grams / 1000, 1):g} l" if grams >= 1000 else f"{grams:.0f} ml"
     if group in COUNTED_GROUPS and egg_g > 0:
         n = max(1, round(grams / egg_g + 0.49))
         return f"{n} egg" if n == 1 else f"{n} eggs"
+    if dry_factor > 0:
+        return f"about {_mass(grams * dry_factor)} dry {dry_name} ({_mass(grams)} cooked)"
+    return _mass(grams)
+
+
+def _mass(grams: float) -> str:
     return f"{round(grams / 1000, 1):g} kg" if grams >= 1000 else f"{grams:.0f} g"
 
 
@@ -290,6 +299,7 @@ class ShoppingItem:
     group: str
     household: str = ""
     aisle: str = ""
+    dry_grams: float | None = None  # what is cooked at home, as bought dry [g]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -300,6 +310,7 @@ class ShoppingItem:
             "household": self.household,
             "aisle": self.aisle,
             "meals": self.meals,
+            "dry_grams": None if self.dry_grams is None else _g(self.dry_grams),
         }
 
 

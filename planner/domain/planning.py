@@ -782,8 +782,10 @@ def _shopping_list(days: Sequence[PlanDay], foods: dict[str, Food],
             meals=int(meals),
             serving_label=foods[fid].serving_label,
             group=foods[fid].group,
-            household=shopping_text(foods[fid].group, grams, foods[fid].serving_g),
+            household=shopping_text(foods[fid].group, grams, foods[fid].serving_g,
+                                    foods[fid].dry_factor, foods[fid].dry_name),
             aisle=aisles.get(foods[fid].group, "other"),
+            dry_grams=grams * foods[fid].dry_factor if foods[fid].dry_factor else None,
         )
         for fid, (servings, grams, meals) in totals.items()
     ]
