@@ -221,6 +221,7 @@ ADULT_DOSES = ("2000 µg once a week", "2000 µg a week", "at least 10 µg every
 CHILDREN = [(age, diet, foods) for age in (0.5, 0.75, 2, 3, 8, 13.9)
             for diet, foods in (("vegan", ()), ("vegan", ("soy_drink_fortified_unsweetened",)),
                                 ("vegetarian", ()))]
+LOW_SUPPLEMENTS = [(0.75, 0.2), (0.75, 0.4), (3, 0.4), (3, 5), (8, 0.4), (8, 5)]
 
 
 def _said(flag) -> str:
@@ -242,6 +243,16 @@ def test_a_child_hears_a_childs_dose_not_an_adults(age, diet, foods):
         "The adult options, such as 2000 µg once a week, are not meant for children.", "")]
     assert all(RULES[rule].specificity == "child" for rule in flag.rule_ids), flag.rule_ids
     assert "dose for the child's age" in flag.advice
+
+
+@pytest.mark.parametrize(("age", "dose"), LOW_SUPPLEMENTS)
+def test_a_child_on_a_low_supplement_hears_a_childs_dose(age, dose):
+    profile = Profile(age_years=age, diet="vegan", supplement=Supplement(dose, "daily"))
+    flag = assess(profile, REF).flag("supplement")
+    assert flag.rule_ids == ("vegan_child_supplement_below_dose",)
+    said = _said(flag).replace(
+        "The adult options, such as 2000 µg once a week, are not meant for children.", "")
+    assert not [d for d in ADULT_DOSES if d in said]
 
 
 @pytest.mark.parametrize("age", [14, 30, 70])
