@@ -483,3 +483,13 @@ def test_foods_list_cli_shows_ingredients_only_when_asked():
     assert grains and all(f["group"] == "grain" for f in grains)
     check = CliRunner().invoke(foods_cli, ["check"])
     assert check.exit_code == 0 and f"{INGREDIENTS_TABLE}: " in check.output
+
+
+def test_a_drink_or_a_snack_is_never_a_breakfast_lunch_or_dinner():
+    """A dish lists only the meals it makes on its own: a latte (coffee and a glass of
+    drink) and the library's own snacks (source ``own:an everyday snack``: a
+    crispbread with a topping, fruit salad) were breakfasts and lunches before."""
+    for dish in DISHES:
+        drink = any(i.food_id in ("coffee_brewed", "tea_black_brewed") for i in dish.ingredients)
+        if drink or dish.source == "own:an everyday snack":
+            assert set(dish.meals) == {"snack"}, dish.dish_id

@@ -29,6 +29,7 @@ from planner.data.loader import data_path
 from planner.data.loader import load_reference
 from planner.domain.assessment import assess
 from planner.domain.food_safety import parse_food_safety
+from planner.domain.food_safety import safe_foods
 from planner.domain.model import DIETS
 from planner.domain.model import Food
 from planner.domain.planning import allowed_sources
@@ -227,7 +228,8 @@ CAP_CASES = {"infant_liver_once_a_week", "oily_fish_twice_a_week"}
 
 
 def test_every_rule_row_has_a_test_a_reason_and_a_section_8_source():
-    assert {r.id for r in REFERENCE.food_safety.rules} == set(EXCLUDE_CASES) | CAP_CASES
+    assert {r.id for r in REFERENCE.food_safety.rules} == (set(EXCLUDE_CASES) | CAP_CASES
+                                                           | PREPARE_CASES)
     for rule in REFERENCE.food_safety.rules:
         assert rule.reason and "b12-reference.md §8" in rule.source, rule.id
 
@@ -599,3 +601,41 @@ def test_a_school_childs_serving_label_says_its_share():
     assert portion is not None and portion.label == "child portion"
     assert 0.65 < portion.factor < 0.75
     assert REFERENCE.food_safety.portion_for(profile(age_years=14)) is None
+
+
+PREPARE_CASES = {"young_child_cut_round_foods"}
+
+
+def serve_notes(plan) -> list[str]:
+    return [n for n in plan.notes if n.startswith("To serve safely:")]
+
+
+@pytest.mark.parametrize("age", [0.75, 3])
+def test_grapes_for_a_small_child_come_with_how_to_cut_them(age):
+    rule = next(r for r in REFERENCE.food_safety.rules if r.id == "young_child_cut_round_foods")
+    plans = [plan_of(profile(age_years=age, diet="vegan", meals_per_day=5),
+                     week=f"2025-W{w:02d}") for w in range(1, 4)]
+    with_grapes = [p for p in plans if "grapes_raw" in item_ids(p)]
+    assert with_grapes, "fruit salad (with grapes) is a snack of these plans"
+    for plan in plans:
+        notes = serve_notes(plan)
+        assert (plan in with_grapes) == bool(notes)
+        assert all(rule.reason in n and rule.source in n for n in notes)
+    # the rule keeps the food: a prepare rule is not an exclusion
+    assert "grapes_raw" in {f.food_id for f in safe_foods(
+        profile(age_years=age, diet="vegan"), TABLE, REFERENCE.food_safety).foods}
+
+
+def test_an_adult_gets_grapes_without_the_childs_note():
+    plans = [plan_of(profile(age_years=30, diet="vegan", meals_per_day=5),
+                     week=f"2025-W{w:02d}") for w in range(1, 4)]
+    assert any("grapes_raw" in item_ids(p) for p in plans)
+    assert not any(serve_notes(p) for p in plans)
+
+
+def test_a_prepare_rule_matches_a_persons_own_food_by_name():
+    rule = next(r for r in REFERENCE.food_safety.rules if r.id == "young_child_cut_round_foods")
+    assert rule.kind == "prepare"
+    assert rule.matches(synthetic("my_tomatoes", "Cherry tomatoes on the vine", "vegetable",
+                                  "vegan"))
+    assert not rule.matches(synthetic("my_sauce", "Tomato sauce", "vegetable", "vegan"))

@@ -34,7 +34,7 @@ from planner.domain.model import Food
 from planner.domain.model import Profile
 from planner.domain.reference import ReferenceDataError
 
-KINDS = ("exclude", "max_per_week")
+KINDS = ("exclude", "max_per_week", "prepare")  # prepare: kept, with how to serve it
 _SHARES = ((0.25, "¼"), (1 / 3, "⅓"), (0.4, "⅖"), (0.5, "½"), (0.6, "⅗"), (2 / 3, "⅔"),
            (0.75, "¾"), (0.8, "⅘"), (0.9, "9/10"))
 FILE = "food_safety.toml"

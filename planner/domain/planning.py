@@ -878,6 +878,7 @@ def make_plan(
                     + _variety_notes(problem, solution)
                     + _absorption_notes(profile, foods, reference, days, assessment) + notes
                     + _safety_notes(profile, foods, reference)
+                    + _preparation_notes(profile, days, used_foods, reference)
                     + _other_market_notes(profile, foods)),
         disclaimer=assessment.disclaimer,
         score=dish_plan.score(problem, solution),
@@ -1046,6 +1047,22 @@ def _safety_notes(profile: Profile, foods: Sequence[Food], reference: Reference)
         p = safe.portion
         notes.append(f"Portions are a {p.label}: about {p.factor:.0%} of an adult serving, "
                      f"and no item above {p.max_item_g:.0f} g. (Source: {p.source}.)")
+    return notes
+
+
+def _preparation_notes(profile: Profile, days: Sequence[PlanDay], foods: dict[str, Food],
+                       reference: Reference) -> list[str]:
+    """How to serve foods of this plan that a ``prepare`` rule of the person's life
+    stage names (grapes cut lengthways for small children), each with its source."""
+    eaten = [foods[i.food_id] for d in days for m in d.meals for i in m.items
+             if i.food_id in foods]
+    rules = reference.food_safety.rules_for(profile) if reference.food_safety else ()
+    notes = []
+    for rule in (r for r in rules if r.kind == "prepare"):
+        names = sorted({f.name for f in eaten if rule.matches(f)})
+        if names:
+            notes.append(f"To serve safely: {'; '.join(names)}. {rule.reason} "
+                         f"(Source: {rule.source}.)")
     return notes
 
 
