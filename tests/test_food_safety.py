@@ -639,3 +639,22 @@ def test_a_prepare_rule_matches_a_persons_own_food_by_name():
     assert rule.matches(synthetic("my_tomatoes", "Cherry tomatoes on the vine", "vegetable",
                                   "vegan"))
     assert not rule.matches(synthetic("my_sauce", "Tomato sauce", "vegetable", "vegan"))
+
+
+def test_a_cap_the_plan_cannot_keep_is_said_plainly():
+    """When the profile leaves some meals no choice but a capped food (a pregnant
+    pescatarian whose only B12 foods are oily fish, and who excludes the one B12-free
+    breakfast), the plan does not claim to keep the cap: it says how often it breaks
+    it and what to change."""
+    prof = profile(diet="pescatarian", **PREGNANT, include_foods=sorted(OILY_FISH),
+                   exclude_dishes=["fruit_salad"])
+    plan = plan_of(prof)
+    meals = sum(1 for d in plan.days for m in d.meals
+                if any(i.food_id in OILY_FISH for i in m.items))
+    assert meals > 2
+    [note] = [n for n in plan.notes if n.startswith("At most 2 portions of oily fish")]
+    assert f"This plan could not keep to it: {meals} of its meals" in note
+    assert "keeps to this" not in note
+    kept = plan_of(replace(prof, exclude_dishes=()))
+    [note] = [n for n in kept.notes if n.startswith("At most 2 portions of oily fish")]
+    assert "The plan keeps to this over all its days" in note

@@ -877,7 +877,7 @@ def make_plan(
         notes=tuple(_notes(assessment, supplement, problem, profile)
                     + _variety_notes(problem, solution)
                     + _absorption_notes(profile, foods, reference, days, assessment) + notes
-                    + _safety_notes(profile, foods, reference)
+                    + _safety_notes(profile, foods, reference, days)
                     + _preparation_notes(profile, days, used_foods, reference)
                     + _other_market_notes(profile, foods)),
         disclaimer=assessment.disclaimer,
@@ -1028,10 +1028,11 @@ def _notes(assessment: Assessment, supplement: PlanSupplement | None,
     return notes
 
 
-def _safety_notes(profile: Profile, foods: Sequence[Food], reference: Reference) -> list[str]:
+def _safety_notes(profile: Profile, foods: Sequence[Food], reference: Reference,
+                  days: Sequence[PlanDay] = ()) -> list[str]:
     """What the food-safety rules changed for this profile, each with its source:
     foods left out (only rules that took out a food the diet allows), weekly caps
-    and child portions."""
+    (and, plainly, a cap the plan could not keep) and child portions."""
     safe = safe_sources(profile, allowed_sources(profile, foods), reference)
     notes = []
     for rule, left_out in safe.excluded:
@@ -1040,9 +1041,17 @@ def _safety_notes(profile: Profile, foods: Sequence[Food], reference: Reference)
         notes.append(f"Left out for safety: {names}{more}. {rule.reason} "
                      f"(Source: {rule.source}.)")
     for rule, ids in safe.caps:
-        if ids:
+        if not ids:
+            continue
+        meals = sum(1 for d in days for m in d.meals if any(i.food_id in ids for i in m.items))
+        if meals <= (rule.max_per_week or 0):
             notes.append(f"{rule.reason} The plan keeps to this over all its days. "
                          f"(Source: {rule.source}.)")
+        else:
+            notes.append(f"{rule.reason} This plan could not keep to it: {meals} of its meals "
+                         "hold one of these foods, because the foods and dishes this profile "
+                         "allows leave some meals no other choice. Add foods to your list or "
+                         f"exclude fewer dishes. (Source: {rule.source}.)")
     if safe.portion is not None:
         p = safe.portion
         notes.append(f"Portions are a {p.label}: about {p.factor:.0%} of an adult serving, "
