@@ -1029,7 +1029,7 @@ def _notes(assessment: Assessment, supplement: PlanSupplement | None,
 
 
 def _safety_notes(profile: Profile, foods: Sequence[Food], reference: Reference,
-                  days: Sequence[PlanDay] = ()) -> list[str]:
+                  days: Sequence[PlanDay]) -> list[str]:
     """What the food-safety rules changed for this profile, each with its source:
     foods left out (only rules that took out a food the diet allows), weekly caps
     (and, plainly, a cap the plan could not keep) and child portions."""
