@@ -54,16 +54,19 @@ status ("Optimal": proven within ``mip_rel_gap`` = 1e-6) and its dual bound.
 
 Run ``python benchmarks/milp_reference.py`` to rebuild ``milp_cache.json``
 for the profiles in ``benchmarks/profiles.py`` (60 s per profile at most,
-single-threaded). Entries are keyed by a hash of the profile, the week, the food
-table, the dish library (ids, meals, ingredients and grams: what plans depend
-on; names and methods are left out) and the problem itself (every candidate's
-figures, the targets, the weights and the rules), so ``plan_bench.py`` reports
-a stale cache instead of silently using it.
+single-threaded; ``--shard K/N`` solves every N-th stale profile from the K-th,
+so N processes share a rebuild, each merging its results into the file under a
+lock). Entries are keyed by a hash of the profile, the week and the problem
+itself (every candidate's dish, figures, ingredients and caps, the targets, the
+weights and the rules): all the MILP's answer depends on, so ``plan_bench.py``
+reports a stale cache instead of silently using it, and a change to the food
+table or the dish library re-solves only the problems it changes.
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import math
@@ -498,20 +501,6 @@ def solve_milp(p: DishProblem, time_limit_s: float = TIME_LIMIT_S,
 # Cache
 
 
-def table_digest(foods) -> str:
-    """SHA-256 of the food table's content (every field of every row)."""
-    rows = [f.to_dict() for f in foods]
-    return hashlib.sha256(json.dumps(rows, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def library_digest(dishes) -> str:
-    """SHA-256 of what plans depend on in the dish library: ids, meals and
-    ingredients (food and grams), in library order."""
-    rows = [(d.dish_id, sorted(d.meals), [(i.food_id, i.grams) for i in d.ingredients])
-            for d in dishes]
-    return hashlib.sha256(json.dumps(rows).encode()).hexdigest()
-
-
 def problem_digest(p: DishProblem) -> str:
     """SHA-256 of everything in a dish problem that changes its optimum."""
     data = {
@@ -532,13 +521,12 @@ def problem_digest(p: DishProblem) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def cache_key(profile_text: str, week: str, table: str, library: str,
-              problem: DishProblem) -> str:
+def cache_key(profile_text: str, week: str, problem: DishProblem) -> str:
     """Key of a cache entry: profile JSON (``planning.profile_json``) + week +
-    food table + dish library + the problem."""
-    text = json.dumps({"profile": json.loads(profile_text), "week": week, "table": table,
-                       "library": library, "problem": problem_digest(problem),
-                       "v": CACHE_VERSION}, sort_keys=True)
+    the problem (:func:`problem_digest`)."""
+    text = json.dumps({"profile": json.loads(profile_text), "week": week,
+                       "problem": problem_digest(problem), "v": CACHE_VERSION},
+                      sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
@@ -559,12 +547,10 @@ def bench_problems():
 
     foods = load_foods()
     reference = load_reference()
-    table = table_digest(foods)
-    library = library_digest(reference.dishes)
     out = []
     for case in bench_cases():
         problem = build_dish_problem(case.profile, foods, week=case.week, reference=reference)
-        key = cache_key(profile_json(case.profile), case.week, table, library, problem)
+        key = cache_key(profile_json(case.profile), case.week, problem)
         out.append((case, problem, key))
     return out
 
@@ -574,16 +560,41 @@ def _write(entries: dict) -> None:
                                 sort_keys=True) + "\n")
 
 
+def _merge(entries: dict) -> None:
+    """Add ``entries`` to the cache file as it is now, under a lock, so that
+    shards running side by side keep each other's results."""
+    with open(CACHE.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        cache = load_cache()
+        old = cache.get("entries", {}) if cache.get("version") == CACHE_VERSION else {}
+        _write({**old, **entries})
+
+
+def shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` → (K, N) with 1 ≤ K ≤ N."""
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not K/N, e.g. 1/2") from None
+    if not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(f"{text!r}: K must be between 1 and N")
+    return k, n
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="(Re)build benchmarks/milp_cache.json")
     ap.add_argument("--time-limit", type=float, default=TIME_LIMIT_S)
     ap.add_argument("--only", help="substring of profile names to solve")
     ap.add_argument("--force", action="store_true", help="re-solve cached entries")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--shard", type=shard, default=(1, 1), metavar="K/N",
+                    help="solve every N-th stale profile from the K-th (N processes side by side)")
     args = ap.parse_args(argv)
+    k, n = args.shard
     cache = load_cache()
     entries = cache.get("entries", {}) if cache.get("version") == CACHE_VERSION else {}
     fresh = {}
+    stale = 0
     for case, problem, key in bench_problems():
         if args.only and args.only not in case.name:
             if key in entries:
@@ -592,6 +603,9 @@ def main(argv: list[str] | None = None) -> int:
         if key in entries and not args.force:
             fresh[key] = entries[key]
             continue
+        stale += 1
+        if (stale - k) % n:
+            continue  # another shard's
         start = dish_plan.solve(problem)
         heur = dish_plan.evaluate(problem, start)
         result = solve_milp(problem, args.time_limit, start=start, verbose=args.verbose)
@@ -614,8 +628,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{case.name:42} heur {heur:9.4f}  milp {result.objective:9.4f}  "
               f"bound {result.bound:9.4f}  {result.status} {result.seconds:5.1f}s",
               flush=True)
-        _write({**entries, **fresh})
-    if not args.only:
+        _merge({key: fresh[key]})
+    if not args.only and n == 1:
         _write(fresh)  # drop entries of profiles no longer benchmarked
     return 0
 

@@ -15,7 +15,7 @@ Run with ``make bench`` (or ``.venv/bin/python benchmarks/plan_bench.py``). It
    the MILP reference cached in ``benchmarks/milp_cache.json`` (HiGHS, same
    problem, same objective, 60 s per profile; rebuild with
    ``python benchmarks/milp_reference.py``). A cache entry is keyed by the
-   profile, the week, the food table, the dish library and the problem, so a
+   profile, the week and the problem (all the MILP's answer depends on), so a
    stale cache is reported rather than silently used;
 4. prints a report, and as its last line one JSON object
    ``{"p50_ms", "p99_ms", "max_gap_pct", ...}``: ``p50_ms``/``p99_ms`` over the
