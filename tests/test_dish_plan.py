@@ -168,6 +168,9 @@ def test_every_meal_is_an_allowed_dish_and_the_variety_rules_hold(data, week):
     check_dishes(data, plan, variety=pool >= len(plan.days))
     if pool < len(plan.days) and not variety_holds(plan):
         assert any("Few dishes fit" in n for n in plan.notes)
+    # the standing note claims the repeat rules only when they hold
+    claims = any("no dish appears more than twice a week" in n for n in plan.notes)
+    assert claims == variety_holds(plan), plan.notes
     # at least 60 % distinct dishes across each week's meals whenever the dishes
     # the person may eat make it possible; only when they cannot does a week
     # fall short, and the plan then says so
@@ -381,3 +384,18 @@ def test_a_fortified_food_of_the_same_kind_does_not_rename_the_dish():
                                       "nutritional_yeast_fortified_generic"]})
     names = [m.dish_name for d in plan.days for m in d.meals]
     assert not [n for n in names if "yeast flakes instead of yeast flakes" in n], names
+
+
+def test_a_plan_that_breaks_the_repeat_rules_does_not_also_claim_to_keep_them():
+    # a vegetarian allergic to milk, egg, nuts and gluten: too few dishes for the rules
+    # (a dietitian read both notes side by side in this plan)
+    plan = plan_of({"age_years": 38, "sex": "female", "diet": "vegetarian",
+                    "allergies": ["milk", "egg", "tree_nut", "peanut", "gluten"]},
+                   week="2026-W10")
+    assert not variety_holds(plan)
+    assert any("Few dishes fit" in n for n in plan.notes)
+    assert not any("no dish appears more than twice" in n for n in plan.notes), plan.notes
+    # an ordinary profile keeps the rules and says so
+    ordinary = plan_of({"age_years": 38, "diet": "vegetarian"}, week="2026-W10")
+    assert variety_holds(ordinary)
+    assert any("no dish appears more than twice a week" in n for n in ordinary.notes)

@@ -537,3 +537,26 @@ def test_a_breastfeeding_vegan_without_fortified_food_is_covered_by_a_daily_dose
     plan = plan_of(prof)
     assert plan.supplement.frequency == "daily"
     assert plan.summary.covered and plan.summary.days_covered == 7
+
+
+@pytest.mark.parametrize("fields", [
+    {"diet": "vegan", "age_years": 34, "sex": "female"},
+    {"diet": "vegetarian", "age_years": 32, "sex": "female", "life_stage": "lactating"},
+    {"diet": "vegetarian", "age_years": 3, "sex": "female"},
+    {"diet": "omnivore", "age_years": 72, "sex": "male", "medications": ["metformin"]},
+])
+def test_a_supplement_that_covers_alone_is_not_blamed_on_food_it_did_not_try(fields):
+    # When the supplement covers the target on its own the meals are not chosen for
+    # their B12, so "the foods allowed reach the target on only N of 7 days" would
+    # be a claim about meals nobody tried to make rich in B12; for these profiles
+    # food alone covers every day when no supplement is allowed.
+    plan = plan_of(profile(**fields), week="2026-W10")
+    assert not plan.chases_b12
+    assert plan.supplement is not None and plan.supplement.kind == "recommended"
+    assert plan.summary.days_covered_by_food < plan.summary.days  # the old claim's premise
+    assert "on only" not in plan.supplement.reason
+    assert "reach the absorbed target" not in plan.supplement.reason
+    assert plan.supplement.reason == plan.assessment.recommended_supplement.reason
+    food_only = plan_of(profile(**fields, accept_supplement=False), week="2026-W10")
+    assert food_only.chases_b12
+    assert food_only.summary.days_covered_by_food == food_only.summary.days

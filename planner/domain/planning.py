@@ -655,8 +655,12 @@ def _choose_supplement(
     reference: Reference,
     food: list[_FoodDay],
     n_sources: int,
+    chased: bool = True,
 ) -> tuple[PlanSupplement | None, list[str]]:
-    """The supplement counted in the plan (or None) and notes about it."""
+    """The supplement counted in the plan (or None) and notes about it. ``chased``:
+    the meals were chosen for their B12; when they were not (the supplement covers
+    the target on its own) their B12 says nothing about what food could do, so
+    the reason does not speak of it."""
     if profile.supplement is not None and profile.supplement.is_injection:
         return None, [injection_note(profile, reference)]  # issue 14: nothing added by mouth
     target = assessment.target.absorbed_ug
@@ -680,7 +684,7 @@ def _choose_supplement(
             "accept_supplement",
             assessment,
         )
-    if by_food < days:
+    if by_food < days and (chased or not food_can_cover(assessment) or n_sources == 0):
         reason = _shortfall_reason(profile, assessment, food, by_food, n_sources)
         reason += (" A supplement covers the rest." if by_food
                    else " A supplement covers the target.")
@@ -827,8 +831,11 @@ def make_plan(
     food = _food_days(problem, solution, mode, food_can_cover(assessment), profile, reference)
     n_sources = len({i.food_id for d in food for m in d.meals for i in m.items
                      if i.b12_ug > 0})
+    if not problem.chase and any(c.absorbed_ug > 0 for cands in problem.candidates
+                                 for c in cands):
+        n_sources = max(n_sources, 1)  # meals not chosen for B12: the library has sources
     supplement, notes = _choose_supplement(
-        profile, assessment, reference, food, n_sources
+        profile, assessment, reference, food, n_sources, problem.chase
     )
     share = _share_ug(supplement)
     days = []
@@ -874,7 +881,8 @@ def make_plan(
         supplement=supplement,
         summary=summary,
         shopping_list=_shopping_list(days, used_foods, dict(reference.aisles)),
-        notes=tuple(_notes(assessment, supplement, problem, profile)
+        notes=tuple(_notes(assessment, supplement, problem, profile,
+                           _breaks_repeat_rules(problem, solution))
                     + _variety_notes(problem, solution)
                     + _absorption_notes(profile, foods, reference, days, assessment) + notes
                     + _safety_notes(profile, foods, reference, days)
@@ -887,18 +895,29 @@ def make_plan(
     )
 
 
-def _variety_notes(problem: dish_plan.DishProblem, solution: dish_plan.Solution) -> list[str]:
-    """Say so when the dishes this profile allows are too few for the variety rules."""
-    keys = [[problem.candidates[m][c].key for m, c in enumerate(day)] for day in solution]
+def _dish_keys(problem: dish_plan.DishProblem, solution: dish_plan.Solution
+               ) -> list[list[int]]:
+    return [[problem.candidates[m][c].key for m, c in enumerate(day)] for day in solution]
+
+
+def _breaks_repeat_rules(problem: dish_plan.DishProblem, solution: dish_plan.Solution) -> bool:
+    """Whether some dish comes more often than the rule allows or at the same meal
+    on two days running (only when the profile allows too few dishes)."""
+    keys = _dish_keys(problem, solution)
     uses: dict[int, int] = {}
     for day in keys:
         for k in day:
             uses[k] = uses.get(k, 0) + 1
-    repeats = max(uses.values(), default=0) > problem.max_uses or any(
+    return max(uses.values(), default=0) > problem.max_uses or any(
         a == b for before, after in zip(keys, keys[1:], strict=False)
         for a, b in zip(before, after, strict=True))
+
+
+def _variety_notes(problem: dish_plan.DishProblem, solution: dish_plan.Solution) -> list[str]:
+    """Say so when the dishes this profile allows are too few for the variety rules."""
+    keys = _dish_keys(problem, solution)
     notes = []
-    if repeats:
+    if _breaks_repeat_rules(problem, solution):
         notes.append("Few dishes fit this profile's diet, allergies and exclusions, so some "
                      "dishes come more than twice a week or on two days running.")
     weeks = [keys[i:i + 7] for i in range(0, len(keys), 7)]
@@ -991,15 +1010,18 @@ def _absorption_notes(profile: Profile, foods: Sequence[Food], reference: Refere
 
 
 def _notes(assessment: Assessment, supplement: PlanSupplement | None,
-           problem: dish_plan.DishProblem, profile: Profile) -> list[str]:
+           problem: dish_plan.DishProblem, profile: Profile, repeats: bool) -> list[str]:
+    """The plan's standing notes; ``repeats``: some dish breaks the repeat rules
+    (:func:`_variety_notes` says so, and this does not claim the opposite)."""
     t = assessment.target
     notes = [
         f"A day is covered when its absorbed B12 reaches {t.absorbed_ug:.2f} µg: what "
         f"{t.intake_ug:g} µg a day gives when eaten in equal meals. Each meal is one "
         "dose; absorption saturates per meal.",
-        "Every meal is a dish; no dish appears more than twice a week or at the same "
-        "meal on two days running.",
     ]
+    if not repeats:
+        notes.append("Every meal is a dish; no dish appears more than twice a week or at "
+                     "the same meal on two days running.")
     if not problem.chase:
         notes.append(
             "The supplement covers your absorbed target on its own, so the meals are "
