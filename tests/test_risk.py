@@ -450,6 +450,13 @@ def _broken(mutate):
         (lambda raw: raw["policy"].update(tests=["serum_b12", "x_ray"]),
          "'x_ray' is not a lab test of labs.toml; choose one of serum_b12"),
         (lambda raw: raw["policy"].update(tests=[]), "tests must not be empty"),
+        (lambda raw: raw["no_animal_sources"].update(vegetarian=["milk", "pollen"]),
+         "'pollen' is not a known allergen; choose one of milk"),
+        (lambda raw: raw["no_animal_sources"].update(frugivore=["milk"]),
+         "'frugivore' is not a diet; choose one of vegan"),
+        (lambda raw: raw["no_animal_sources"].update(reason="A vegan diet applies."),
+         "[no_animal_sources]: reason must be a sentence holding {allergens} and {diet}"),
+        (lambda raw: raw["no_animal_sources"].update(source=[]), "source must not be empty"),
     ],
 )
 def test_broken_rule_data_is_rejected_with_a_clear_message(mutate, message):
@@ -564,3 +571,47 @@ def test_adding_a_nerve_symptom_never_lowers_the_medical_check(data, symptom):
     if old is not None:
         assert rank("medical_check", new.level) >= rank("medical_check", old.level)
     assert RISK_LEVELS.index(after.risk_level) >= RISK_LEVELS.index(before.risk_level)
+
+
+# ---------------------------------------------------------------------------
+# Allergies that take out every animal food of a diet (risk_rules.toml
+# [no_animal_sources]): a dietitian read "Milk, cheese and eggs give some B12"
+# in the plan of a vegetarian allergic to milk and egg.
+
+
+def _supplement_flag(**fields):
+    return assess(Profile(**{"age_years": 38, "sex": "female", **fields}), REF).flag("supplement")
+
+
+@pytest.mark.parametrize(("diet", "allergies"), [
+    ("vegetarian", ("milk", "egg")),
+    ("vegetarian", ("milk", "egg", "peanut", "gluten")),
+    ("pescatarian", ("milk", "egg", "fish", "shellfish")),
+])
+def test_allergies_that_take_out_every_animal_source_bring_the_vegan_advice(diet, allergies):
+    flag = _supplement_flag(diet=diet, allergies=allergies)
+    vegan = _supplement_flag(diet="vegan")
+    assert flag.level == "essential" == vegan.level
+    assert flag.rule_ids == vegan.rule_ids == ("vegan_without_reliable_source",)
+    assert flag.reasons[0].startswith("Allergies to ")
+    assert f"leave this {diet} diet with no animal food that holds B12" in flag.reasons[0]
+    for allergen in REF.risk_policy.no_animal_sources[diet]:
+        assert allergen in flag.reasons[0]
+    assert flag.reasons[1:] == vegan.reasons
+    assert any("b12-reference.md §3 Vegan diet" in s for s in flag.sources)
+    # pregnancy: the vegan rule for pregnancy, not the vegetarian one
+    pregnant = _supplement_flag(diet=diet, allergies=allergies, life_stage="pregnant")
+    assert pregnant.rule_ids == _supplement_flag(diet="vegan", life_stage="pregnant").rule_ids
+
+
+@pytest.mark.parametrize(("diet", "allergies"), [
+    ("vegetarian", ("milk",)),
+    ("vegetarian", ("egg", "fish", "shellfish")),
+    ("pescatarian", ("milk", "egg")),
+    ("omnivore", ("milk", "egg", "fish", "shellfish")),
+])
+def test_a_diet_with_animal_sources_left_keeps_its_own_advice(diet, allergies):
+    flag = _supplement_flag(diet=diet, allergies=allergies)
+    plain = _supplement_flag(diet=diet)
+    assert (flag and flag.rule_ids) == (plain and plain.rule_ids)
+    assert not flag or not flag.reasons[0].startswith("Allergies to ")

@@ -22,6 +22,7 @@ from planner.domain.model import Profile
 from planner.domain.reference import Reference
 from planner.domain.reference import ReferenceDataError
 from planner.domain.risk import Flag
+from planner.domain.risk import RiskPolicy
 from planner.domain.risk import build_flags
 from planner.domain.risk import evaluate_rules
 from planner.domain.risk import risk_level
@@ -199,6 +200,17 @@ def _focus_differential(flag: Flag, profile: Profile, reference: Reference) -> F
     )
 
 
+def _say_no_animal_sources(flag: Flag, profile: Profile, policy: RiskPolicy) -> Flag:
+    """The supplement flag of a diet whose animal foods the allergies all take out
+    (its rules saw a vegan diet) says so first, with the source of that reading."""
+    sentence = policy.no_animal_sources_sentence(profile.diet, profile.allergies)
+    if flag.code != "supplement" or not sentence:
+        return flag
+    return replace(flag, reasons=(sentence, *flag.reasons),
+                   sources=tuple(dict.fromkeys([*flag.sources,
+                                                *policy.no_animal_sources_sources])))
+
+
 def assess(profile: Profile, reference: Reference, foods: Iterable[Food] = ()) -> Assessment:
     """Assess a validated profile: target, flags from the risk rules, risk level.
 
@@ -217,11 +229,13 @@ def assess(profile: Profile, reference: Reference, foods: Iterable[Food] = ()) -
         profile, reference.supplement_adequacy, fortified_ids(foods),
         supplement_reaches_target=reaches, supplement_best_available=best_available,
         lab_statuses=[(r.test, r.status) for r in readings], intrinsic_factor=intrinsic_factor,
+        diet=policy.b12_diet(profile.diet, profile.allergies),
     )
     fired = evaluate_rules(facts, reference.rules)
     facts["malabsorption"] = any(r.flag == "malabsorption" for r in fired)
     flags = build_flags(fired, policy, reference.differentials, dose_options_for(facts, reference))
     flags = tuple(_focus_differential(f, profile, reference) for f in flags)
+    flags = tuple(_say_no_animal_sources(f, profile, policy) for f in flags)
     assessment = Assessment(
         target=target,
         risk_level=risk_level(flags, policy),

@@ -67,6 +67,7 @@ def profile_facts(
     supplement_reaches_target: bool | None = None,
     supplement_best_available: bool = False,
     lab_statuses: Collection[tuple[str, str]] = (),
+    diet: str | None = None,
 ) -> dict[str, Any]:
     """The facts rules look at.
 
@@ -92,12 +93,17 @@ def profile_facts(
 
     ``lab_statuses`` holds ``(test, status)`` of the profile's lab results as
     :mod:`planner.domain.labs` read them.
+
+    ``diet``: the diet as far as B12 sources go, when the assessment finds it
+    differs from the one stated (``RiskPolicy.b12_diet``: a vegetarian allergic to
+    milk and egg eats as a vegan does); ``stated_diet`` keeps the profile's.
     """
     adequacy = adequacy or SupplementAdequacy()
     supplement = profile.supplement
     facts = {
         "age_years": profile.age_years,
-        "diet": profile.diet,
+        "diet": diet or profile.diet,
+        "stated_diet": profile.diet,
         "sex": profile.sex,
         "life_stage": profile.life_stage,
         "conditions": frozenset(profile.conditions),

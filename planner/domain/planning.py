@@ -249,6 +249,12 @@ def safe_sources(profile: Profile, allowed: Iterable[Food], reference: Reference
     return safe_foods(profile, allowed, reference.food_safety)
 
 
+def _b12_diet(profile: Profile, reference: Reference) -> str:
+    """The diet as far as B12 sources go (``risk_rules.toml [no_animal_sources]``)."""
+    policy = reference.risk_policy
+    return profile.diet if policy is None else policy.b12_diet(profile.diet, profile.allergies)
+
+
 def absorption_factors(profile: Profile, foods: Sequence[Food],
                        reference: Reference) -> tuple[tuple[float, float], ...]:
     """``(fraction, scale)`` per food for this person: the food group's
@@ -487,7 +493,7 @@ def build_dish_problem(
         target_absorbed_ug=assessment.target.absorbed_ug,
         intake_target_ug=assessment.target.intake_ug,
         chase=chase,
-        spread=chase and profile.diet in LEANS_ON_FORTIFIED,
+        spread=chase and _b12_diet(profile, reference) in LEANS_ON_FORTIFIED,
         food_limits=tuple(limits[fid] for fid in capped_ids),
         weights=weights,
         max_uses=dish_plan.max_uses(profile.days),

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import field
 from typing import Any
 
 from planner.domain.differential import DifferentialTable
@@ -28,7 +29,9 @@ from planner.domain.facts import holds
 from planner.domain.facts import parse_when
 from planner.domain.labs import LabTable
 from planner.domain.labs import LabTest
+from planner.domain.model import ALLERGENS
 from planner.domain.model import CONDITIONS
+from planner.domain.model import DIETS
 from planner.domain.model import FREQUENCIES
 from planner.domain.reference import ReferenceDataError
 from planner.domain.reference import is_number
@@ -57,6 +60,25 @@ class RiskPolicy:
     risk_levels: tuple[str, ...] = RISK_LEVELS
     specificity: tuple[str, ...] = ("general",)
     medical_flags: tuple[str, ...] = ()
+    # ``[no_animal_sources]``: per diet, the allergens that take out all of its animal
+    # foods holding B12; the rules then see a vegan diet (``b12_diet``)
+    no_animal_sources: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    no_animal_sources_reason: str = ""
+    no_animal_sources_sources: tuple[str, ...] = ()
+
+    def b12_diet(self, diet: str, allergies: Iterable[str]) -> str:
+        """The diet as far as B12 sources go: ``vegan`` when the allergies take out
+        every animal food the diet holds, else the diet itself."""
+        allergens = self.no_animal_sources.get(diet)
+        return "vegan" if allergens and allergens <= frozenset(allergies) else diet
+
+    def no_animal_sources_sentence(self, diet: str, allergies: Iterable[str]) -> str:
+        """Why the rules see a vegan diet, in the data's words ("" when they do not)."""
+        if self.b12_diet(diet, allergies) == diet:
+            return ""
+        allergens = sorted(self.no_animal_sources[diet])
+        listed = ", ".join(allergens[:-1]) + " and " + allergens[-1]
+        return self.no_animal_sources_reason.format(allergens=listed, diet=diet)
 
     @property
     def supplement_flags(self) -> frozenset[str]:
@@ -243,6 +265,7 @@ def parse_policy(raw: Mapping[str, Any], labs: LabTable,
         raise ReferenceDataError(
             f"{name} [policy]: specificity must list {', '.join(SPECIFICITY)} once each, "
             "from the least to the most specific")
+    no_animal, reason, no_animal_sources = _no_animal_sources(raw, name)
     return RiskPolicy(
         flag_order=order,
         medical_flags=medical,
@@ -253,7 +276,30 @@ def parse_policy(raw: Mapping[str, Any], labs: LabTable,
         no_if_sources=_texts(intrinsic, "source", where),
         tests=tests,
         specificity=specificity,
+        no_animal_sources=no_animal,
+        no_animal_sources_reason=reason,
+        no_animal_sources_sources=no_animal_sources,
     )
+
+
+def _no_animal_sources(raw: Mapping[str, Any], name: str
+                       ) -> tuple[dict[str, frozenset[str]], str, tuple[str, ...]]:
+    """``[no_animal_sources]``: per diet its allergens, the reason and the sources."""
+    where = f"{name} [no_animal_sources]"
+    table = raw.get("no_animal_sources", {})
+    if not table:
+        return {}, "", ()
+    by_diet = {
+        _choice(diet, DIETS, "diet", where): frozenset(
+            _choice(a, ALLERGENS, "known allergen", f"{where} {diet}")
+            for a in _texts(table, diet, where))
+        for diet in table if diet not in ("reason", "source")}
+    reason = table.get("reason")
+    if (not isinstance(reason, str) or not reason.strip()
+            or "{allergens}" not in reason or "{diet}" not in reason):
+        raise ReferenceDataError(
+            f"{where}: reason must be a sentence holding {{allergens}} and {{diet}}")
+    return by_diet, reason, _texts(table, "source", where)
 
 
 def _treatment_option(raw: Any, where: str) -> TreatmentOption:
