@@ -615,3 +615,40 @@ def test_a_diet_with_animal_sources_left_keeps_its_own_advice(diet, allergies):
     plain = _supplement_flag(diet=diet)
     assert (flag and flag.rule_ids) == (plain and plain.rule_ids)
     assert not flag or not flag.reasons[0].startswith("Allergies to ")
+
+
+# ---------------------------------------------------------------------------
+# A formula-fed baby: every infant formula contains B12 (a dietitian read
+# "no reliable source without fortified foods or a supplement", level essential,
+# and a supplement for a formula-fed vegan 9-month-old).
+
+
+def _baby(**fields):
+    return assess(Profile(**{"age_years": 0.75, "sex": "female", **fields}), REF)
+
+
+@pytest.mark.parametrize("diet", ["vegan", "vegetarian"])
+def test_a_formula_fed_baby_has_a_reliable_source_in_the_formula(diet):
+    got = _baby(diet=diet, feeding="formula")
+    flag = got.flag("supplement")
+    assert flag.level == "consider"
+    assert flag.rule_ids == ("formula_fed_baby_on_a_plant_diet",)
+    assert "Infant formula contains B12" == flag.title
+    assert any("us_cfr_infant_formula" in s for s in flag.sources)
+    assert got.recommended_supplement is None
+
+
+@pytest.mark.parametrize("feeding", ["breast", "mixed", "solids", None])
+def test_a_vegan_baby_not_on_formula_alone_still_needs_a_reliable_source(feeding):
+    got = _baby(diet="vegan", **({"feeding": feeding} if feeding else {}))
+    flag = got.flag("supplement")
+    assert flag.level == "essential"
+    assert "vegan_child_without_reliable_source" in flag.rule_ids
+    assert got.recommended_supplement is not None
+
+
+def test_formula_keeps_its_own_rule_for_a_vegan_mother():
+    flag = _baby(diet="vegan", feeding="formula", mother_diet="vegan").flag("supplement")
+    assert flag.rule_ids[0] == "formula_fed_baby_of_vegan_mother"
+    assert "formula_fed_baby_on_a_plant_diet" in flag.rule_ids
+    assert flag.level == "consider"

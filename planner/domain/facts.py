@@ -182,6 +182,8 @@ WHEN_TESTS: dict[str, tuple[Callable[[Facts, Any], bool], str, tuple[str, ...]]]
     "folic_acid_above_ug": (_above("folic_acid_ug"), "number", ()),
     "months_without_b12_min": (_at_least("months_without_b12"), "number", ()),
     "feeding": (_one_of("feeding"), "words", FEEDINGS),
+    "feeding_not": (lambda facts, ruled_out: facts["feeding"] not in ruled_out, "words",
+                    FEEDINGS),
     "mother_diet": (_one_of("mother_diet"), "words", DIETS),
     "mother_takes_b12": (_not_known_true("mother_takes_b12"), "bool", ()),
     "labs_low_any": (_any_of("labs_low"), "words", LAB_TESTS),
