@@ -129,3 +129,31 @@ def test_the_pernicious_anaemia_example_is_flagged_for_treatment(cli):
     assert [f["code"] for f in out["flags"]][:2] == ["malabsorption", "medical_check"]
     assert out["intrinsic_factor"] is False
     assert out["risk_level"] == "high"
+
+
+SEED_FILE = r"\b00[02]_[0-9a-f]{16}\.txt"
+
+
+@pytest.mark.parametrize("profile", [
+    {"age_years": 58, "sex": "female", "diet": "vegetarian",
+     "conditions": ["pernicious_anemia"], "symptoms": ["tingling"]},
+    {"age_years": 38, "sex": "female", "diet": "vegetarian"},
+])
+def test_text_shows_sources_by_their_titles_not_internal_file_names(cli, tmp_path, profile):
+    # a dietitian read "002_1bd04e5ff2319d44.txt § Common Causes …" in the text output
+    import re
+
+    from planner.commands.plan import plan
+
+    path = write(tmp_path, profile)
+    said = cli.invoke(assess, [path, "--format", "text"])
+    planned = cli.invoke(plan, [path, "--format", "text", "--week", "2026-W10"])
+    assert said.exit_code == 0 and planned.exit_code == 0, (said.output, planned.output)
+    for out in (said.output, planned.output):
+        assert not re.search(SEED_FILE, out), out
+    assert "source document “" in said.output  # the seed documents by their titles
+    assert "<https://" in said.output  # with their links
+    assert not re.search(r"<https://[^>\s]*\s", said.output)  # links kept whole on one line
+    # the JSON keeps the machine citations
+    raw = cli.invoke(assess, [path])
+    assert re.search(SEED_FILE, raw.output)

@@ -18,6 +18,7 @@ from planner.domain.assessment import assess as assess_profile
 from planner.domain.model import Food
 from planner.domain.model import Profile
 from planner.domain.reference import ReferenceDataError
+from planner.pages import references
 
 WIDTH = 88
 INPUT_ERROR = 2
@@ -43,12 +44,19 @@ def _own_foods(profile: Profile) -> tuple[Food, ...]:
 
 def _wrap(text: str, indent: str = "", hang: str = "  ") -> str:
     """``text`` wrapped to the terminal width; continuation lines indented by ``hang`` more."""
-    return textwrap.fill(text, WIDTH, initial_indent=indent, subsequent_indent=indent + hang)
+    return textwrap.fill(text, WIDTH, initial_indent=indent, subsequent_indent=indent + hang,
+                         break_long_words=False, break_on_hyphens=False)  # links stay whole
+
+
+def cite(citation: str) -> str:
+    """A data citation as people read it: the registry's titles, each with its link
+    (``planner.pages.references``, as text emails show it), no internal file names."""
+    return references.cite_text(citation)
 
 
 def _table_lines(table: Any) -> list[str]:
     """A comparison table one condition at a time, which reads better than wide rows."""
-    lines = [_wrap(f"{table.title} ({table.source})", "  ")]
+    lines = [_wrap(f"{table.title} ({cite(table.source)})", "  ")]
     for i, column in enumerate(table.columns):
         lines.append(f"    {column}:")
         lines += [_wrap(f"{row.feature}: {row.cells[i]}", "      ") for row in table.rows]
@@ -70,7 +78,7 @@ def flag_lines(flag: Any, names: dict) -> list[str]:
         lines.append(_wrap(f"Dose options: {doses}", "  "))
     for table in flag.tables:
         lines += _table_lines(table)
-    lines.append(_wrap("Sources: " + "; ".join(flag.sources), "  "))
+    lines.append(_wrap("Sources: " + "; ".join(cite(s) for s in flag.sources), "  "))
     return lines
 
 
@@ -84,11 +92,11 @@ def lab_lines(assessment: Assessment) -> list[str]:
         bands = "; ".join(f"{b['status']} {b['range']}" for b in r.scheme.describe(r.unit))
         lines.append(_wrap(f"- {r.label}: {r.result.value:g} {r.result.unit}{when}: "
                            f"{r.status.upper()} ({r.scheme.name}: {bands}). "
-                           f"Source: {r.scheme.source}",
+                           f"Source: {cite(r.scheme.source)}",
                            "  ", "    "))
         for scheme, status in r.alternatives:
-            lines.append(_wrap(f"Alternative, {scheme.name}: {status}. Source: {scheme.source}",
-                               "    ", "  "))
+            lines.append(_wrap(f"Alternative, {scheme.name}: {status}. "
+                               f"Source: {cite(scheme.source)}", "    ", "  "))
     lines.append(_wrap(assessment.labs[0].note, "  "))
     return lines
 
@@ -99,7 +107,7 @@ def render_text(assessment: Assessment, texts: dict) -> str:
     lines = [
         "B12 assessment",
         _wrap(f"Target: {target.basis}"),
-        _wrap(f"Source: {target.source} [{target.status}]", "  "),
+        _wrap(f"Source: {cite(target.source)} [{target.status}]", "  "),
         f"Risk level: {assessment.risk_level}",
     ]
     if not assessment.intrinsic_factor:
@@ -112,7 +120,7 @@ def render_text(assessment: Assessment, texts: dict) -> str:
         lines += ["", _wrap(
             f"Recommended supplement: {supplement.dose_ug:g} µg {supplement.frequency} "
             f"({supplement.label}). Why: {supplement.reason.rstrip('.')}. "
-            f"Source: {supplement.source}")]
+            f"Source: {cite(supplement.source)}")]
     if not assessment.flags:
         lines += ["", "No flags: nothing in this profile calls for a supplement or a check."]
     lines += ["", _wrap(assessment.disclaimer, hang="")]

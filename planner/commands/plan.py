@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from foods.loader import TableError
+from planner.commands.assess import cite
 from planner.commands.assess import flag_lines
 from planner.commands.assess import lab_lines
 from planner.commands.inputs import InputError
@@ -82,7 +83,7 @@ def _closing_text(plan: Plan) -> list[str]:
         option = f" ({s.label})" if s.kind == "recommended" and s.label else ""
         lines += ["", _wrap(f"Supplement ({kind}): {s.dose_ug:g} µg {s.frequency}{option}. "
                             f"Why: {s.reason}"),
-                  _wrap(f"Source: {s.source}", "  ")]
+                  _wrap(f"Source: {cite(s.source)}", "  ")]
     m = plan.summary
     if not plan.no_food_plan:
         lines += ["", _wrap(f"Summary: {m.days_covered} of {m.days} days covered "
