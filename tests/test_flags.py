@@ -529,7 +529,13 @@ def test_without_intrinsic_factor_no_supplement_rule_talks_over_the_treatment(pr
     codes = [f.code for f in result.flags]
     assert "malabsorption" in codes
     assert "supplement" not in codes
-    assert result.recommended_supplement is not None  # the treatment dose is still there
+    if result.treatment_first is not None:  # nerve symptoms: injections first, nothing by mouth
+        assert result.treatment_first.label.startswith("injections")
+        assert result.recommended_supplement is None
+    else:
+        assert result.recommended_supplement is not None  # the treatment dose is still there
+    nerves = "numbness" in profile.get("symptoms", ())
+    assert (result.treatment_first is not None) == nerves
 
 
 def test_the_supplement_rules_still_speak_when_absorption_is_normal():
@@ -572,3 +578,33 @@ def test_the_plan_page_shows_the_test_first_caveat(client):
                                                  "symptoms": "tingling", "week": WEEK})
     text = " ".join(page_text(response).split())
     assert " ".join(RULES["symptoms_test_before_supplement"].advice.split()) in text
+
+
+@pytest.mark.parametrize("symptom", NERVE_SYMPTOMS)
+def test_a_plan_with_injections_first_recommends_nothing_by_mouth_in_their_place(symptom):
+    # a dietitian read "Supplement (recommended): 1000 µg daily … covered" under a flag
+    # saying that with nerve symptoms treatment starts with injections
+    prof = parse_profile({"age_years": 58, "sex": "female", "diet": "vegetarian",
+                          "conditions": ["pernicious_anemia"], "symptoms": [symptom]})
+    plan = make_plan(prof, TABLE, week=WEEK, reference=REF)
+    assert plan.assessment.treatment_first is not None
+    assert plan.assessment.recommended_supplement is None
+    assert plan.supplement is None
+    assert not any(d.supplement_ug for d in plan.days)
+    assert plan.summary.days_covered == 0  # food cannot count; the doctor's treatment must
+    note = next(n for n in plan.notes if n.startswith("Treatment first: injections"))
+    assert "adds no B12 by mouth" in note and "counts no day as covered" in note
+    assert not any("The supplement covers" in n for n in plan.notes)
+    assert any("treatment your doctor arranges" in n for n in plan.notes)
+    # the flag still says it all, first
+    assert plan.assessment.flags[0].code == "malabsorption"
+    assert plan.assessment.flags[0].dose_options[0].dose_ug is None
+
+
+def test_without_nerve_symptoms_pernicious_anaemia_keeps_the_oral_dose_in_the_plan():
+    prof = parse_profile({"age_years": 58, "sex": "female", "diet": "vegetarian",
+                          "conditions": ["pernicious_anemia"], "symptoms": ["fatigue"]})
+    plan = make_plan(prof, TABLE, week=WEEK, reference=REF)
+    assert plan.assessment.treatment_first is None
+    assert plan.supplement is not None and plan.supplement.dose_ug == 1000
+    assert not any(n.startswith("Treatment first") for n in plan.notes)

@@ -59,7 +59,7 @@ def _flag_text(plan: Plan) -> list[str]:
 
 
 def _day_text(day: PlanDay) -> list[str]:
-    state = "covered" if day.covered else "NOT covered"
+    state = "covered" if day.covered else "not covered"
     lines = ["", f"Day {day.day}, {day.weekday} {day.date.isoformat()}: "
                  f"{day.b12_ug:.2f} µg eaten, {day.absorbed_ug:.2f} µg absorbed, {state}"]
     for meal in day.meals:

@@ -23,6 +23,7 @@ from planner.domain.reference import Reference
 from planner.domain.reference import ReferenceDataError
 from planner.domain.risk import Flag
 from planner.domain.risk import RiskPolicy
+from planner.domain.risk import TreatmentOption
 from planner.domain.risk import build_flags
 from planner.domain.risk import evaluate_rules
 from planner.domain.risk import risk_level
@@ -92,6 +93,16 @@ class Assessment:
     def flag(self, code: str) -> Flag | None:
         """The flag with this code, or None."""
         return next((f for f in self.flags if f.code == code), None)
+
+    @property
+    def treatment_first(self) -> TreatmentOption | None:
+        """A doctor's treatment with no dose by mouth (injections) that a flag puts
+        first among its options: then nothing by mouth is recommended in its place."""
+        for f in self.flags:
+            first = f.dose_options[0] if f.dose_options else None
+            if isinstance(first, TreatmentOption) and first.dose_ug is None:
+                return first
+        return None
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -248,6 +259,8 @@ def assess(profile: Profile, reference: Reference, foods: Iterable[Food] = ()) -
     reason = _recommendation_reason(assessment, policy.recommend_supplement)
     on_injections = profile.supplement is not None and profile.supplement.is_injection
     if reason is None or on_injections:  # issue 14: nothing by mouth on top of injections
+        return assessment
+    if assessment.treatment_first is not None:  # injections first: no dose by mouth instead
         return assessment
     chosen = choose_supplement(profile, assessment, reference, reason)
     return replace(assessment, recommended_supplement=chosen)

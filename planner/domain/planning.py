@@ -669,6 +669,10 @@ def _choose_supplement(
     the reason does not speak of it."""
     if profile.supplement is not None and profile.supplement.is_injection:
         return None, [injection_note(profile, reference)]  # issue 14: nothing added by mouth
+    first = assessment.treatment_first
+    if first is not None and profile.accept_supplement:  # injections first: nothing by mouth
+        own = _own_supplement(profile, reference, assessment.intrinsic_factor)
+        return own, [treatment_first_note(first.label, reference)]
     target = assessment.target.absorbed_ug
     days = len(food)
     by_food = _days_covered(food, None, target)
@@ -723,6 +727,12 @@ def _own_shortfall(profile: Profile, assessment: Assessment, reference: Referenc
         return (f"which is below {adequacy.daily_min_ug:g} µg a day or "
                 f"{adequacy.weekly_min_ug:g} µg a week")
     return "which does not reach your absorbed target on its own"
+
+
+def treatment_first_note(treatment: str, reference: Reference) -> str:
+    """What the plan does while a doctor's treatment comes first (``texts.toml``)."""
+    note: str = (reference.texts or {}).get("treatment_first_note", "{treatment}")
+    return note.format(treatment=treatment)
 
 
 def injection_note(profile: Profile, reference: Reference) -> str:
@@ -1028,10 +1038,15 @@ def _notes(assessment: Assessment, supplement: PlanSupplement | None,
     if not repeats:
         notes.append("Every meal is a dish; no dish appears more than twice a week or at "
                      "the same meal on two days running.")
-    if not problem.chase:
+    if not problem.chase and supplement is not None:
         notes.append(
             "The supplement covers your absorbed target on its own, so the meals are "
             "chosen for variety, your likes and food safety, not for their B12."
+        )
+    elif not problem.chase:  # food cannot count, and no supplement by mouth is counted
+        notes.append(
+            "Your B12 has to come from the treatment your doctor arranges, so the meals "
+            "are chosen for variety, your likes and food safety, not for their B12."
         )
     elif problem.spread:
         notes.append(
