@@ -652,3 +652,22 @@ def test_formula_keeps_its_own_rule_for_a_vegan_mother():
     assert flag.rule_ids[0] == "formula_fed_baby_of_vegan_mother"
     assert "formula_fed_baby_on_a_plant_diet" in flag.rule_ids
     assert flag.level == "consider"
+
+
+def test_a_fortified_food_of_another_market_does_not_soften_the_vegan_flag():
+    # the plan does not count a food whose figure holds for another market, so the
+    # assessment may not count it as a reliable source either
+    from foods.loader import load_foods
+
+    foods = load_foods()
+    eu_only = Profile(age_years=34, diet="vegan", guideline="us",
+                      include_foods=("soy_drink_fortified_eu",))
+    assert not next(f for f in foods if f.food_id == "soy_drink_fortified_eu").sold_in(
+        eu_only.market)
+    flag = assess(eu_only, REF, foods).flag("supplement")
+    assert flag.level == "essential"
+    assert flag.rule_ids == ("vegan_without_reliable_source",)
+    # sold where the person shops, it counts
+    eu = Profile(age_years=34, diet="vegan", guideline="efsa",
+                 include_foods=("soy_drink_fortified_eu",))
+    assert assess(eu, REF, foods).flag("supplement").rule_ids == ("vegan_fortified_foods_only",)

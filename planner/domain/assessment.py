@@ -237,7 +237,8 @@ def assess(profile: Profile, reference: Reference, foods: Iterable[Food] = ()) -
     reaches, best_available = _own_supplement_reach(profile, reference, target, intrinsic_factor)
     readings = interpret_all(profile.labs, reference.labs)
     facts: dict[str, Any] = profile_facts(
-        profile, reference.supplement_adequacy, fortified_ids(foods),
+        profile, reference.supplement_adequacy,
+        fortified_ids(f for f in foods if f.sold_in(profile.market)),  # as the plan counts them
         supplement_reaches_target=reaches, supplement_best_available=best_available,
         lab_statuses=[(r.test, r.status) for r in readings], intrinsic_factor=intrinsic_factor,
         diet=policy.b12_diet(profile.diet, profile.allergies),
