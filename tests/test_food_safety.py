@@ -41,6 +41,7 @@ from planner.pages import catalog
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = load_reference()
 TABLE = load_foods()
+TABLE_BY_ID = {f.food_id: f for f in TABLE}
 BY_ID = {f.food_id: f for f in TABLE}
 WEEK = "2025-W07"
 
@@ -604,7 +605,7 @@ def test_a_school_childs_serving_label_says_its_share():
     assert REFERENCE.food_safety.portion_for(profile(age_years=14)) is None
 
 
-PREPARE_CASES = {"young_child_cut_round_foods"}
+PREPARE_CASES = {"young_child_cut_round_foods", "baby_soften_hard_raw_foods"}
 
 
 def serve_notes(plan) -> list[str]:
@@ -619,12 +620,37 @@ def test_grapes_for_a_small_child_come_with_how_to_cut_them(age):
     with_grapes = [p for p in plans if "grapes_raw" in item_ids(p)]
     assert with_grapes, "fruit salad (with grapes) is a snack of these plans"
     for plan in plans:
-        notes = serve_notes(plan)
+        notes = [n for n in serve_notes(plan) if "grapes" in n.casefold()]
         assert (plan in with_grapes) == bool(notes)
         assert all(rule.reason in n and rule.source in n for n in notes)
     # the rule keeps the food: a prepare rule is not an exclusion
     assert "grapes_raw" in {f.food_id for f in safe_foods(
         profile(age_years=age, diet="vegan"), TABLE, REFERENCE.food_safety).foods}
+
+
+HARD_RAW = {"apple_raw", "carrot_raw", "celery_raw"}
+
+
+def test_hard_raw_fruit_and_vegetables_for_a_baby_come_with_how_to_soften_them():
+    # a dietitian read raw apple and raw carrot in a 9-month-old's plan with no word
+    # about grating or cooking them
+    rule = next(r for r in REFERENCE.food_safety.rules if r.id == "baby_soften_hard_raw_foods")
+    assert rule.kind == "prepare"
+    plans = [plan_of(profile(age_years=0.75, diet="vegan"), week=f"2025-W{w:02d}")
+             for w in range(1, 5)]
+    with_hard = [p for p in plans if HARD_RAW & set(item_ids(p))]
+    assert with_hard, "raw apple or carrot is in these plans"
+    for plan in plans:
+        notes = [n for n in serve_notes(plan) if rule.reason in n]
+        assert (plan in with_hard) == bool(notes)
+        for note in notes:
+            assert rule.source in note
+            named = {f for f in HARD_RAW if TABLE_BY_ID[f].name in note}
+            assert named == HARD_RAW & set(item_ids(plan))
+    # a toddler may have them as they are; cooked carrots are not matched
+    assert not rule.matches(TABLE_BY_ID["cucumber_raw"])
+    toddler = plan_of(profile(age_years=2, diet="vegan"), week="2025-W01")
+    assert not any(rule.reason in n for n in toddler.notes)
 
 
 def test_an_adult_gets_grapes_without_the_childs_note():
