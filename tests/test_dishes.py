@@ -493,3 +493,21 @@ def test_a_drink_or_a_snack_is_never_a_breakfast_lunch_or_dinner():
         drink = any(i.food_id in ("coffee_brewed", "tea_black_brewed") for i in dish.ingredients)
         if drink or dish.source == "own:an everyday snack":
             assert set(dish.meals) == {"snack"}, dish.dish_id
+
+
+FRUIT_ONLY = {"fruit", "juice"}
+
+
+def test_no_breakfast_is_fruit_alone_and_some_breakfasts_need_no_b12_food():
+    # a dietitian read "Fresh fruit salad" as breakfast four times in a week (no
+    # protein, no B12); a person whose own B12 foods are all capped (oily fish in
+    # pregnancy) still needs breakfasts without B12
+    by_id = {f.food_id: f for f in FOODS}
+    for dish in DISHES:
+        if "breakfast" in dish.meals:
+            groups = {by_id[i.food_id].group for i in dish.ingredients}
+            assert not groups <= FRUIT_ONLY, dish.dish_id
+    free = [d for d in DISHES if "breakfast" in d.meals
+            and all(by_id[i.food_id].b12_ug_per_100g == 0 for i in d.ingredients)]
+    assert len(free) >= 2
+    assert {"vegan"} <= {diet for d in free for diet in d.diets}

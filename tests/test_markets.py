@@ -552,3 +552,43 @@ def test_a_us_product_on_a_uk_readers_own_list_is_left_out_with_a_note():
     [note] = [n for n in plan.notes if "another market" in n]
     assert "General Mills Whole Grain Total cereal (US)" in note
     assert "from its label" in note
+
+
+# A dish's fortified drink of another market is swapped for one made of the same
+# thing (a dietitian read "porridge with fortified soya drink, made with rice drink
+# instead of soya drink" in US plans for pregnancy and children).
+
+TABLE_BY_ID = {f.food_id: f for f in TABLE}
+
+
+def _served_instead(data: dict, dish_id: str) -> set[str]:
+    """The foods served in place of a dish's own ingredients, over a few weeks."""
+    from planner.domain.planning import build_dish_problem
+
+    prof = parse_profile(data)
+    problem = build_dish_problem(prof, TABLE, week=WEEK, reference=REFERENCE)
+    dish = next(d for d in REFERENCE.dishes if d.dish_id == dish_id)
+    own = {i.food_id for i in dish.ingredients}
+    return {f.food_id for cands in problem.candidates for c in cands if c.dish is dish
+            for f, _ in c.ingredients} - own
+
+
+@pytest.mark.parametrize("data", [
+    {"age_years": 34, "diet": "vegan", "guideline": "us"},
+    {"age_years": 30, "sex": "female", "diet": "vegan", "life_stage": "pregnant"},
+    {"age_years": 10, "diet": "vegan"},
+])
+def test_a_soya_drink_of_another_market_becomes_an_everyday_soya_drink_of_this_one(data):
+    swapped = _served_instead(data, "porridge_soy_drink_berries")
+    assert len(swapped) == 1
+    [food] = [TABLE_BY_ID[f] for f in swapped]
+    assert food.allergens == TABLE_BY_ID["soy_drink_fortified_eu"].allergens
+    assert food.fortified and food.tier == "everyday"
+    assert "chocolate" not in food.name.casefold()
+    assert food.sold_in(parse_profile(data).market)
+
+
+def test_without_soya_the_swap_takes_another_fortified_drink():
+    swapped = _served_instead({"age_years": 34, "diet": "vegan", "guideline": "us",
+                               "allergies": ["soy"]}, "porridge_soy_drink_berries")
+    assert swapped and all("soy" not in TABLE_BY_ID[f].allergens for f in swapped)

@@ -88,6 +88,7 @@ from planner.domain.food_safety import no_food_plan
 from planner.domain.food_safety import safe_foods
 from planner.domain.food_safety import share_caps
 from planner.domain.model import MARKET_BY_GUIDELINE
+from planner.domain.model import TIERS
 from planner.domain.model import Dish
 from planner.domain.model import Food
 from planner.domain.model import Profile
@@ -293,18 +294,27 @@ def _allowed_foods(profile: Profile, foods: Sequence[Food], reference: Reference
 
 def _substitute(food: Food, allowed: dict[str, Food], own: frozenset[str]) -> Food | None:
     """A fortified ingredient the person cannot use (another market, excluded, or
-    not their brand) is swapped for an allowed fortified food of the same group,
-    one they named first; None if there is none."""
+    not their brand) is swapped for an allowed fortified food of the same group:
+    one they named first, then one made of the same thing (the same allergens: soya
+    drink for soya drink, not rice drink), then the most everyday (tier), then the
+    closest by name (most words shared, fewest added); None if there is none."""
     options = [f for f in allowed.values()
                if f.group == food.group and f.fortified and is_source(f)
                and (not own or f.food_id in own)]
     if not options:
         return None
-    words = set(food.name.casefold().replace(",", " ").split())
+    words = _name_words(food.name)
     options.sort(key=lambda f: (f.food_id not in own,
-                                -len(words & set(f.name.casefold().replace(",", " ").split())),
+                                f.allergens != food.allergens,
+                                TIERS.index(f.tier) if f.tier in TIERS else len(TIERS),
+                                -len(words & _name_words(f.name)),
+                                len(_name_words(f.name) - words),
                                 f.food_id))
     return options[0]
+
+
+def _name_words(name: str) -> set[str]:
+    return set(name.casefold().replace(",", " ").replace("(", " ").replace(")", " ").split())
 
 
 def _serve(dish: Dish, allowed: dict[str, Food], own: frozenset[str],
