@@ -60,7 +60,9 @@ def test_text_format_shows_the_comparison_tables_for_leg_pain(cli, tmp_path):
 
 
 def test_own_fortified_foods_are_recognised_from_the_food_table(cli, tmp_path):
-    profile = {"age_years": 30, "diet": "vegan", "include_foods": ["soy_drink_fortified_eu"]}
+    # a US profile: a food of its own market (one of another market is not counted)
+    profile = {"age_years": 30, "diet": "vegan",
+               "include_foods": ["soy_drink_fortified_unsweetened"]}
     out = json.loads(cli.invoke(assess, [write(tmp_path, profile)]).stdout)
     supplement = next(f for f in out["flags"] if f["code"] == "supplement")
     assert supplement["level"] == "advised"

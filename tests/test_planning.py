@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -560,3 +561,47 @@ def test_a_supplement_that_covers_alone_is_not_blamed_on_food_it_did_not_try(fie
     food_only = plan_of(profile(**fields, accept_supplement=False), week="2026-W10")
     assert food_only.chases_b12
     assert food_only.summary.days_covered_by_food == food_only.summary.days
+
+
+def test_a_small_amount_reads_to_a_tenth_of_a_gram_and_never_beside_a_wrong_measure():
+    # a dietitian read "1 g (about ¼ × 2 tbsp)" for 1.45 g of yeast flakes (¼ × 2 tbsp
+    # is 1.9 g)
+    from planner.domain.plan import household_text
+
+    yeast = TABLE_BY_ID["nutritional_yeast_fortified_generic"]
+    assert yeast.serving_g == 7.5
+    assert household_text(yeast, 1.45) == "1.4 g"
+    assert household_text(yeast, 1.9) == "1.9 g (about ¼ × 2 tbsp)"
+    assert household_text(yeast, 7.5) == "7.5 g (2 tbsp)"
+    assert household_text(yeast, 45) == "45 g (about 6 × 2 tbsp)"
+    for grams in [x / 10 for x in range(10, 400)]:
+        text = household_text(yeast, grams)
+        m = re.fullmatch(r"([\d.]+) g(?: \(about ([\d¼½¾]+) × 2 tbsp\)| \(2 tbsp\))?", text)
+        assert m, text
+        if m.group(2):
+            q = sum({"¼": 0.25, "½": 0.5, "¾": 0.75}.get(ch, 0) for ch in m.group(2)) + float(
+                re.sub(r"[¼½¾]", "", m.group(2)) or 0)
+            assert abs(q * 7.5 - grams) <= 0.25 * grams, text
+
+
+def test_a_day_with_a_supplement_shows_food_and_supplement_apart_in_text(tmp_path):
+    from click.testing import CliRunner
+
+    from planner.commands.plan import plan as plan_cli
+
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps({"age_years": 29, "sex": "female", "diet": "vegan",
+                                "supplement": {"dose_ug": 2000, "frequency": "weekly"}}))
+    out = CliRunner().invoke(plan_cli, [str(path), "--format", "text", "--week", WEEK]).output
+    flat = " ".join(out.split())
+    plan = plan_of(parse_profile(json.loads(path.read_text())))
+    day1 = plan.days[0]
+    assert day1.supplement_ug == 2000
+    assert (f"Day 1, {day1.weekday} {day1.date.isoformat()}: {day1.food_b12_ug:.2f} µg from "
+            f"food and 2000 µg supplement, {day1.absorbed_ug:.2f} µg absorbed") in flat
+    assert f"{day1.b12_ug:.2f} µg eaten" not in flat
+    day2 = plan.days[1]
+    assert f"Day 2, {day2.weekday} {day2.date.isoformat()}: {day2.b12_ug:.2f} µg eaten" in flat
+    # the supplement note explains the counting; it is not advice on timing
+    note = next(n for n in plan.notes if n.startswith("The plan counts the supplement"))
+    assert "4 to 6 hours" in note and "not advice on when to take it" in note

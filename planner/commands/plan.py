@@ -60,8 +60,12 @@ def _flag_text(plan: Plan) -> list[str]:
 
 def _day_text(day: PlanDay) -> list[str]:
     state = "covered" if day.covered else "not covered"
-    lines = ["", f"Day {day.day}, {day.weekday} {day.date.isoformat()}: "
-                 f"{day.b12_ug:.2f} µg eaten, {day.absorbed_ug:.2f} µg absorbed, {state}"]
+    eaten = f"{day.b12_ug:.2f} µg eaten"
+    if day.supplement_ug:  # the supplement apart: "2004.89 µg eaten" hid the food's share
+        eaten = (f"{day.food_b12_ug:.2f} µg from food and {day.supplement_ug:g} µg "
+                 "supplement")
+    lines = ["", _wrap(f"Day {day.day}, {day.weekday} {day.date.isoformat()}: "
+                       f"{eaten}, {day.absorbed_ug:.2f} µg absorbed, {state}")]
     for meal in day.meals:
         lines.append(_wrap(f"{meal.meal}: {meal.dish_name} [{meal.dish_id}]", "  ", "    "))
         for item in meal.items:

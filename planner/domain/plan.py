@@ -68,9 +68,18 @@ def household_text(food: Food, grams: float) -> str:
         return "a pinch"
     base = _LABEL_GRAMS.sub("", food.serving_label.strip())
     share = _quarters(grams / food.serving_g) if food.serving_g > 0 else "a little"
-    if not base or share == "a little":
-        return f"{grams:.0f} g"
-    return f"{grams:.0f} g (about {share} × {base})" if share != "1" else f"{grams:.0f} g ({base})"
+    # small amounts to a tenth of a gram (1.4 g of yeast flakes, not "1 g")
+    amount = f"{round(grams, 1):g} g" if grams < 10 else f"{grams:.0f} g"
+    if not base or share == "a little" or not _close(grams, food.serving_g):
+        return amount
+    return f"{amount} (about {share} × {base})" if share != "1" else f"{amount} ({base})"
+
+
+def _close(grams: float, serving_g: float) -> bool:
+    """Whether the quarter-serving shown is within a quarter of the real amount: no
+    "about ¼ × 2 tbsp" (1.9 g) beside 1.4 g."""
+    shown = round(grams / serving_g * 4) / 4 * serving_g
+    return abs(shown - grams) <= 0.25 * grams
 
 
 def shopping_text(group: str, grams: float, egg_g: float = 0.0, dry_factor: float = 0.0,

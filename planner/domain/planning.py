@@ -1070,8 +1070,10 @@ def _notes(assessment: Assessment, supplement: PlanSupplement | None,
         )
     if supplement is not None:
         notes.append(
-            "The supplement is counted as its own dose, taken apart from meals "
-            "(at least 4 hours from a meal with B12)."
+            "The plan counts the supplement as a dose of its own, apart from the meals' "
+            "B12: the gut takes up a second dose about as well as the first once 4 to 6 "
+            "hours have passed (IOM 1998, b12-reference.md §2). This is how the figures are "
+            "added up, not advice on when to take it."
         )
         if supplement.frequency == "weekly":
             notes.append(
