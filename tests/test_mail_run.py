@@ -124,14 +124,19 @@ def test_medical_flags_come_first_and_say_what_the_plan_says(mail_app, recorder)
     text = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
     read_first = text.index("PLEASE READ FIRST")
-    assert read_first < text.index("SUPPLEMENT REMINDER") < text.index("THE WEEK")
+    # with nerve symptoms treatment starts with injections: no supplement by mouth is
+    # reminded of, the treatment is (in place of the supplement reminder)
+    assert "SUPPLEMENT REMINDER" not in text
+    assert read_first < text.index("TREATMENT FIRST") < text.index("THE WEEK")
+    assert "injections, arranged by a doctor" in text[text.index("TREATMENT FIRST"):]
     for flag in medical:
-        assert read_first < text.index(flag["title"]) < text.index("SUPPLEMENT REMINDER")
+        assert read_first < text.index(flag["title"]) < text.index("TREATMENT FIRST")
         assert flag["advice"] in text  # word for word, not softened
         assert flag["title"] in html
         for test_name in flag.get("tests") or []:
             assert test_name in text
-    assert html.index("Please read first") < html.index("Supplement reminder")
+    assert html.index("Please read first") < html.index("Treatment first")
+    assert "Supplement reminder" not in html
 
 
 def test_identical_profiles_share_one_plan(mail_app, recorder):

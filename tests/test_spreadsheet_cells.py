@@ -104,7 +104,7 @@ def test_the_plan_csv_escapes_formula_food_names(tmp_path):
     table = rows(response.get_data(as_text=True))  # the header first (issue 16)
     header, body = table[0], table[1:]
     names = {r[header.index("name")] for r in body}
-    assert {"'" + f for f in ONE_LINE} & names  # the foods are in the plan, escaped
+    assert {"'" + f.strip() for f in ONE_LINE} & names  # the foods are in the plan, escaped
     for row in body:
         for cell in row:
             assert_neutral(cell)
@@ -118,7 +118,7 @@ def test_the_plan_command_csv_escapes_formula_food_names(tmp_path):
 
     header, *body = rows(render_csv(plan))
     name = header.index("name")  # issue 13: the dish columns come before the food
-    assert {"'" + f for f in ONE_LINE} & {r[name] for r in body}
+    assert {"'" + f.strip() for f in ONE_LINE} & {r[name] for r in body}
     for row in body:
         for cell in row:
             assert_neutral(cell)

@@ -79,6 +79,17 @@ def plan_url(profile: dict, week: str) -> str:
 SLOTS = {"preferences": "b12slot0preferences0c6f1", "unsubscribe": "b12slot0unsubscribe0c6f1"}
 
 
+def treatment_note(plan: dict) -> str:
+    """The plan's note on a doctor's treatment that comes first (a flag whose first
+    option has no dose by mouth: injections for nerve symptoms with pernicious
+    anaemia), shown where a supplement reminder would be; "" when there is none."""
+    for flag in plan["assessment"]["flags"]:
+        options = flag.get("dose_options") or []
+        if options and options[0].get("dose_ug") is None:
+            return next((n for n in plan["notes"] if options[0]["label"] in n), "")
+    return ""
+
+
 def email_parts(subscriber: Subscriber, week: str) -> dict[str, str]:
     """The text and HTML parts for this subscriber's profile and ``week``, cached.
 
@@ -89,6 +100,7 @@ def email_parts(subscriber: Subscriber, week: str) -> dict[str, str]:
     def build() -> dict[str, str]:
         plan = build_plan_dict(subscriber, week)
         context = {"plan": plan, "week": week, "flags": ordered_flags(plan),
+                   "treatment_note": treatment_note(plan),
                    "links": {**SLOTS, "plan": plan_url(subscriber.profile, week)}}
         return {"text": render_template("email/weekly_plan.txt", **context),
                 "html": render_template("email/weekly_plan.html", **context)}
