@@ -599,7 +599,7 @@ def _plan_supplement(dose_ug: float, frequency: str, reason: str, source: str,
 
 
 def _shortfall_reason(profile: Profile, assessment: Assessment, food: list[_FoodDay],
-                      covered: int, n_sources: int) -> str:
+                      covered: int, food_has_b12: bool) -> str:
     target = assessment.target.absorbed_ug
     days = len(food)
     if not food_can_cover(assessment):
@@ -609,7 +609,7 @@ def _shortfall_reason(profile: Profile, assessment: Assessment, food: list[_Food
             f"counts towards the absorbed target of {target:.2f} µg a day; treatment "
             "(high-dose tablets or injections) is a doctor's decision."
         )
-    if n_sources == 0:
+    if not food_has_b12:
         where = "on your own food list" if profile.include_foods else "allowed by this profile"
         return (
             f"None of the foods {where} contains B12 that counts, so food cannot "
@@ -670,7 +670,7 @@ def _choose_supplement(
     assessment: Assessment,
     reference: Reference,
     food: list[_FoodDay],
-    n_sources: int,
+    food_has_b12: bool,
     chased: bool = True,
 ) -> tuple[PlanSupplement | None, list[str]]:
     """The supplement counted in the plan (or None) and notes about it. ``chased``:
@@ -697,15 +697,15 @@ def _choose_supplement(
     if by_food == days and (recommended is None or not accepts):
         return own, []
     if not accepts:
-        reason = _shortfall_reason(profile, assessment, food, by_food, n_sources)
+        reason = _shortfall_reason(profile, assessment, food, by_food, food_has_b12)
         raise InfeasiblePlan(
             f"{reason} The profile does not accept a supplement, so no plan can "
             f"cover the target. {_refusal_advice(assessment)}",
             "accept_supplement",
             assessment,
         )
-    if by_food < days and (chased or not food_can_cover(assessment) or n_sources == 0):
-        reason = _shortfall_reason(profile, assessment, food, by_food, n_sources)
+    if by_food < days and (chased or not food_can_cover(assessment) or not food_has_b12):
+        reason = _shortfall_reason(profile, assessment, food, by_food, food_has_b12)
         reason += (" A supplement covers the rest." if by_food
                    else " A supplement covers the target.")
         if recommended is not None and recommended.reason:
@@ -855,13 +855,11 @@ def make_plan(
     mode = assessment.intrinsic_factor
     target = assessment.target.absorbed_ug
     food = _food_days(problem, solution, mode, food_can_cover(assessment), profile, reference)
-    n_sources = len({i.food_id for d in food for m in d.meals for i in m.items
-                     if i.b12_ug > 0})
-    if not problem.chase and any(c.absorbed_ug > 0 for cands in problem.candidates
-                                 for c in cands):
-        n_sources = max(n_sources, 1)  # meals not chosen for B12: the library has sources
+    # whether any dish this person may eat gives B12 that counts (not only the chosen
+    # ones: meals chosen without chasing B12 say nothing about what food could do)
+    food_has_b12 = any(c.absorbed_ug > 0 for cands in problem.candidates for c in cands)
     supplement, notes = _choose_supplement(
-        profile, assessment, reference, food, n_sources, problem.chase
+        profile, assessment, reference, food, food_has_b12, problem.chase
     )
     share = _share_ug(supplement)
     days = []
@@ -887,6 +885,7 @@ def make_plan(
                   for f, _ in c.ingredients for i in (f,)}
     n = len(days)
     covered = sum(d.covered for d in days)
+    repeats = _breaks_repeat_rules(problem, solution)
     summary = PlanSummary(
         avg_intake_ug=sum(d.b12_ug for d in days) / n,
         avg_absorbed_ug=sum(d.absorbed_ug for d in days) / n,
@@ -907,9 +906,8 @@ def make_plan(
         supplement=supplement,
         summary=summary,
         shopping_list=_shopping_list(days, used_foods, dict(reference.aisles)),
-        notes=tuple(_notes(assessment, supplement, problem, profile,
-                           _breaks_repeat_rules(problem, solution))
-                    + _variety_notes(problem, solution)
+        notes=tuple(_notes(assessment, supplement, problem, profile, repeats)
+                    + _variety_notes(problem, solution, repeats)
                     + _absorption_notes(profile, foods, reference, days, assessment) + notes
                     + _safety_notes(profile, foods, reference, days)
                     + _preparation_notes(profile, days, used_foods, reference)
@@ -939,11 +937,13 @@ def _breaks_repeat_rules(problem: dish_plan.DishProblem, solution: dish_plan.Sol
         for a, b in zip(before, after, strict=True))
 
 
-def _variety_notes(problem: dish_plan.DishProblem, solution: dish_plan.Solution) -> list[str]:
-    """Say so when the dishes this profile allows are too few for the variety rules."""
+def _variety_notes(problem: dish_plan.DishProblem, solution: dish_plan.Solution,
+                   repeats: bool) -> list[str]:
+    """Say so when the dishes this profile allows are too few for the variety rules
+    (``repeats``: :func:`_breaks_repeat_rules`)."""
     keys = _dish_keys(problem, solution)
     notes = []
-    if _breaks_repeat_rules(problem, solution):
+    if repeats:
         notes.append("Few dishes fit this profile's diet, allergies and exclusions, so some "
                      "dishes come more than twice a week or on two days running.")
     weeks = [keys[i:i + 7] for i in range(0, len(keys), 7)]
